@@ -1,0 +1,12 @@
+/* The umbrella header: everything a C user of libplexspaces needs. */
+#ifndef PLEXSPACES_PX_H
+#define PLEXSPACES_PX_H
+
+#include "actor.h"
+#include "common.h"
+#include "core.h"
+#include "error.h"
+#include "runtime.h"
+#include "val.h"
+
+#endif

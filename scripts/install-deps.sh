@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the build, the tests and the benchmarks need, and nothing
+# that is already there. Safe to run again: apt-get is called only when a
+# package is missing. Runs as root on a fresh Debian 12 machine.
+set -euo pipefail
+
+# Build and test dependencies of the runtime core.
+PKGS=(
+  build-essential cmake ninja-build pkg-config
+  libmsgpack-dev libjansson-dev libcriterion-dev
+)
+# Benchmark baselines (bench/run); installed with PX_BENCH_DEPS=1 or by
+# `make bench`, so that `make test` stays lean.
+BENCH_PKGS=(erlang-base libcaf-dev)
+
+want=("${PKGS[@]}")
+if [ "${PX_BENCH_DEPS:-0}" = 1 ]; then want+=("${BENCH_PKGS[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+    || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

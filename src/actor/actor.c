@@ -1,0 +1,675 @@
+/* Actor lifecycle and the message path: spawn, deliver, drain, turn, exit.
+ *
+ * A message travels: px_send -> px__deliver (one atomic exchange on the
+ * target's mailbox; schedules it if it was idle) -> px__drain on the
+ * target's worker (signals are acted on here, messages go to the inbox) ->
+ * dispatch to the handler on a coroutine. See DESIGN.md, "The flow of one
+ * message". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/actor_impl.h"
+#include "core/mem.h"
+#include "plexspaces/core.h"
+
+px_atoms px__atoms;
+uint32_t px__node = 1;
+_Atomic(bool) px__stopping;
+
+const px_atoms *px_a(void) { return &px__atoms; }
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
+
+/* ---- who is calling ------------------------------------------------------ */
+
+px__actor *px__current_handler(void) {
+  px__worker *w = px__sched_worker();
+  return (w && w->running) ? w->current : NULL;
+}
+
+px__actor *px__current(bool create) {
+  px__worker *w = px__sched_worker();
+  if (w) return w->running ? w->current : NULL;
+  return create ? px__external_self() : NULL;
+}
+
+bool px_in_actor(void) { return px__current_handler() != NULL; }
+
+px_ref px_self(void) {
+  px__actor *a = px__current(true);
+  return a ? px__self_ref(a) : px_ref_nil();
+}
+
+void *px_self_state(void) {
+  px__actor *a = px__current_handler();
+  return a ? a->state : NULL;
+}
+
+/* ---- delivery ------------------------------------------------------------ */
+
+static void wake_owner(px__actor *a) {
+  if (atomic_load_explicit(&a->external, memory_order_relaxed))
+    px__external_wake(a);
+  else
+    px__sched_schedule(a);
+}
+
+bool px__deliver(px__actor *a, uint32_t gen, px__msg *m) {
+  m->to_gen = gen;
+  atomic_fetch_add_explicit(&a->mb_in, 1, memory_order_relaxed);
+  if (px__mbox_push(&a->mb, &m->node)) wake_owner(a);
+  /* seq_cst: the other half of the handshake with px__actor_exit, which
+   * bumps gen before its final drain: either it drains our message or we
+   * see it dead here. */
+  return atomic_load_explicit(&a->gen, memory_order_seq_cst) == gen;
+}
+
+bool px__signal(px_ref to, px__mkind kind, px_ref from, px_atom type,
+                px_val payload, uint64_t corr, uint64_t aux) {
+  px__actor *a = px__lookup(to);
+  if (!a) {
+    px_val_release(payload);
+    return false;
+  }
+  px__msg *m = px__msg_new();
+  m->kind = (uint8_t)kind;
+  m->pub.type = type;
+  m->pub.payload = payload;
+  m->pub.from = from;
+  m->pub.corr = corr;
+  m->aux = aux;
+  return px__deliver(a, to.gen, m);
+}
+
+/* Full mailbox handling for bounded actors. Returns 0 to go on with the
+ * send, 1 when the message was consumed (dropped). */
+static int bounded_check(px__actor *a, uint32_t gen, px__msg *m) {
+  uint64_t in = atomic_load_explicit(&a->mb_in, memory_order_relaxed);
+  uint64_t out = atomic_load_explicit(&a->mb_out, memory_order_relaxed);
+  if (in - out < a->mb_cap) return 0;
+  switch (a->mb_policy) {
+  case PX_MBOX_DROP_NEW:
+    px__stats_count(px__sched_worker(), a->type_id, PX__C_DROPS);
+    px__msg_free(m);
+    return 1;
+  case PX_MBOX_EXIT: {
+    /* The overloaded actor is stopped, untrappably, so its supervisor can
+     * start a fresh one; the message itself is dropped. */
+    px_ref r = {px__node, a->index, gen, 0};
+    px__msg_free(m);
+    px__signal(r, PX__MK_EXIT, px_ref_nil(), NULL,
+               px_atomv(px__atoms.mailbox_overflow), 0, 2);
+    return 1;
+  }
+  case PX_MBOX_BLOCK: {
+    px__actor *me = px__current(false);
+    while (in - out >= a->mb_cap) {
+      if (atomic_load_explicit(&a->gen, memory_order_acquire) != gen) break;
+      if (me && px__sched_worker()) {
+        /* Yield: go to the back of the run queue and try again. */
+        me->wait = PX__W_ROOM;
+        px__sched_park();
+        me->wait = PX__W_NONE;
+        me->wait_ready = 0;
+      } else {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+      }
+      in = atomic_load_explicit(&a->mb_in, memory_order_relaxed);
+      out = atomic_load_explicit(&a->mb_out, memory_order_relaxed);
+    }
+    return 0;
+  }
+  default: /* drop_old: the owner drops from the front as it drains */
+    return 0;
+  }
+}
+
+static int send_msg(px_ref to, px_atom type, px_val payload, uint64_t corr) {
+  px__actor *a = px__lookup(to);
+  if (!a) {
+    px_val_release(payload);
+    return 0;
+  }
+  px__msg *m = px__msg_new();
+  m->pub.type = type;
+  m->pub.payload = payload;
+  px__actor *me = px__current(false);
+  m->pub.from = me ? px__self_ref(me) : px_ref_nil();
+  m->pub.corr = corr;
+  if (a->mb_cap && bounded_check(a, to.gen, m)) return 0;
+  px__deliver(a, to.gen, m);
+  return 0;
+}
+
+int px_send(px_ref to, px_atom type, px_val payload) {
+  return send_msg(to, type, payload, 0);
+}
+
+/* ---- spawn --------------------------------------------------------------- */
+
+static void reset_incarnation(px__actor *a) {
+  a->inbox_head = a->inbox_tail = NULL;
+  a->state = NULL;
+  a->co = NULL;
+  a->current = NULL;
+  a->flags = 0;
+  a->wait = PX__W_NONE;
+  a->wait_ready = 0;
+  a->wait_rc = 0;
+  a->wait_token = 0;
+  a->wait_msg = NULL;
+  a->match = NULL;
+  a->match_ud = NULL;
+  a->seq = 0;
+  a->parent = px_ref_nil();
+  if (a->ext) {
+    px__actor_ext *e = a->ext;
+    e->nlinks = e->nwatchers = e->nmonitors = e->ndeferred = 0;
+  }
+}
+
+int px_spawn(const px_actor_type *type, px_val args, const px_spawn_opts *o,
+             px_ref *out) {
+  static const px_spawn_opts none;
+  if (!o) o = &none;
+  if (!type || !type->handle) {
+    px_val_release(args);
+    return PX_EINVAL;
+  }
+  if (atomic_load_explicit(&px__stopping, memory_order_acquire)) {
+    px_val_release(args);
+    return PX_ESTOPPED;
+  }
+  px__actor *caller = NULL;
+  if (o->link || o->monitor) {
+    caller = px__current(true);
+    if (!caller) {
+      px_val_release(args);
+      return PX_ENOTACTOR;
+    }
+  }
+  px__actor *a = px__table_alloc();
+  reset_incarnation(a);
+  uint32_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed) + 1;
+  px_ref ref = px__ref_of(a, gen);
+  a->type = type;
+  a->type_id = px__stats_type_id(type);
+  a->parent = o->parent;
+  a->mb_cap = (uint32_t)o->mailbox_cap;
+  a->mb_policy = (uint8_t)(o->mailbox_cap ? o->mailbox_policy : 0);
+  if (!a->mb_cap) a->mb_policy = PX_MBOX_UNBOUNDED;
+  atomic_store_explicit(&a->external, 0, memory_order_relaxed);
+  if (o->trap_exit) a->flags |= PX__AF_TRAP;
+
+  /* INIT goes in before the generation is published, so it is the first
+   * message the new actor sees. The slot's mailbox is in the "scheduled"
+   * state, so this push schedules nothing; we schedule below. */
+  px__msg *init = px__msg_new();
+  init->kind = PX__MK_INIT;
+  init->pub.payload = args;
+  init->to_gen = gen;
+  atomic_fetch_add_explicit(&a->mb_in, 1, memory_order_relaxed);
+  px__mbox_push(&a->mb, &init->node);
+
+  if (caller) {
+    px_ref cref = px__self_ref(caller);
+    if (o->link) {
+      px__links_add(a, cref);
+      px__links_add(caller, ref);
+    }
+    if (o->monitor) {
+      px_mref m = px__new_mref();
+      px__actor_ext *e = px__ext(a);
+      if (e->nwatchers == e->capwatchers) {
+        e->capwatchers = e->capwatchers ? e->capwatchers * 2 : 4;
+        e->watchers = px__xrealloc(e->watchers,
+                                   e->capwatchers * sizeof *e->watchers);
+      }
+      e->watchers[e->nwatchers++] = (px__watcher){m, cref};
+      px__monitors_add(caller, m, ref);
+      if (o->mref_out) *o->mref_out = m;
+    }
+  }
+  px__stats_spawned(type);
+  px__stats_live(1);
+  /* release: everything above is visible to whoever sees the new gen. */
+  atomic_store_explicit(&a->gen, gen, memory_order_release);
+  if (o->name) {
+    int rc = px_register(o->name, ref);
+    if (rc) {
+      /* Undo: the actor never ran; it exits quietly with the error. */
+      if (caller && o->link) px__links_del(caller, ref);
+      px__signal(ref, PX__MK_EXIT, px_ref_nil(), NULL,
+                 px_atomv(px__atoms.kill), 0, 2);
+      px__sched_schedule(a);
+      return rc;
+    }
+  }
+  px__sched_schedule(a);
+  if (out) *out = ref;
+  return 0;
+}
+
+/* ---- inbox --------------------------------------------------------------- */
+
+static inline px__msg *next_of(px__msg *m) {
+  return (px__msg *)atomic_load_explicit(&m->node.next, memory_order_relaxed);
+}
+static inline void set_next(px__msg *m, px__msg *n) {
+  atomic_store_explicit(&m->node.next, (px__mnode *)n, memory_order_relaxed);
+}
+
+static void inbox_append(px__actor *a, px__msg *m) {
+  set_next(m, NULL);
+  if (a->inbox_tail)
+    set_next(a->inbox_tail, m);
+  else
+    a->inbox_head = m;
+  a->inbox_tail = m;
+  if (a->wait == PX__W_RECEIVE && !a->wait_ready &&
+      (!a->match || a->match(&m->pub, a->match_ud)))
+    a->wait_ready = 1;
+}
+
+static px__msg *inbox_pop(px__actor *a) {
+  px__msg *m = a->inbox_head;
+  if (m) {
+    a->inbox_head = next_of(m);
+    if (!a->inbox_head) a->inbox_tail = NULL;
+  }
+  return m;
+}
+
+/* Unlinks m (whose predecessor is prev, NULL for the head). */
+void px__inbox_remove(px__actor *a, px__msg *prev, px__msg *m) {
+  px__msg *n = next_of(m);
+  if (prev)
+    set_next(prev, n);
+  else
+    a->inbox_head = n;
+  if (a->inbox_tail == m) a->inbox_tail = prev;
+}
+
+static void drop_oldest(px__actor *a) {
+  px__msg *m = a->inbox_head;
+  while (m && m->kind != PX__MK_USER) m = next_of(m);
+  if (!m) return;
+  px__msg *prev = NULL, *it = a->inbox_head;
+  while (it != m) {
+    prev = it;
+    it = next_of(it);
+  }
+  px__inbox_remove(a, prev, m);
+  px__stats_count(px__sched_worker(), a->type_id, PX__C_DROPS);
+  px__msg_free(m);
+}
+
+/* ---- signals that outlive their target ----------------------------------- */
+
+static void reply_noproc(px__msg *m, px_val reason) {
+  if (m->kind == PX__MK_USER && m->pub.corr && !m->replied) {
+    m->replied = 1;
+    px__signal(m->pub.from, PX__MK_NOPROC, px_ref_nil(), NULL,
+               px_val_retain(reason), m->pub.corr, 0);
+  }
+}
+
+/* A message that cannot be handled because its target is gone (stale
+ * generation, or the target is exiting): answer what expects an answer. */
+static void bounce(px_ref dead, px__msg *m, px_val reason) {
+  switch (m->kind) {
+  case PX__MK_USER:
+    reply_noproc(m, reason);
+    break;
+  case PX__MK_LINK:
+    px__signal(m->pub.from, PX__MK_EXIT, dead, NULL,
+               px_atomv(px__atoms.noproc), 0, 1);
+    break;
+  case PX__MK_MONITOR:
+    px__signal(m->pub.from, PX__MK_DOWN, dead, px__atoms.down_msg,
+               px__down_payload(dead, m->aux, px_atomv(px__atoms.noproc)), 0,
+               m->aux);
+    break;
+  default:
+    break;
+  }
+  px__msg_free(m);
+}
+
+/* ---- drain --------------------------------------------------------------- */
+
+int px__drain(px__actor *a, px_val *reason) {
+  uint32_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
+  for (;;) {
+    bool busy;
+    px__mnode *n = px__mbox_pop(&a->mb, &a->mbc, &busy);
+    if (!n) return 0; /* busy: the actor stays scheduled and comes back */
+    px__msg *m = (px__msg *)n;
+    atomic_store_explicit(&a->mb_out,
+                          atomic_load_explicit(&a->mb_out,
+                                               memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    if (m->to_gen != gen) {
+      px_ref dead = {px__node, a->index, m->to_gen, 0};
+      bounce(dead, m, px_atomv(px__atoms.noproc));
+      continue;
+    }
+    switch ((px__mkind)m->kind) {
+    case PX__MK_USER:
+    case PX__MK_INIT:
+      inbox_append(a, m);
+      if (a->mb_policy == PX_MBOX_DROP_OLD) {
+        uint64_t in = atomic_load_explicit(&a->mb_in, memory_order_relaxed);
+        uint64_t out = atomic_load_explicit(&a->mb_out, memory_order_relaxed);
+        size_t queued = 0;
+        for (px__msg *it = a->inbox_head; it; it = next_of(it)) queued++;
+        if (queued + (in - out) > a->mb_cap) drop_oldest(a);
+      }
+      break;
+    case PX__MK_REPLY:
+    case PX__MK_REPLY_ERR:
+    case PX__MK_NOPROC:
+      if (a->wait == PX__W_REPLY && !a->wait_ready &&
+          m->pub.corr == a->wait_token) {
+        a->wait_msg = m;
+        a->wait_ready = 1;
+      } else {
+        px__msg_free(m); /* a late reply: never reaches the mailbox */
+      }
+      break;
+    case PX__MK_WAKE:
+      if (a->wait != PX__W_NONE && !a->wait_ready &&
+          m->aux == a->wait_token) {
+        a->wait_ready = 1;
+        a->wait_rc = PX_ETIMEDOUT;
+      }
+      px__msg_free(m);
+      break;
+    case PX__MK_EXIT:
+      if (px__on_exit_signal(a, m, reason)) return 1;
+      break;
+    case PX__MK_LINK:
+      px__on_link(a, m->pub.from);
+      px__msg_free(m);
+      break;
+    case PX__MK_UNLINK:
+      px__on_unlink(a, m->pub.from);
+      px__msg_free(m);
+      break;
+    case PX__MK_MONITOR:
+      px__on_monitor(a, m->pub.from, m->aux);
+      px__msg_free(m);
+      break;
+    case PX__MK_DEMONITOR:
+      px__on_demonitor(a, m->aux);
+      px__msg_free(m);
+      break;
+    case PX__MK_DOWN:
+      if (px__on_down(a, m->aux)) {
+        m->pub.type = px__atoms.down_msg;
+        inbox_append(a, m);
+      } else {
+        px__msg_free(m);
+      }
+      break;
+    case PX__MK_EXITMSG:
+      inbox_append(a, m);
+      break;
+    }
+  }
+}
+
+/* Called by link.c when a trapped exit becomes a message. */
+void px__inbox_push(px__actor *a, px__msg *m) { inbox_append(a, m); }
+
+/* ---- exit ---------------------------------------------------------------- */
+
+void px__actor_exit(px__actor *a, px_val reason, bool call_terminate) {
+  uint32_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
+  px_ref self = px__ref_of(a, gen);
+  a->flags |= PX__AF_EXITING;
+  /* seq_cst: first half of the handshake with px__deliver (see there). */
+  atomic_store_explicit(&a->gen, gen + 1, memory_order_seq_cst);
+  /* R-B-17: the name goes before links and monitors fire. */
+  if (atomic_load_explicit(&a->has_name, memory_order_relaxed))
+    px__registry_release(a);
+  if (call_terminate && a->type && a->type->terminate &&
+      (a->flags & PX__AF_STARTED))
+    a->type->terminate(a->state, reason);
+  a->state = NULL;
+
+  if (a->current) {
+    reply_noproc(a->current, reason);
+    px__msg_free(a->current);
+    a->current = NULL;
+  }
+  if (a->wait_msg) {
+    px__msg_free(a->wait_msg);
+    a->wait_msg = NULL;
+  }
+  a->wait = PX__W_NONE;
+  if (a->ext) {
+    px__actor_ext *e = a->ext;
+    for (uint32_t i = 0; i < e->ndeferred; i++)
+      px__signal(e->deferred[i].to, PX__MK_NOPROC, px_ref_nil(), NULL,
+                 px_val_retain(reason), e->deferred[i].corr, 0);
+    e->ndeferred = 0;
+  }
+  px__msg *m;
+  while ((m = inbox_pop(a))) bounce(self, m, reason);
+  /* Final drain: everything pushed before the gen bump must be answered. */
+  for (;;) {
+    bool busy;
+    px__mnode *n = px__mbox_pop(&a->mb, &a->mbc, &busy);
+    if (!n) {
+      if (!busy) break;
+      cpu_relax();
+      continue;
+    }
+    m = (px__msg *)n;
+    atomic_store_explicit(&a->mb_out,
+                          atomic_load_explicit(&a->mb_out,
+                                               memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    bounce(self, m, m->to_gen == gen ? reason : px_atomv(px__atoms.noproc));
+  }
+  px__notify_exit(a, self, reason);
+  px__stats_exit(a->type_id, reason);
+  px_val_release(reason);
+}
+
+void px__actor_release_slot(px__actor *a) {
+  bool external = atomic_load_explicit(&a->external, memory_order_relaxed);
+  px__table_free(a);
+  if (!external) px__stats_live(-1);
+}
+
+_Noreturn void px__die_now(px__actor *a, px_val reason) {
+  px__actor_exit(a, reason, true);
+  px__sched_die();
+}
+
+/* ---- the turn ------------------------------------------------------------ */
+
+static void dispatch(px__worker *w, px__actor *a, px__msg *m) {
+  if (m->kind == PX__MK_INIT) {
+    a->flags |= PX__AF_STARTED;
+    int rc = a->type->init ? a->type->init(m->pub.payload, &a->state) : 0;
+    px__msg_free(m);
+    if (rc)
+      px__die_now(a, px_arr(2, px_atomv(px__atoms.init_failed), px_int(rc)));
+    return;
+  }
+  a->current = m;
+  a->type->handle(a->state, &m->pub);
+  a->current = NULL;
+  px__stats_count(w, a->type_id, PX__C_MESSAGES);
+  px__msg_free(m);
+}
+
+void px__actor_turn(px__actor *a) {
+  int batch = px__sched_batch();
+  for (int i = 0; i < batch; i++) {
+    if (!a->inbox_head) {
+      px_val reason;
+      if (px__drain(a, &reason)) px__die_now(a, reason);
+      if (!a->inbox_head) return;
+    }
+    /* A coroutine may have moved threads while a handler was parked. */
+    dispatch(px__sched_worker(), a, inbox_pop(a));
+  }
+}
+
+static void turn_end(px__worker *w, px__actor *a) {
+  if (a->inbox_head || !px__mbox_mark_empty(&a->mb, &a->mbc))
+    px__sched_requeue(w, a);
+}
+
+static void park_end(px__worker *w, px__actor *a) {
+  if (!px__mbox_mark_empty(&a->mb, &a->mbc)) px__sched_requeue(w, a);
+}
+
+void px__actor_run(px__worker *w, px__actor *a) {
+  w->current = a;
+  px__coro *co = a->co;
+  px__outcome out;
+  if (co) {
+    px_val reason;
+    if (!a->wait_ready && px__drain(a, &reason)) {
+      /* Killed while parked: the handler's stack is simply abandoned. */
+      a->co = NULL;
+      px__actor_exit(a, reason, true);
+      px__coro_reset(co);
+      px__sched_coro_release(w, co);
+      px__actor_release_slot(a);
+      w->current = NULL;
+      return;
+    }
+    if (!a->wait_ready) {
+      park_end(w, a);
+      w->current = NULL;
+      return;
+    }
+    a->co = NULL;
+    out = px__sched_enter(w, a, co, 0, &co);
+  } else {
+    out = px__sched_enter(w, a, NULL, a->type->stack_size, &co);
+  }
+  switch (out) {
+  case PX__TURN_DONE:
+    px__sched_coro_release(w, co);
+    turn_end(w, a);
+    break;
+  case PX__TURN_PARKED:
+    a->co = co;
+    if (a->wait == PX__W_ROOM) {
+      a->wait_ready = 1;
+      px__sched_requeue(w, a);
+    } else {
+      park_end(w, a);
+    }
+    break;
+  case PX__TURN_EXITED:
+    px__coro_reset(co);
+    px__sched_coro_release(w, co);
+    px__actor_release_slot(a);
+    break;
+  case PX__TURN_OVERFLOW:
+    px__coro_reset(co);
+    px__sched_coro_release(w, co);
+    px_log(PX_LOG_ERROR, "actor", "actor %u of type %s overflowed its stack",
+           a->index, a->type->name ? a->type->name : "?");
+    px__actor_exit(a, px_atomv(px__atoms.stack_overflow), true);
+    px__actor_release_slot(a);
+    break;
+  }
+  w->current = NULL;
+}
+
+/* ---- parking a handler --------------------------------------------------- */
+
+void px__drain_or_die(px__actor *a) {
+  px_val reason;
+  /* External proxies always trap, so only handlers can be told to die. */
+  if (px__drain(a, &reason)) px__die_now(a, reason);
+}
+
+void px__wait_park(px__actor *a) {
+  for (;;) {
+    px__drain_or_die(a);
+    if (a->wait_ready) return;
+    if (atomic_load_explicit(&a->external, memory_order_relaxed)) {
+      if (!px__external_wait(a, 0)) return;
+    } else {
+      px__sched_park();
+    }
+  }
+}
+
+/* ---- exit API ------------------------------------------------------------ */
+
+int px_exit_self(px_val reason) {
+  px__actor *a = px__current_handler();
+  if (!a) {
+    px_val_release(reason);
+    return PX_ENOTACTOR;
+  }
+  px__die_now(a, reason);
+}
+
+int px_exit(px_ref to, px_val reason) {
+  px__actor *me = px__current(false);
+  px_ref from = me ? px__self_ref(me) : px_ref_nil();
+  px__signal(to, PX__MK_EXIT, from, NULL, reason, 0, 0);
+  return 0;
+}
+
+bool px_trap_exit(bool on) {
+  px__actor *a = px__current(true);
+  if (!a) return false;
+  bool was = (a->flags & PX__AF_TRAP) != 0;
+  if (on)
+    a->flags |= PX__AF_TRAP;
+  else
+    a->flags &= ~(uint32_t)PX__AF_TRAP;
+  return was;
+}
+
+bool px_reason_is_normal(px_val r) {
+  if (px_is_atom(r, px__atoms.normal) || px_is_atom(r, px__atoms.shutdown))
+    return true;
+  return px_typeof(r) == PX_T_ARRAY && px_len(r) == 2 &&
+         px_is_atom(px_at(r, 0), px__atoms.shutdown);
+}
+
+char *px_ref_format(px_ref r, char *buf, size_t cap) {
+  snprintf(buf, cap, "<%u.%u.%u>", r.node, r.index, r.gen);
+  return buf;
+}
+
+px_val px_ref_val(px_ref r) {
+  char b[48];
+  return px_str(px_ref_format(r, b, sizeof b));
+}
+
+bool px_val_ref(px_val v, px_ref *out) {
+  if (px_typeof(v) != PX_T_STR) return false;
+  unsigned node, index, gen;
+  char end;
+  if (sscanf(px_str_ptr(v), "<%u.%u.%u%c", &node, &index, &gen, &end) != 4 ||
+      end != '>')
+    return false;
+  out->node = node;
+  out->index = index;
+  out->gen = gen;
+  out->_reserved = 0;
+  return true;
+}

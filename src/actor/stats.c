@@ -1,0 +1,251 @@
+/* Introspection: per-type counters, live actors, the ask-latency
+ * histogram. Hot counters are sharded per worker (see px__stats_count);
+ * rarer ones (spawns, exits) are shared atomics. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "actor/actor_impl.h"
+#include "plexspaces/core.h"
+
+typedef struct type_slot {
+  _Atomic(const px_actor_type *) type;
+  _Atomic(uint64_t) spawned, exits_normal, exits_abnormal, exits_killed,
+      restarts;
+  _Atomic(int64_t) live;
+} type_slot;
+
+/* Slot 0 is unused so that id 0 can mean "no type" (external proxies). */
+static type_slot types[PX__MAX_TYPES];
+static _Atomic(int) ntypes = 1;
+static pthread_mutex_t types_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(int64_t) live_total;
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t live_cond = PTHREAD_COND_INITIALIZER;
+
+/* Log-linear histogram: 8 sub-buckets per power of two of nanoseconds. */
+#define HBUCKETS (64 * 8)
+static _Atomic(uint64_t) hist[HBUCKETS];
+static _Atomic(uint64_t) hist_count;
+
+void px__stats_init(void) {
+  for (int i = 0; i < PX__MAX_TYPES; i++) {
+    type_slot *t = &types[i];
+    atomic_store(&t->type, NULL);
+    atomic_store(&t->spawned, 0);
+    atomic_store(&t->exits_normal, 0);
+    atomic_store(&t->exits_abnormal, 0);
+    atomic_store(&t->exits_killed, 0);
+    atomic_store(&t->restarts, 0);
+    atomic_store(&t->live, 0);
+  }
+  atomic_store(&ntypes, 1);
+  atomic_store(&live_total, 0);
+  for (int i = 0; i < HBUCKETS; i++) atomic_store(&hist[i], 0);
+  atomic_store(&hist_count, 0);
+}
+
+void px__stats_destroy(void) {}
+
+int px__stats_type_id(const px_actor_type *t) {
+  int n = atomic_load_explicit(&ntypes, memory_order_acquire);
+  for (int i = 1; i < n; i++)
+    if (atomic_load_explicit(&types[i].type, memory_order_relaxed) == t)
+      return i;
+  pthread_mutex_lock(&types_lock);
+  n = atomic_load_explicit(&ntypes, memory_order_relaxed);
+  for (int i = 1; i < n; i++)
+    if (atomic_load_explicit(&types[i].type, memory_order_relaxed) == t) {
+      pthread_mutex_unlock(&types_lock);
+      return i;
+    }
+  int id = 0;
+  if (n < PX__MAX_TYPES) {
+    id = n;
+    atomic_store_explicit(&types[id].type, t, memory_order_relaxed);
+    /* release: a reader that sees the count sees the type pointer. */
+    atomic_store_explicit(&ntypes, n + 1, memory_order_release);
+  }
+  pthread_mutex_unlock(&types_lock);
+  return id;
+}
+
+void px__stats_spawned(const px_actor_type *t) {
+  int id = px__stats_type_id(t);
+  if (!id) return;
+  atomic_fetch_add_explicit(&types[id].spawned, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&types[id].live, 1, memory_order_relaxed);
+}
+
+void px__stats_exit(int id, px_val reason) {
+  if (id <= 0) return;
+  type_slot *t = &types[id];
+  atomic_fetch_sub_explicit(&t->live, 1, memory_order_relaxed);
+  if (px_is_atom(reason, px__atoms.killed) ||
+      px_is_atom(reason, px__atoms.kill))
+    atomic_fetch_add_explicit(&t->exits_killed, 1, memory_order_relaxed);
+  else if (px_reason_is_normal(reason))
+    atomic_fetch_add_explicit(&t->exits_normal, 1, memory_order_relaxed);
+  else
+    atomic_fetch_add_explicit(&t->exits_abnormal, 1, memory_order_relaxed);
+}
+
+void px_stats_note_restart(const px_actor_type *type) {
+  int id = px__stats_type_id(type);
+  if (id)
+    atomic_fetch_add_explicit(&types[id].restarts, 1, memory_order_relaxed);
+}
+
+void px__stats_live(int delta) {
+  int64_t v = atomic_fetch_add_explicit(&live_total, delta,
+                                        memory_order_acq_rel) + delta;
+  if (v == 0) {
+    pthread_mutex_lock(&live_lock);
+    pthread_cond_broadcast(&live_cond);
+    pthread_mutex_unlock(&live_lock);
+  }
+}
+
+size_t px__stats_live_count(void) {
+  int64_t v = atomic_load_explicit(&live_total, memory_order_acquire);
+  return v > 0 ? (size_t)v : 0;
+}
+
+size_t px_actors_count(void) { return px__stats_live_count(); }
+
+int px_runtime_wait_empty(int64_t timeout_ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  if (timeout_ms >= 0) {
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (timeout_ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000;
+    }
+  }
+  int rc = 0;
+  pthread_mutex_lock(&live_lock);
+  while (atomic_load_explicit(&live_total, memory_order_acquire) > 0) {
+    if (timeout_ms < 0) {
+      pthread_cond_wait(&live_cond, &live_lock);
+    } else if (pthread_cond_timedwait(&live_cond, &live_lock, &ts) != 0) {
+      rc = atomic_load(&live_total) > 0 ? PX_ETIMEDOUT : 0;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&live_lock);
+  return rc;
+}
+
+size_t px_stats_types(px_type_stats *out, size_t cap) {
+  int n = atomic_load_explicit(&ntypes, memory_order_acquire);
+  size_t k = 0;
+  for (int i = 1; i < n; i++, k++) {
+    if (k >= cap) continue;
+    type_slot *t = &types[i];
+    const px_actor_type *ty = atomic_load(&t->type);
+    px_type_stats *s = &out[k];
+    memset(s, 0, sizeof *s);
+    s->type = ty && ty->name ? ty->name : "?";
+    s->spawned = atomic_load(&t->spawned);
+    s->exits_normal = atomic_load(&t->exits_normal);
+    s->exits_abnormal = atomic_load(&t->exits_abnormal);
+    s->exits_killed = atomic_load(&t->exits_killed);
+    s->restarts = atomic_load(&t->restarts);
+    int64_t live = atomic_load(&t->live);
+    s->live = live > 0 ? (uint64_t)live : 0;
+    for (int w = 0; w < px__sched_nworkers(); w++) {
+      px__worker *wk = px__sched_worker_at(w);
+      s->messages += __atomic_load_n(&wk->type_counters[i][PX__C_MESSAGES],
+                                     __ATOMIC_RELAXED);
+      s->errors +=
+          __atomic_load_n(&wk->type_counters[i][PX__C_ERRORS], __ATOMIC_RELAXED);
+      s->mailbox_drops +=
+          __atomic_load_n(&wk->type_counters[i][PX__C_DROPS], __ATOMIC_RELAXED);
+    }
+    s->errors += s->exits_abnormal;
+  }
+  return (size_t)(n - 1);
+}
+
+/* ---- ask latency ---------------------------------------------------------- */
+
+static int bucket_of(uint64_t ns) {
+  if (ns < 8) return (int)ns;
+  int e = 63 - __builtin_clzll(ns);          /* ns in [2^e, 2^(e+1)) */
+  int sub = (int)((ns >> (e - 3)) & 7);      /* 3 bits below the top */
+  return (e - 2) * 8 + sub;
+}
+
+static uint64_t bucket_mid(int b) {
+  if (b < 8) return (uint64_t)b;
+  int e = b / 8 + 2, sub = b % 8;
+  uint64_t lo = (1ull << e) + ((uint64_t)sub << (e - 3));
+  return lo + (1ull << (e - 3)) / 2;
+}
+
+void px__stats_ask(uint64_t ns) {
+  int b = bucket_of(ns);
+  if (b >= HBUCKETS) b = HBUCKETS - 1;
+  atomic_fetch_add_explicit(&hist[b], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&hist_count, 1, memory_order_relaxed);
+}
+
+uint64_t px_stats_ask_count(void) { return atomic_load(&hist_count); }
+
+uint64_t px_stats_ask_percentile(double p) {
+  uint64_t n = atomic_load(&hist_count);
+  if (!n) return 0;
+  uint64_t want = (uint64_t)(p / 100.0 * (double)n);
+  if (want >= n) want = n - 1;
+  uint64_t seen = 0;
+  for (int b = 0; b < HBUCKETS; b++) {
+    seen += atomic_load_explicit(&hist[b], memory_order_relaxed);
+    if (seen > want) return bucket_mid(b);
+  }
+  return bucket_mid(HBUCKETS - 1);
+}
+
+/* ---- live actors --------------------------------------------------------- */
+
+bool px__registry_name_of(px_ref r, char *buf, size_t cap);
+
+static bool fill_info(px__actor *a, px_actor_info *out) {
+  uint32_t gen = atomic_load_explicit(&a->gen, memory_order_acquire);
+  if (!(gen & 1) || atomic_load_explicit(&a->external, memory_order_relaxed))
+    return false;
+  px_ref r = px__ref_of(a, gen);
+  out->ref = r;
+  out->parent = a->parent;
+  out->type = a->type && a->type->name ? a->type->name : "?";
+  out->name[0] = 0;
+  if (atomic_load_explicit(&a->has_name, memory_order_relaxed))
+    px__registry_name_of(r, out->name, sizeof out->name);
+  uint64_t in = atomic_load_explicit(&a->mb_in, memory_order_relaxed);
+  uint64_t o = atomic_load_explicit(&a->mb_out, memory_order_relaxed);
+  out->mailbox_depth = in > o ? (size_t)(in - o) : 0;
+  out->trap_exit = (a->flags & PX__AF_TRAP) != 0;
+  out->parked = a->co != NULL;
+  /* It may have died while we looked. */
+  return atomic_load_explicit(&a->gen, memory_order_acquire) == gen;
+}
+
+size_t px_actors_list(px_actor_info *out, size_t cap) {
+  uint32_t n = px__table_size();
+  size_t k = 0, live = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    px__actor *a = px__table_at(i);
+    px_actor_info tmp;
+    if (!fill_info(a, k < cap ? &out[k] : &tmp)) continue;
+    live++;
+    if (k < cap) k++;
+  }
+  return live;
+}
+
+int px_actor_info_get(px_ref ref, px_actor_info *out) {
+  px__actor *a = px__lookup(ref);
+  if (!a || !fill_info(a, out)) return PX_ENOPROC;
+  return 0;
+}

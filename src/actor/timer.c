@@ -1,0 +1,243 @@
+/* The timer service: volatile timers (send_after, intervals, ask and
+ * receive timeouts). One hierarchical wheel (runtime/wheel.c) under a
+ * mutex, driven by a timer thread that sleeps until the next due tick, so
+ * an idle node with no timers does not wake at all. With a virtual clock
+ * there is no thread: px_clock_advance() moves time and fires in the
+ * caller's thread, which makes timing tests deterministic.
+ *
+ * Timer refs are slot index + generation, so cancelling a fired or reused
+ * timer is harmless. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "actor/actor_impl.h"
+#include "core/mem.h"
+#include "plexspaces/core.h"
+#include "runtime/wheel.h"
+
+typedef struct tentry {
+  px_wtimer w;       /* must be first */
+  uint32_t index;
+  uint32_t gen;      /* odd while pending */
+  px_ref to;
+  uint8_t kind;
+  px_atom type;
+  px_val payload;
+  uint64_t aux;
+  int64_t interval;
+  struct tentry *free_next;
+} tentry;
+
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  pthread_t thread;
+  bool running, stop, virtual_clock;
+  px_wheel wheel;
+  uint64_t epoch_ms;  /* real clock at start */
+  uint64_t vnow;      /* virtual clock */
+  uint64_t sleep_until; /* tick the thread sleeps to (UINT64_MAX: none) */
+  tentry **slots;
+  uint32_t nslots, capslots;
+  tentry *free;
+} TM = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static uint64_t now_tick(void) {
+  return TM.virtual_clock ? TM.vnow : px_now_ms() - TM.epoch_ms;
+}
+
+uint64_t px_clock_ms(void) {
+  pthread_mutex_lock(&TM.lock);
+  uint64_t t = now_tick();
+  pthread_mutex_unlock(&TM.lock);
+  return t;
+}
+
+static tentry *entry_alloc(void) {
+  tentry *e = TM.free;
+  if (e) {
+    TM.free = e->free_next;
+    return e;
+  }
+  if (TM.nslots == TM.capslots) {
+    TM.capslots = TM.capslots ? TM.capslots * 2 : 1024;
+    TM.slots = px__xrealloc(TM.slots, TM.capslots * sizeof *TM.slots);
+  }
+  e = px__xcalloc(1, sizeof *e);
+  e->index = TM.nslots;
+  TM.slots[TM.nslots++] = e;
+  return e;
+}
+
+static void entry_free(tentry *e) {
+  px_val_release(e->payload);
+  e->payload = px_nil();
+  e->gen++; /* even: not pending */
+  e->free_next = TM.free;
+  TM.free = e;
+}
+
+static tentry *entry_of(px_tref t) {
+  uint32_t idx = (uint32_t)(t & 0xffffffffu) - 1;
+  uint32_t gen = (uint32_t)(t >> 32);
+  if (idx >= TM.nslots) return NULL;
+  tentry *e = TM.slots[idx];
+  return e->gen == gen && (gen & 1) ? e : NULL;
+}
+
+static void fire(px_wtimer *w, void *ud) {
+  (void)ud;
+  tentry *e = (tentry *)w;
+  bool alive;
+  if (e->interval > 0) {
+    alive = px__signal(e->to, (px__mkind)e->kind, px_ref_nil(), e->type,
+                       px_val_retain(e->payload), 0, e->aux);
+    if (alive) {
+      px__wheel_add(&TM.wheel, &e->w, TM.wheel.now + (uint64_t)e->interval);
+      return;
+    }
+  } else {
+    px__signal(e->to, (px__mkind)e->kind, px_ref_nil(), e->type, e->payload, 0,
+               e->aux);
+    e->payload = px_nil();
+  }
+  entry_free(e);
+}
+
+static void *timer_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&TM.lock);
+  while (!TM.stop) {
+    px__wheel_advance(&TM.wheel, now_tick(), fire, NULL);
+    uint64_t next = px__wheel_next_due(&TM.wheel);
+    TM.sleep_until = next;
+    if (next == UINT64_MAX) {
+      pthread_cond_wait(&TM.cond, &TM.lock);
+    } else {
+      uint64_t now = now_tick();
+      if (next <= now) continue;
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      uint64_t ns = (next - now) * 1000000u;
+      ts.tv_sec += (time_t)(ns / 1000000000u);
+      ts.tv_nsec += (long)(ns % 1000000000u);
+      if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+      }
+      pthread_cond_timedwait(&TM.cond, &TM.lock, &ts);
+    }
+  }
+  pthread_mutex_unlock(&TM.lock);
+  return NULL;
+}
+
+int px__timer_start(bool virtual_clock) {
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&TM.cond, &ca);
+  pthread_condattr_destroy(&ca);
+  TM.virtual_clock = virtual_clock;
+  TM.stop = false;
+  TM.vnow = 0;
+  TM.epoch_ms = px_now_ms();
+  TM.sleep_until = UINT64_MAX;
+  px__wheel_init(&TM.wheel, 0);
+  TM.running = !virtual_clock;
+  if (TM.running && pthread_create(&TM.thread, NULL, timer_main, NULL) != 0)
+    px_panic("cannot start the timer thread");
+  return 0;
+}
+
+void px__timer_stop(void) {
+  pthread_mutex_lock(&TM.lock);
+  TM.stop = true;
+  pthread_cond_signal(&TM.cond);
+  pthread_mutex_unlock(&TM.lock);
+  if (TM.running) pthread_join(TM.thread, NULL);
+  TM.running = false;
+  for (uint32_t i = 0; i < TM.nslots; i++) {
+    tentry *e = TM.slots[i];
+    if (e->gen & 1) {
+      px__wheel_remove(&TM.wheel, &e->w);
+      px_val_release(e->payload);
+    }
+    free(e);
+  }
+  free(TM.slots);
+  TM.slots = NULL;
+  TM.nslots = TM.capslots = 0;
+  TM.free = NULL;
+  pthread_cond_destroy(&TM.cond);
+}
+
+px_tref px__timer_add(int64_t ms, int64_t interval_ms, px_ref to,
+                      px__mkind kind, px_atom type, px_val payload,
+                      uint64_t aux) {
+  if (ms < 0) ms = 0;
+  pthread_mutex_lock(&TM.lock);
+  tentry *e = entry_alloc();
+  e->gen++; /* odd: pending */
+  e->to = to;
+  e->kind = (uint8_t)kind;
+  e->type = type;
+  e->payload = payload;
+  e->aux = aux;
+  e->interval = interval_ms;
+  uint64_t due = now_tick() + (uint64_t)ms;
+  px__wheel_add(&TM.wheel, &e->w, due);
+  /* Wake the thread only if this timer is due before it would wake. */
+  if (TM.running && due < TM.sleep_until) {
+    TM.sleep_until = due;
+    pthread_cond_signal(&TM.cond);
+  }
+  px_tref t = ((uint64_t)e->gen << 32) | (uint64_t)(e->index + 1);
+  pthread_mutex_unlock(&TM.lock);
+  return t;
+}
+
+int px_cancel_timer(px_tref t) {
+  pthread_mutex_lock(&TM.lock);
+  tentry *e = entry_of(t);
+  int rc = PX_ENOTFOUND;
+  if (e) {
+    px__wheel_remove(&TM.wheel, &e->w);
+    entry_free(e);
+    rc = 0;
+  }
+  pthread_mutex_unlock(&TM.lock);
+  return rc;
+}
+
+void px__timer_cancel_quiet(px_tref t) { (void)px_cancel_timer(t); }
+
+size_t px_timer_count(void) {
+  pthread_mutex_lock(&TM.lock);
+  size_t n = TM.wheel.count;
+  pthread_mutex_unlock(&TM.lock);
+  return n;
+}
+
+int px_clock_advance(uint64_t ms) {
+  pthread_mutex_lock(&TM.lock);
+  if (!TM.virtual_clock) {
+    pthread_mutex_unlock(&TM.lock);
+    return PX_EINVAL;
+  }
+  TM.vnow += ms;
+  px__wheel_advance(&TM.wheel, TM.vnow, fire, NULL);
+  pthread_mutex_unlock(&TM.lock);
+  return 0;
+}
+
+px_tref px_send_after(int64_t ms, px_ref to, px_atom type, px_val payload) {
+  return px__timer_add(ms, 0, to, PX__MK_USER, type, payload, 0);
+}
+
+px_tref px_send_interval(int64_t ms, px_ref to, px_atom type,
+                         px_val payload) {
+  if (ms <= 0) ms = 1;
+  return px__timer_add(ms, ms, to, PX__MK_USER, type, payload, 0);
+}

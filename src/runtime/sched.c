@@ -1,0 +1,466 @@
+/* Scheduler: workers, run queues, stealing, parking, coroutine turns.
+ *
+ * The local run queue is hand-written (no packaged library has a bounded
+ * single-producer ring whose head is shared by owner and thieves with a
+ * CAS): the owner pushes at the tail, the owner and thieves take from the
+ * head, so a worker runs its actors in FIFO order and a thief takes the
+ * oldest. Overflow spills half the ring to the global inject queue.
+ *
+ * Wake-ups across cores cost ~25 us here, so a worker wakes a parked peer
+ * only when its own ring holds work it cannot start now; messages between
+ * two actors stay on one worker via the "next" slot. */
+#include "runtime/sched.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+#include "plexspaces/core.h"
+
+typedef struct inject_q {
+  pthread_mutex_t lock;
+  struct px__actor **buf;
+  size_t cap, head, len;
+  _Atomic(size_t) count; /* len, readable without the lock */
+} inject_q;
+
+static struct {
+  px__worker *workers;
+  int n;
+  size_t stack_size;
+  int batch;
+  int spin_us;
+  inject_q inject;
+  _Atomic(int) sleeping;
+  _Atomic(int) spinning;
+  _Atomic(bool) stopping;
+  struct sigaction old_segv;
+} S;
+
+static _Thread_local px__worker *tls_worker;
+
+__attribute__((noinline)) px__worker *px__sched_worker(void) {
+  /* The empty asm keeps the compiler from caching the thread-local's
+   * address across a coroutine switch that moved us to another thread. */
+  __asm__ volatile("" ::: "memory");
+  return tls_worker;
+}
+
+int px__sched_nworkers(void) { return S.n; }
+px__worker *px__sched_worker_at(int i) { return &S.workers[i]; }
+size_t px__sched_default_stack(void) { return S.stack_size; }
+int px__sched_batch(void) { return S.batch; }
+
+static long futex(_Atomic(uint32_t) *addr, int op, uint32_t val,
+                  const struct timespec *ts) {
+  return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
+
+/* ---- inject queue -------------------------------------------------------- */
+
+static void inject_push_locked(struct px__actor *a) {
+  inject_q *q = &S.inject;
+  if (q->len == q->cap) {
+    size_t ncap = q->cap ? q->cap * 2 : 256;
+    struct px__actor **nb = px__xmalloc(ncap * sizeof *nb);
+    for (size_t i = 0; i < q->len; i++) nb[i] = q->buf[(q->head + i) % q->cap];
+    free(q->buf);
+    q->buf = nb;
+    q->cap = ncap;
+    q->head = 0;
+  }
+  q->buf[(q->head + q->len) % q->cap] = a;
+  q->len++;
+  atomic_store_explicit(&q->count, q->len, memory_order_release);
+}
+
+static struct px__actor *inject_pop(void) {
+  inject_q *q = &S.inject;
+  /* acquire: pairs with the release in push so a non-zero count means the
+   * entry is visible once we hold the lock (the lock orders it anyway). */
+  if (atomic_load_explicit(&q->count, memory_order_acquire) == 0) return NULL;
+  pthread_mutex_lock(&q->lock);
+  struct px__actor *a = NULL;
+  if (q->len) {
+    a = q->buf[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    atomic_store_explicit(&q->count, q->len, memory_order_release);
+  }
+  pthread_mutex_unlock(&q->lock);
+  return a;
+}
+
+/* ---- local ring ---------------------------------------------------------- */
+
+static uint32_t runq_len(px__runq *q) {
+  uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+  uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
+  return t - h;
+}
+
+static void runq_push(px__runq *q, struct px__actor *a) {
+  for (;;) {
+    uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    /* acquire: see thieves' head advances before reusing their slots. */
+    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    if (t - h < PX__RUNQ_SIZE) {
+      atomic_store_explicit(&q->buf[t % PX__RUNQ_SIZE], a,
+                            memory_order_relaxed);
+      /* release: a thief that reads the new tail sees the slot. */
+      atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+      return;
+    }
+    /* Full: move half to the inject queue, then retry. */
+    uint32_t half = PX__RUNQ_SIZE / 2;
+    if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + half,
+                                                 memory_order_acq_rel,
+                                                 memory_order_relaxed))
+      continue;
+    pthread_mutex_lock(&S.inject.lock);
+    for (uint32_t i = 0; i < half; i++)
+      inject_push_locked(atomic_load_explicit(
+          &q->buf[(h + i) % PX__RUNQ_SIZE], memory_order_relaxed));
+    pthread_mutex_unlock(&S.inject.lock);
+  }
+}
+
+static struct px__actor *runq_pop(px__runq *q) {
+  for (;;) {
+    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
+    if (h == t) return NULL;
+    struct px__actor *a =
+        atomic_load_explicit(&q->buf[h % PX__RUNQ_SIZE], memory_order_relaxed);
+    /* acq_rel: claim the slot against thieves. */
+    if (atomic_compare_exchange_weak_explicit(&q->head, &h, h + 1,
+                                              memory_order_acq_rel,
+                                              memory_order_relaxed))
+      return a;
+  }
+}
+
+/* ---- waking and parking -------------------------------------------------- */
+
+static void wake_one(px__worker *self) {
+  /* seq_cst: pairs with the sleeper's seq_cst increment before its final
+   * check for work (Dekker), so either we see it asleep or it sees our
+   * work. */
+  if (atomic_load_explicit(&S.sleeping, memory_order_seq_cst) == 0) return;
+  if (atomic_load_explicit(&S.spinning, memory_order_seq_cst) > 0) return;
+  for (int i = 0; i < S.n; i++) {
+    px__worker *w = &S.workers[i];
+    if (w == self) continue;
+    uint32_t one = 1;
+    if (atomic_compare_exchange_strong_explicit(&w->sleeping, &one, 0,
+                                                memory_order_seq_cst,
+                                                memory_order_relaxed)) {
+      atomic_fetch_sub_explicit(&S.sleeping, 1, memory_order_seq_cst);
+      futex(&w->sleeping, FUTEX_WAKE_PRIVATE, 1, NULL);
+      return;
+    }
+  }
+}
+
+static void wake_all(void) {
+  for (int i = 0; i < S.n; i++) {
+    px__worker *w = &S.workers[i];
+    atomic_store_explicit(&w->sleeping, 0, memory_order_seq_cst);
+    futex(&w->sleeping, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+  }
+}
+
+void px__sched_schedule(struct px__actor *a) {
+  px__worker *w = tls_worker;
+  if (w) {
+    struct px__actor *old = w->next;
+    w->next = a;
+    if (old) {
+      runq_push(&w->rq, old);
+      wake_one(w);
+    }
+    return;
+  }
+  pthread_mutex_lock(&S.inject.lock);
+  inject_push_locked(a);
+  pthread_mutex_unlock(&S.inject.lock);
+  wake_one(NULL);
+}
+
+void px__sched_requeue(px__worker *w, struct px__actor *a) {
+  runq_push(&w->rq, a);
+  if (runq_len(&w->rq) > 1 || w->next) wake_one(w);
+}
+
+static struct px__actor *steal(px__worker *w) {
+  int n = S.n;
+  if (n < 2) return NULL;
+  uint64_t x = w->rng;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  w->rng = x;
+  int start = (int)(x % (uint64_t)n);
+  for (int k = 0; k < n; k++) {
+    px__worker *v = &S.workers[(start + k) % n];
+    if (v == w) continue;
+    struct px__actor *a = runq_pop(&v->rq);
+    if (a) return a;
+  }
+  return NULL;
+}
+
+static bool work_visible(px__worker *w) {
+  if (atomic_load_explicit(&S.inject.count, memory_order_seq_cst)) return true;
+  for (int i = 0; i < S.n; i++)
+    if (runq_len(&S.workers[i].rq)) return true;
+  return w->next != NULL;
+}
+
+static struct px__actor *find_work(px__worker *w) {
+  struct px__actor *a;
+  if (w->next && w->next_streak < 64) {
+    a = w->next;
+    w->next = NULL;
+    w->next_streak++;
+    return a;
+  }
+  w->next_streak = 0;
+  if (w->next) { /* Fairness: the next slot waits behind the ring. */
+    runq_push(&w->rq, w->next);
+    w->next = NULL;
+  }
+  if ((a = runq_pop(&w->rq))) return a;
+  if ((a = inject_pop())) return a;
+  return steal(w);
+}
+
+static void park(px__worker *w) {
+  /* Spin a little first: a wake-up through the futex costs far more than a
+   * few microseconds of polling when work comes right back. */
+  atomic_fetch_add_explicit(&S.spinning, 1, memory_order_seq_cst);
+  uint64_t until = px_now_ns() + (uint64_t)S.spin_us * 1000u;
+  bool seen = false;
+  while (!atomic_load_explicit(&S.stopping, memory_order_acquire)) {
+    if (work_visible(w)) {
+      seen = true;
+      break;
+    }
+    for (int i = 0; i < 64; i++) cpu_relax();
+    if (px_now_ns() >= until) break;
+  }
+  atomic_fetch_sub_explicit(&S.spinning, 1, memory_order_seq_cst);
+  if (seen || atomic_load_explicit(&S.stopping, memory_order_acquire)) return;
+
+  atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
+  atomic_fetch_add_explicit(&S.sleeping, 1, memory_order_seq_cst);
+  if (work_visible(w) ||
+      atomic_load_explicit(&S.stopping, memory_order_acquire)) {
+    uint32_t one = 1;
+    if (atomic_compare_exchange_strong_explicit(&w->sleeping, &one, 0,
+                                                memory_order_seq_cst,
+                                                memory_order_relaxed))
+      atomic_fetch_sub_explicit(&S.sleeping, 1, memory_order_seq_cst);
+    return;
+  }
+  while (atomic_load_explicit(&w->sleeping, memory_order_acquire) == 1) {
+    futex(&w->sleeping, FUTEX_WAIT_PRIVATE, 1, NULL);
+    if (atomic_load_explicit(&S.stopping, memory_order_acquire)) break;
+  }
+  uint32_t one = 1;
+  if (atomic_compare_exchange_strong_explicit(&w->sleeping, &one, 0,
+                                              memory_order_seq_cst,
+                                              memory_order_relaxed))
+    atomic_fetch_sub_explicit(&S.sleeping, 1, memory_order_seq_cst);
+}
+
+/* ---- coroutines ---------------------------------------------------------- */
+
+static void coro_body(void *arg) {
+  px__coro *co = arg;
+  px__ctx_entered(&px__sched_worker()->sched_ctx);
+  for (;;) {
+    px__actor_turn(co->user);
+    px__worker *w = px__sched_worker();
+    w->outcome = PX__TURN_DONE;
+    px__ctx_jump(&co->ctx, &w->sched_ctx, false);
+  }
+}
+
+static px__coro_pool *pool_for(px__worker *w, size_t size) {
+  for (int i = 0; i < PX__CORO_POOLS; i++)
+    if (w->pools[i].size == size) return &w->pools[i];
+  for (int i = 0; i < PX__CORO_POOLS; i++)
+    if (w->pools[i].size == 0) {
+      w->pools[i].size = size;
+      return &w->pools[i];
+    }
+  return NULL;
+}
+
+static px__coro *coro_get(px__worker *w, size_t size) {
+  px__coro_pool *p = pool_for(w, size);
+  if (p && p->free) {
+    px__coro *co = p->free;
+    p->free = co->next;
+    p->count--;
+    return co;
+  }
+  px__coro *co = px__coro_new(size, coro_body, NULL);
+  co->arg = co; /* the body needs its own coroutine to find its actor */
+  px__coro_reset(co);
+  return co;
+}
+
+void px__sched_coro_release(px__worker *w, px__coro *co) {
+  px__coro_pool *p = pool_for(w, co->size);
+  if (!p || p->count >= 64) {
+    px__coro_free(co);
+    return;
+  }
+  co->next = p->free;
+  p->free = co;
+  p->count++;
+}
+
+px__outcome px__sched_enter(px__worker *w, struct px__actor *a, px__coro *co,
+                            size_t stack_size, px__coro **co_out) {
+  if (!co) co = coro_get(w, stack_size ? stack_size : S.stack_size);
+  co->user = a;
+  w->running = co;
+  px__ctx_jump(&w->sched_ctx, &co->ctx, false);
+  w->running = NULL;
+  *co_out = co;
+  return w->outcome;
+}
+
+void px__sched_park(void) {
+  px__worker *w = px__sched_worker();
+  px__coro *co = w->running;
+  w->outcome = PX__TURN_PARKED;
+  px__ctx_jump(&co->ctx, &w->sched_ctx, false);
+}
+
+_Noreturn void px__sched_die(void) {
+  px__worker *w = px__sched_worker();
+  px__coro *co = w->running;
+  w->outcome = PX__TURN_EXITED;
+  px__ctx_jump(&co->ctx, &w->sched_ctx, true);
+  px_panic("a dead coroutine was resumed");
+}
+
+/* A fault in the guard page of the running coroutine is a stack overflow:
+ * that actor dies with stack_overflow and the worker carries on. Any other
+ * fault is a real crash and goes to the previous handler. */
+static void segv_handler(int sig, siginfo_t *si, void *uctx) {
+  px__worker *w = tls_worker;
+  if (w && w->running && px__coro_in_guard(w->running, si->si_addr)) {
+    px__coro *co = w->running;
+    w->outcome = PX__TURN_OVERFLOW;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGSEGV);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    px__ctx_jump(&co->ctx, &w->sched_ctx, true);
+  }
+  if (S.old_segv.sa_flags & SA_SIGINFO && S.old_segv.sa_sigaction) {
+    S.old_segv.sa_sigaction(sig, si, uctx);
+    return;
+  }
+  signal(SIGSEGV, SIG_DFL);
+  raise(SIGSEGV);
+}
+
+/* ---- worker threads ------------------------------------------------------ */
+
+static void *worker_main(void *arg) {
+  px__worker *w = arg;
+  tls_worker = w;
+  px__ctx_init_native(&w->sched_ctx);
+  stack_t ss = {.ss_sp = w->altstack, .ss_size = 64 * 1024, .ss_flags = 0};
+  sigaltstack(&ss, NULL);
+  while (!atomic_load_explicit(&S.stopping, memory_order_acquire)) {
+    struct px__actor *a = find_work(w);
+    if (!a) {
+      park(w);
+      continue;
+    }
+    px__actor_run(w, a);
+  }
+  ss.ss_flags = SS_DISABLE;
+  sigaltstack(&ss, NULL);
+  px__ctx_destroy_native(&w->sched_ctx);
+  tls_worker = NULL;
+  return NULL;
+}
+
+int px__sched_start(const px__sched_opts *o) {
+  memset(&S, 0, sizeof S);
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  S.n = o->workers > 0 ? o->workers : (int)(cores > 0 ? cores : 1);
+  S.stack_size = o->stack_size ? o->stack_size : 128 * 1024;
+  S.batch = o->batch > 0 ? o->batch : 64;
+  S.spin_us = o->spin_us > 0 ? o->spin_us : 50;
+  pthread_mutex_init(&S.inject.lock, NULL);
+  S.workers = px__xcalloc((size_t)S.n, sizeof *S.workers);
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = segv_handler;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &S.old_segv);
+
+  for (int i = 0; i < S.n; i++) {
+    px__worker *w = &S.workers[i];
+    w->id = i;
+    w->rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+    w->altstack = px__xmalloc(64 * 1024);
+    w->type_counters = px__xcalloc(PX__MAX_TYPES, sizeof *w->type_counters);
+  }
+  for (int i = 0; i < S.n; i++)
+    if (pthread_create(&S.workers[i].thread, NULL, worker_main,
+                       &S.workers[i]) != 0)
+      px_panic("cannot start worker thread %d", i);
+  return 0;
+}
+
+void px__sched_stop(void) {
+  atomic_store_explicit(&S.stopping, true, memory_order_release);
+  wake_all();
+  for (int i = 0; i < S.n; i++) pthread_join(S.workers[i].thread, NULL);
+  sigaction(SIGSEGV, &S.old_segv, NULL);
+  for (int i = 0; i < S.n; i++) {
+    px__worker *w = &S.workers[i];
+    for (int p = 0; p < PX__CORO_POOLS; p++) {
+      px__coro *co = w->pools[p].free;
+      while (co) {
+        px__coro *n = co->next;
+        px__coro_free(co);
+        co = n;
+      }
+    }
+    free(w->altstack);
+    free(w->type_counters);
+  }
+  free(S.workers);
+  free(S.inject.buf);
+  pthread_mutex_destroy(&S.inject.lock);
+  S.workers = NULL;
+  S.n = 0;
+}
