@@ -63,7 +63,9 @@ static void wake_owner(px__actor *a) {
 
 bool px__deliver(px__actor *a, uint32_t gen, px__msg *m) {
   m->to_gen = gen;
-  atomic_fetch_add_explicit(&a->mb_in, 1, memory_order_relaxed);
+  /* Only bounded mailboxes count: an unbounded one needs no shared
+   * counter on the send path (its depth is the owner's inbox length). */
+  if (a->mb_cap) atomic_fetch_add_explicit(&a->mb_in, 1, memory_order_relaxed);
   if (px__mbox_push(&a->mb, &m->node)) wake_owner(a);
   /* seq_cst: the other half of the handshake with px__actor_exit, which
    * bumps gen before its final drain: either it drains our message or we
@@ -115,7 +117,7 @@ static int bounded_check(px__actor *a, uint32_t gen, px__msg *m) {
       if (me && px__sched_worker()) {
         /* Yield: go to the back of the run queue and try again. */
         me->wait = PX__W_ROOM;
-        px__sched_park();
+        px__sched_park(me);
         me->wait = PX__W_NONE;
         me->wait_ready = 0;
       } else {
@@ -141,11 +143,16 @@ static int send_msg(px_ref to, px_atom type, px_val payload, uint64_t corr) {
   px__msg *m = px__msg_new();
   m->pub.type = type;
   m->pub.payload = payload;
-  px__actor *me = px__current(false);
+  px__worker *w = px__sched_worker();
+  px__actor *me = w ? w->current : px__external_peek();
   m->pub.from = me ? px__self_ref(me) : px_ref_nil();
   m->pub.corr = corr;
   if (a->mb_cap && bounded_check(a, to.gen, m)) return 0;
   px__deliver(a, to.gen, m);
+  /* A handler that sends a lot in one turn (a producer) lets an idle
+   * worker take the receivers it scheduled, instead of queuing them all
+   * behind itself. */
+  if (w && (++w->sends & 63) == 0) px__sched_share(w);
   return 0;
 }
 
@@ -346,84 +353,93 @@ static void bounce(px_ref dead, px__msg *m, px_val reason) {
 
 /* ---- drain --------------------------------------------------------------- */
 
+/* Acts on one node taken from the mailbox: messages go to the inbox,
+ * signals are acted on. Returns 1 when the actor must die (*reason). */
+static int accept_one(px__actor *a, uint32_t gen, px__msg *m, px_val *reason) {
+  if (m->to_gen != gen) {
+    px_ref dead = {px__node, a->index, m->to_gen, 0};
+    bounce(dead, m, px_atomv(px__atoms.noproc));
+    return 0;
+  }
+  switch ((px__mkind)m->kind) {
+  case PX__MK_USER:
+  case PX__MK_INIT:
+    inbox_append(a, m);
+    if (a->mb_policy == PX_MBOX_DROP_OLD) {
+      size_t queued = 0;
+      for (px__msg *it = a->inbox_head; it; it = next_of(it)) queued++;
+      uint64_t in = atomic_load_explicit(&a->mb_in, memory_order_relaxed);
+      uint64_t out = atomic_load_explicit(&a->mb_out, memory_order_relaxed);
+      if (queued + (in - out) > a->mb_cap) drop_oldest(a);
+    }
+    break;
+  case PX__MK_REPLY:
+  case PX__MK_REPLY_ERR:
+  case PX__MK_NOPROC:
+    if (a->wait == PX__W_REPLY && !a->wait_ready &&
+        m->pub.corr == a->wait_token) {
+      a->wait_msg = m;
+      a->wait_ready = 1;
+    } else {
+      px__msg_free(m); /* a late reply: never reaches the mailbox */
+    }
+    break;
+  case PX__MK_WAKE:
+    if (a->wait != PX__W_NONE && !a->wait_ready && m->aux == a->wait_token) {
+      a->wait_ready = 1;
+      a->wait_rc = PX_ETIMEDOUT;
+    }
+    px__msg_free(m);
+    break;
+  case PX__MK_EXIT:
+    return px__on_exit_signal(a, m, reason);
+  case PX__MK_LINK:
+    px__on_link(a, m->pub.from);
+    px__msg_free(m);
+    break;
+  case PX__MK_UNLINK:
+    px__on_unlink(a, m->pub.from);
+    px__msg_free(m);
+    break;
+  case PX__MK_MONITOR:
+    px__on_monitor(a, m->pub.from, m->aux);
+    px__msg_free(m);
+    break;
+  case PX__MK_DEMONITOR:
+    px__on_demonitor(a, m->aux);
+    px__msg_free(m);
+    break;
+  case PX__MK_DOWN:
+    if (px__on_down(a, m->aux)) {
+      m->pub.type = px__atoms.down_msg;
+      inbox_append(a, m);
+    } else {
+      px__msg_free(m);
+    }
+    break;
+  case PX__MK_EXITMSG:
+    inbox_append(a, m);
+    break;
+  }
+  return 0;
+}
+
+static inline void count_out(px__actor *a) {
+  if (a->mb_cap)
+    atomic_store_explicit(
+        &a->mb_out,
+        atomic_load_explicit(&a->mb_out, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+}
+
 int px__drain(px__actor *a, px_val *reason) {
   uint32_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
   for (;;) {
     bool busy;
     px__mnode *n = px__mbox_pop(&a->mb, &a->mbc, &busy);
     if (!n) return 0; /* busy: the actor stays scheduled and comes back */
-    px__msg *m = (px__msg *)n;
-    atomic_store_explicit(&a->mb_out,
-                          atomic_load_explicit(&a->mb_out,
-                                               memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    if (m->to_gen != gen) {
-      px_ref dead = {px__node, a->index, m->to_gen, 0};
-      bounce(dead, m, px_atomv(px__atoms.noproc));
-      continue;
-    }
-    switch ((px__mkind)m->kind) {
-    case PX__MK_USER:
-    case PX__MK_INIT:
-      inbox_append(a, m);
-      if (a->mb_policy == PX_MBOX_DROP_OLD) {
-        uint64_t in = atomic_load_explicit(&a->mb_in, memory_order_relaxed);
-        uint64_t out = atomic_load_explicit(&a->mb_out, memory_order_relaxed);
-        size_t queued = 0;
-        for (px__msg *it = a->inbox_head; it; it = next_of(it)) queued++;
-        if (queued + (in - out) > a->mb_cap) drop_oldest(a);
-      }
-      break;
-    case PX__MK_REPLY:
-    case PX__MK_REPLY_ERR:
-    case PX__MK_NOPROC:
-      if (a->wait == PX__W_REPLY && !a->wait_ready &&
-          m->pub.corr == a->wait_token) {
-        a->wait_msg = m;
-        a->wait_ready = 1;
-      } else {
-        px__msg_free(m); /* a late reply: never reaches the mailbox */
-      }
-      break;
-    case PX__MK_WAKE:
-      if (a->wait != PX__W_NONE && !a->wait_ready &&
-          m->aux == a->wait_token) {
-        a->wait_ready = 1;
-        a->wait_rc = PX_ETIMEDOUT;
-      }
-      px__msg_free(m);
-      break;
-    case PX__MK_EXIT:
-      if (px__on_exit_signal(a, m, reason)) return 1;
-      break;
-    case PX__MK_LINK:
-      px__on_link(a, m->pub.from);
-      px__msg_free(m);
-      break;
-    case PX__MK_UNLINK:
-      px__on_unlink(a, m->pub.from);
-      px__msg_free(m);
-      break;
-    case PX__MK_MONITOR:
-      px__on_monitor(a, m->pub.from, m->aux);
-      px__msg_free(m);
-      break;
-    case PX__MK_DEMONITOR:
-      px__on_demonitor(a, m->aux);
-      px__msg_free(m);
-      break;
-    case PX__MK_DOWN:
-      if (px__on_down(a, m->aux)) {
-        m->pub.type = px__atoms.down_msg;
-        inbox_append(a, m);
-      } else {
-        px__msg_free(m);
-      }
-      break;
-    case PX__MK_EXITMSG:
-      inbox_append(a, m);
-      break;
-    }
+    count_out(a);
+    if (accept_one(a, gen, (px__msg *)n, reason)) return 1;
   }
 }
 
@@ -494,12 +510,12 @@ void px__actor_release_slot(px__actor *a) {
 
 _Noreturn void px__die_now(px__actor *a, px_val reason) {
   px__actor_exit(a, reason, true);
-  px__sched_die();
+  px__sched_die(a);
 }
 
 /* ---- the turn ------------------------------------------------------------ */
 
-static void dispatch(px__worker *w, px__actor *a, px__msg *m) {
+static void dispatch(px__actor *a, px__msg *m) {
   if (m->kind == PX__MK_INIT) {
     a->flags |= PX__AF_STARTED;
     int rc = a->type->init ? a->type->init(m->pub.payload, &a->state) : 0;
@@ -511,21 +527,36 @@ static void dispatch(px__worker *w, px__actor *a, px__msg *m) {
   a->current = m;
   a->type->handle(a->state, &m->pub);
   a->current = NULL;
-  px__stats_count(w, a->type_id, PX__C_MESSAGES);
   px__msg_free(m);
 }
 
-void px__actor_turn(px__actor *a) {
+/* Runs up to a batch of messages. The common case, a plain message for
+ * this incarnation with nothing else waiting, goes straight from the
+ * mailbox to the handler without touching the inbox. */
+static int actor_turn(px__actor *a) {
   int batch = px__sched_batch();
-  for (int i = 0; i < batch; i++) {
+  uint32_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
+  int i;
+  for (i = 0; i < batch; i++) {
     if (!a->inbox_head) {
+      bool busy;
+      px__mnode *n = px__mbox_pop(&a->mb, &a->mbc, &busy);
+      if (!n) return i;
+      count_out(a);
+      px__msg *m = (px__msg *)n;
+      if (m->kind == PX__MK_USER && m->to_gen == gen &&
+          a->mb_policy != PX_MBOX_DROP_OLD) {
+        dispatch(a, m);
+        continue;
+      }
       px_val reason;
+      if (accept_one(a, gen, m, &reason)) px__die_now(a, reason);
       if (px__drain(a, &reason)) px__die_now(a, reason);
-      if (!a->inbox_head) return;
+      if (!a->inbox_head) return i;
     }
-    /* A coroutine may have moved threads while a handler was parked. */
-    dispatch(px__sched_worker(), a, inbox_pop(a));
+    dispatch(a, inbox_pop(a));
   }
+  return i;
 }
 
 static void turn_end(px__worker *w, px__actor *a) {
@@ -533,14 +564,41 @@ static void turn_end(px__worker *w, px__actor *a) {
     px__sched_requeue(w, a);
 }
 
-static void park_end(px__worker *w, px__actor *a) {
-  if (!px__mbox_mark_empty(&a->mb, &a->mbc)) px__sched_requeue(w, a);
+void px__actor_run_turn(px__actor *a) {
+  int handled = actor_turn(a);
+  /* The turn may have parked and finished on another worker. */
+  px__worker *w = px__sched_worker();
+  if (handled && a->type_id > 0) {
+    uint64_t *c = &w->type_counters[a->type_id][PX__C_MESSAGES];
+    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + (uint64_t)handled,
+                     __ATOMIC_RELAXED);
+  }
+  turn_end(w, a);
+}
+
+void px__actor_parked(px__worker *w, px__actor *a, px__coro *co) {
+  a->co = co;
+  if (a->wait == PX__W_ROOM) {
+    a->wait_ready = 1; /* a yield: just go to the back of the queue */
+    px__sched_requeue(w, a);
+  } else if (!px__mbox_mark_empty(&a->mb, &a->mbc)) {
+    px__sched_requeue(w, a);
+  }
+}
+
+void px__actor_died(px__worker *w, px__actor *a, bool overflow) {
+  (void)w;
+  if (overflow) {
+    px_log(PX_LOG_ERROR, "actor", "actor %u of type %s overflowed its stack",
+           a->index, a->type && a->type->name ? a->type->name : "?");
+    px__actor_exit(a, px_atomv(px__atoms.stack_overflow), true);
+  }
+  px__actor_release_slot(a);
 }
 
 void px__actor_run(px__worker *w, px__actor *a) {
   w->current = a;
   px__coro *co = a->co;
-  px__outcome out;
   if (co) {
     px_val reason;
     if (!a->wait_ready && px__drain(a, &reason)) {
@@ -548,50 +606,24 @@ void px__actor_run(px__worker *w, px__actor *a) {
       a->co = NULL;
       px__actor_exit(a, reason, true);
       px__coro_reset(co);
-      px__sched_coro_release(w, co);
+      px__coro_free(co);
       px__actor_release_slot(a);
-      w->current = NULL;
-      return;
-    }
-    if (!a->wait_ready) {
-      park_end(w, a);
-      w->current = NULL;
-      return;
-    }
-    a->co = NULL;
-    out = px__sched_enter(w, a, co, 0, &co);
-  } else {
-    out = px__sched_enter(w, a, NULL, a->type->stack_size, &co);
-  }
-  switch (out) {
-  case PX__TURN_DONE:
-    px__sched_coro_release(w, co);
-    turn_end(w, a);
-    break;
-  case PX__TURN_PARKED:
-    a->co = co;
-    if (a->wait == PX__W_ROOM) {
-      a->wait_ready = 1;
-      px__sched_requeue(w, a);
+    } else if (!a->wait_ready) {
+      if (!px__mbox_mark_empty(&a->mb, &a->mbc)) px__sched_requeue(w, a);
     } else {
-      park_end(w, a);
+      a->co = NULL;
+      px__sched_resume(w, co);
     }
-    break;
-  case PX__TURN_EXITED:
-    px__coro_reset(co);
-    px__sched_coro_release(w, co);
-    px__actor_release_slot(a);
-    break;
-  case PX__TURN_OVERFLOW:
-    px__coro_reset(co);
-    px__sched_coro_release(w, co);
-    px_log(PX_LOG_ERROR, "actor", "actor %u of type %s overflowed its stack",
-           a->index, a->type->name ? a->type->name : "?");
-    px__actor_exit(a, px_atomv(px__atoms.stack_overflow), true);
-    px__actor_release_slot(a);
-    break;
+    px__sched_worker()->current = NULL;
+    return;
   }
-  w->current = NULL;
+  size_t ss = a->type->stack_size;
+  if (ss && ss != px__sched_default_stack()) {
+    px__sched_run_on(w, a, ss);
+  } else {
+    px__actor_run_turn(a);
+  }
+  px__sched_worker()->current = NULL;
 }
 
 /* ---- parking a handler --------------------------------------------------- */
@@ -609,7 +641,7 @@ void px__wait_park(px__actor *a) {
     if (atomic_load_explicit(&a->external, memory_order_relaxed)) {
       if (!px__external_wait(a, 0)) return;
     } else {
-      px__sched_park();
+      px__sched_park(a);
     }
   }
 }
@@ -660,16 +692,32 @@ px_val px_ref_val(px_ref r) {
   return px_str(px_ref_format(r, b, sizeof b));
 }
 
+/* Parses "<node.index.gen>" by hand: refs travel inside payloads, and
+ * sscanf costs a microsecond. */
+static bool parse_u32(const char **p, const char *end, char stop,
+                      uint32_t *out) {
+  uint64_t v = 0;
+  const char *s = *p;
+  if (s >= end || *s < '0' || *s > '9') return false;
+  while (s < end && *s >= '0' && *s <= '9') {
+    v = v * 10 + (uint64_t)(*s - '0');
+    if (v > UINT32_MAX) return false;
+    s++;
+  }
+  if (s >= end || *s != stop) return false;
+  *out = (uint32_t)v;
+  *p = s + 1;
+  return true;
+}
+
 bool px_val_ref(px_val v, px_ref *out) {
   if (px_typeof(v) != PX_T_STR) return false;
-  unsigned node, index, gen;
-  char end;
-  if (sscanf(px_str_ptr(v), "<%u.%u.%u%c", &node, &index, &gen, &end) != 4 ||
-      end != '>')
+  const char *s = px_str_ptr(v), *end = s + px_str_len(v);
+  if (s >= end || *s++ != '<') return false;
+  px_ref r = {0, 0, 0, 0};
+  if (!parse_u32(&s, end, '.', &r.node) || !parse_u32(&s, end, '.', &r.index) ||
+      !parse_u32(&s, end, '>', &r.gen) || s != end)
     return false;
-  out->node = node;
-  out->index = index;
-  out->gen = gen;
-  out->_reserved = 0;
+  *out = r;
   return true;
 }

@@ -116,7 +116,22 @@ typedef struct px__actor {
 /* ---- table (table.c) ---- */
 px__actor *px__table_alloc(void);          /* a dead slot, gen even */
 void px__table_free(px__actor *a);         /* back to the free list */
-px__actor *px__table_at(uint32_t index);   /* NULL if out of range */
+#define PX__CHUNK_BITS 12
+#define PX__MAX_CHUNKS 8192 /* 32M actors */
+typedef struct px__table_t {
+  _Atomic(px__actor *) chunks_[PX__MAX_CHUNKS];
+  _Atomic(uint32_t) size_; /* slots in use or free */
+} px__table_t;
+extern px__table_t px__table;
+/* NULL if out of range. */
+static inline px__actor *px__table_at(uint32_t index) {
+  /* acquire: a published chunk is fully initialised. */
+  if (index >= atomic_load_explicit(&px__table.size_, memory_order_acquire))
+    return NULL;
+  px__actor *c = atomic_load_explicit(
+      &px__table.chunks_[index >> PX__CHUNK_BITS], memory_order_acquire);
+  return &c[index & ((1u << PX__CHUNK_BITS) - 1)];
+}
 uint32_t px__table_size(void);
 void px__table_init(void);
 void px__table_destroy(void);
@@ -142,7 +157,13 @@ static inline px_ref px__self_ref(const px__actor *a) {
 
 /* ---- messages (msg.c) ---- */
 px__msg *px__msg_new(void);
-void px__msg_free(px__msg *m); /* releases payload too */
+void px__msg_free_node(px__msg *m); /* the node only */
+void px__msg_release_all(void);     /* at runtime stop */
+/* Releases the payload and the node. Scalars need no release call. */
+static inline void px__msg_free(px__msg *m) {
+  if (m->pub.payload.type >= PX_T_STR) px_val_release(m->pub.payload);
+  px__msg_free_node(m);
+}
 
 /* ---- core (actor.c) ---- */
 /* The actor whose handler is running on this thread, or the external
@@ -177,6 +198,8 @@ _Noreturn void px__die_now(px__actor *a, px_val reason);
 
 /* ---- external proxies (external.c) ---- */
 px__actor *px__external_self(void);
+/* The calling thread's proxy if it has one, else NULL (never creates). */
+px__actor *px__external_peek(void);
 void px__external_wake(px__actor *a);
 /* Blocks the external thread until its mailbox has something or the
  * deadline (ns, 0 = none) passes. Returns false on timeout. */

@@ -74,6 +74,13 @@ px__actor *px__external_self(void) {
   return a;
 }
 
+px__actor *px__external_peek(void) {
+  if (tls.a && tls.epoch == atomic_load_explicit(&rt_epoch,
+                                                 memory_order_relaxed))
+    return tls.a;
+  return NULL;
+}
+
 void px__external_shutdown(void) {
   if (tls.a && tls.epoch == atomic_load(&rt_epoch)) proxy_destroy(tls.a);
   tls.a = NULL;

@@ -77,5 +77,7 @@ void px_runtime_stop(void) {
   px__registry_destroy();
   px__table_destroy();
   px__stats_destroy();
+  /* Workers have exited, so their node lists are in the depot now. */
+  px__msg_release_all();
   atomic_store(&started, false);
 }

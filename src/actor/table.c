@@ -14,29 +14,31 @@
 #include "core/mem.h"
 #include "plexspaces/core.h"
 
-#define CHUNK_BITS 12
+#define CHUNK_BITS PX__CHUNK_BITS
 #define CHUNK_SIZE (1u << CHUNK_BITS)
-#define MAX_CHUNKS 8192 /* 32M actors */
+#define MAX_CHUNKS PX__MAX_CHUNKS
+
+px__table_t px__table;
+#define chunks px__table.chunks_
+#define size_ px__table.size_
 
 static struct {
-  _Atomic(px__actor *) chunks[MAX_CHUNKS];
-  _Atomic(uint32_t) size; /* slots in use or free */
   pthread_mutex_t lock;
   px__actor *free_head, *free_tail;
   uint32_t nfree;
 } T = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 void px__table_init(void) {
-  for (int i = 0; i < MAX_CHUNKS; i++) atomic_store(&T.chunks[i], NULL);
-  atomic_store(&T.size, 0);
+  for (int i = 0; i < MAX_CHUNKS; i++) atomic_store(&chunks[i], NULL);
+  atomic_store(&size_, 0);
   T.free_head = T.free_tail = NULL;
   T.nfree = 0;
 }
 
 void px__table_destroy(void) {
-  uint32_t n = atomic_load(&T.size);
+  uint32_t n = atomic_load(&size_);
   for (uint32_t i = 0; i < n; i += CHUNK_SIZE) {
-    px__actor *c = atomic_load(&T.chunks[i >> CHUNK_BITS]);
+    px__actor *c = atomic_load(&chunks[i >> CHUNK_BITS]);
     /* Messages that raced into dead mailboxes are still queued there. */
     for (uint32_t k = 0; k < CHUNK_SIZE; k++) {
       px__actor *a = &c[k];
@@ -54,28 +56,19 @@ void px__table_destroy(void) {
       free(a->ext);
     }
     free(c);
-    atomic_store(&T.chunks[i >> CHUNK_BITS], NULL);
+    atomic_store(&chunks[i >> CHUNK_BITS], NULL);
   }
-  atomic_store(&T.size, 0);
+  atomic_store(&size_, 0);
   T.free_head = T.free_tail = NULL;
   T.nfree = 0;
 }
 
-px__actor *px__table_at(uint32_t index) {
-  /* acquire: a published chunk is fully initialised. */
-  if (index >= atomic_load_explicit(&T.size, memory_order_acquire))
-    return NULL;
-  px__actor *c = atomic_load_explicit(&T.chunks[index >> CHUNK_BITS],
-                                      memory_order_acquire);
-  return &c[index & (CHUNK_SIZE - 1)];
-}
-
 uint32_t px__table_size(void) {
-  return atomic_load_explicit(&T.size, memory_order_acquire);
+  return atomic_load_explicit(&size_, memory_order_acquire);
 }
 
 static void grow_locked(void) {
-  uint32_t base = atomic_load_explicit(&T.size, memory_order_relaxed);
+  uint32_t base = atomic_load_explicit(&size_, memory_order_relaxed);
   if ((base >> CHUNK_BITS) >= MAX_CHUNKS) px_panic("actor table is full");
   px__actor *c = aligned_alloc(64, sizeof(px__actor) * CHUNK_SIZE);
   if (!c) px__oom(sizeof(px__actor) * CHUNK_SIZE);
@@ -96,9 +89,9 @@ static void grow_locked(void) {
     T.free_tail = a;
   }
   T.nfree += CHUNK_SIZE;
-  atomic_store_explicit(&T.chunks[base >> CHUNK_BITS], c,
+  atomic_store_explicit(&chunks[base >> CHUNK_BITS], c,
                         memory_order_release);
-  atomic_store_explicit(&T.size, base + CHUNK_SIZE, memory_order_release);
+  atomic_store_explicit(&size_, base + CHUNK_SIZE, memory_order_release);
 }
 
 px__actor *px__table_alloc(void) {

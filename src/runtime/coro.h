@@ -23,7 +23,7 @@ typedef struct px__coro {
   struct px__coro *next; /* pool link */
   void (*fn)(void *);
   void *arg;
-  void *user;       /* the actor whose turn runs on it */
+  struct px__coro *resumer; /* the loop coroutine that resumed it, if any */
 } px__coro;
 
 /* Per-ISA primitives (src/runtime/arch/). */

@@ -289,18 +289,19 @@ static void park(px__worker *w) {
     atomic_fetch_sub_explicit(&S.sleeping, 1, memory_order_seq_cst);
 }
 
-/* ---- coroutines ---------------------------------------------------------- */
+/* ---- turns and stacks ----------------------------------------------------
+ *
+ * The worker loop itself runs on a pooled coroutine, and a turn is a plain
+ * call from it: a handler that does not block costs no switch at all. When
+ * a handler parks, its actor keeps the coroutine (handler frames and the
+ * loop frames under them) and the worker goes on in a fresh loop
+ * coroutine. When the actor is resumed, the resuming loop switches to it;
+ * the turn finishes on the old frames, and that coroutine switches back to
+ * its resumer and returns to the pool. Whatever must happen after a switch
+ * (give the stack to the actor, free a dead actor's stack) is posted to
+ * the next coroutine, which does it once it is off the old stack. */
 
-static void coro_body(void *arg) {
-  px__coro *co = arg;
-  px__ctx_entered(&px__sched_worker()->sched_ctx);
-  for (;;) {
-    px__actor_turn(co->user);
-    px__worker *w = px__sched_worker();
-    w->outcome = PX__TURN_DONE;
-    px__ctx_jump(&co->ctx, &w->sched_ctx, false);
-  }
-}
+static void loop_body(void *arg);
 
 static px__coro_pool *pool_for(px__worker *w, size_t size) {
   for (int i = 0; i < PX__CORO_POOLS; i++)
@@ -313,6 +314,7 @@ static px__coro_pool *pool_for(px__worker *w, size_t size) {
   return NULL;
 }
 
+/* A coroutine armed to start the worker loop. */
 static px__coro *coro_get(px__worker *w, size_t size) {
   px__coro_pool *p = pool_for(w, size);
   if (p && p->free) {
@@ -321,13 +323,15 @@ static px__coro *coro_get(px__worker *w, size_t size) {
     p->count--;
     return co;
   }
-  px__coro *co = px__coro_new(size, coro_body, NULL);
-  co->arg = co; /* the body needs its own coroutine to find its actor */
+  px__coro *co = px__coro_new(size, loop_body, NULL);
+  co->arg = co; /* the body needs its own coroutine */
   px__coro_reset(co);
   return co;
 }
 
-void px__sched_coro_release(px__worker *w, px__coro *co) {
+static void coro_release(px__worker *w, px__coro *co) {
+  co->resumer = NULL;
+  px__coro_reset(co);
   px__coro_pool *p = pool_for(w, co->size);
   if (!p || p->count >= 64) {
     px__coro_free(co);
@@ -338,30 +342,123 @@ void px__sched_coro_release(px__worker *w, px__coro *co) {
   p->count++;
 }
 
-px__outcome px__sched_enter(px__worker *w, struct px__actor *a, px__coro *co,
-                            size_t stack_size, px__coro **co_out) {
-  if (!co) co = coro_get(w, stack_size ? stack_size : S.stack_size);
-  co->user = a;
+static void post(px__worker *w, px__post what, struct px__actor *a,
+                 px__coro *co) {
+  w->post = what;
+  w->post_actor = a;
+  w->post_co = co;
+}
+
+static void do_post(px__worker *w) {
+  px__post what = w->post;
+  struct px__actor *a = w->post_actor;
+  px__coro *co = w->post_co;
+  w->post = PX__POST_NONE;
+  w->post_actor = NULL;
+  w->post_co = NULL;
+  switch (what) {
+  case PX__POST_NONE:
+    break;
+  case PX__POST_PARK:
+    w->current = NULL;
+    px__actor_parked(w, a, co);
+    break;
+  case PX__POST_RELEASE:
+    coro_release(w, co);
+    break;
+  case PX__POST_DIE:
+  case PX__POST_OVERFLOW:
+    w->current = NULL;
+    coro_release(w, co);
+    px__actor_died(w, a, what == PX__POST_OVERFLOW);
+    break;
+  case PX__POST_RUN:
+    w->current = a;
+    px__actor_run_turn(a);
+    px__sched_worker()->current = NULL;
+    break;
+  }
+}
+
+static inline void process_post(px__worker *w) {
+  if (w->post != PX__POST_NONE) do_post(w);
+}
+
+/* Leaves the running coroutine `from` for `to` (a resumer, or a fresh loop
+ * coroutine when there is none), posting `what`. */
+static void hand_over(px__worker *w, px__coro *from, px__post what,
+                      struct px__actor *a, bool dying) {
+  px__coro *to = from->resumer;
+  from->resumer = NULL;
+  if (!to) to = coro_get(w, S.stack_size);
+  post(w, what, a, from);
+  w->running = to;
+  px__ctx_jump(&from->ctx, &to->ctx, dying);
+}
+
+static void loop_body(void *arg) {
+  px__coro *me = arg;
+  px__ctx_entered(NULL);
+  for (;;) {
+    px__worker *w = px__sched_worker();
+    process_post(w);
+    if (me->resumer) {
+      /* A resumed turn is over: back to the loop that resumed us. */
+      hand_over(w, me, PX__POST_RELEASE, NULL, true);
+      continue; /* not reached: a released coroutine restarts afresh */
+    }
+    if (atomic_load_explicit(&S.stopping, memory_order_acquire)) {
+      post(w, PX__POST_RELEASE, NULL, me);
+      w->running = NULL;
+      px__ctx_jump(&me->ctx, &w->native_ctx, true);
+      continue;
+    }
+    struct px__actor *a = find_work(w);
+    if (!a) {
+      park(w);
+      continue;
+    }
+    w->sends = 0;
+    px__actor_run(w, a);
+  }
+}
+
+void px__sched_resume(px__worker *w, px__coro *co) {
+  px__coro *me = w->running;
+  co->resumer = me;
   w->running = co;
-  px__ctx_jump(&w->sched_ctx, &co->ctx, false);
-  w->running = NULL;
-  *co_out = co;
-  return w->outcome;
+  px__ctx_jump(&me->ctx, &co->ctx, false);
+  process_post(px__sched_worker());
 }
 
-void px__sched_park(void) {
-  px__worker *w = px__sched_worker();
-  px__coro *co = w->running;
-  w->outcome = PX__TURN_PARKED;
-  px__ctx_jump(&co->ctx, &w->sched_ctx, false);
+void px__sched_run_on(px__worker *w, struct px__actor *a, size_t size) {
+  px__coro *me = w->running;
+  px__coro *co = coro_get(w, size);
+  co->resumer = me;
+  post(w, PX__POST_RUN, a, NULL);
+  w->running = co;
+  px__ctx_jump(&me->ctx, &co->ctx, false);
+  process_post(px__sched_worker());
 }
 
-_Noreturn void px__sched_die(void) {
+void px__sched_park(struct px__actor *a) {
   px__worker *w = px__sched_worker();
-  px__coro *co = w->running;
-  w->outcome = PX__TURN_EXITED;
-  px__ctx_jump(&co->ctx, &w->sched_ctx, true);
+  hand_over(w, w->running, PX__POST_PARK, a, false);
+  /* Resumed: by now we may be on another worker thread. */
+}
+
+_Noreturn void px__sched_die(struct px__actor *a) {
+  px__worker *w = px__sched_worker();
+  hand_over(w, w->running, PX__POST_DIE, a, true);
   px_panic("a dead coroutine was resumed");
+}
+
+void px__sched_share(px__worker *w) {
+  if (w->next) {
+    runq_push(&w->rq, w->next);
+    w->next = NULL;
+    wake_one(w);
+  }
 }
 
 /* A fault in the guard page of the running coroutine is a stack overflow:
@@ -369,14 +466,15 @@ _Noreturn void px__sched_die(void) {
  * fault is a real crash and goes to the previous handler. */
 static void segv_handler(int sig, siginfo_t *si, void *uctx) {
   px__worker *w = tls_worker;
-  if (w && w->running && px__coro_in_guard(w->running, si->si_addr)) {
-    px__coro *co = w->running;
-    w->outcome = PX__TURN_OVERFLOW;
+  if (w && w->running && w->current &&
+      px__coro_in_guard(w->running, si->si_addr)) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGSEGV);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-    px__ctx_jump(&co->ctx, &w->sched_ctx, true);
+    /* Leave the overflowed stack for good; the next loop coroutine
+     * finishes the actor with reason stack_overflow. */
+    hand_over(w, w->running, PX__POST_OVERFLOW, w->current, true);
   }
   if (S.old_segv.sa_flags & SA_SIGINFO && S.old_segv.sa_sigaction) {
     S.old_segv.sa_sigaction(sig, si, uctx);
@@ -391,20 +489,17 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx) {
 static void *worker_main(void *arg) {
   px__worker *w = arg;
   tls_worker = w;
-  px__ctx_init_native(&w->sched_ctx);
+  px__ctx_init_native(&w->native_ctx);
   stack_t ss = {.ss_sp = w->altstack, .ss_size = 64 * 1024, .ss_flags = 0};
   sigaltstack(&ss, NULL);
-  while (!atomic_load_explicit(&S.stopping, memory_order_acquire)) {
-    struct px__actor *a = find_work(w);
-    if (!a) {
-      park(w);
-      continue;
-    }
-    px__actor_run(w, a);
-  }
+  px__coro *co = coro_get(w, S.stack_size);
+  w->running = co;
+  px__ctx_jump(&w->native_ctx, &co->ctx, false);
+  /* Back when the runtime stops. */
+  process_post(w);
   ss.ss_flags = SS_DISABLE;
   sigaltstack(&ss, NULL);
-  px__ctx_destroy_native(&w->sched_ctx);
+  px__ctx_destroy_native(&w->native_ctx);
   tls_worker = NULL;
   return NULL;
 }

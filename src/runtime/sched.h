@@ -26,12 +26,16 @@ typedef struct px__runq {
   _Atomic(struct px__actor *) buf[PX__RUNQ_SIZE];
 } px__runq;
 
-typedef enum px__outcome {
-  PX__TURN_DONE = 1, /* the turn ended; the coroutine is free */
-  PX__TURN_PARKED,   /* a handler parked; the actor keeps the coroutine */
-  PX__TURN_EXITED,   /* the actor exited; reset the coroutine */
-  PX__TURN_OVERFLOW, /* the handler overflowed its stack */
-} px__outcome;
+/* What a coroutine asks the next one to do right after a switch, once it
+ * is off the old stack (see sched.c, "Turns and stacks"). */
+typedef enum px__post {
+  PX__POST_NONE = 0,
+  PX__POST_PARK,     /* actor `a` parked on `co`: it now owns `co` */
+  PX__POST_RELEASE,  /* `co` finished a resumed turn: back to the pool */
+  PX__POST_DIE,      /* actor `a` exited on `co`: free both */
+  PX__POST_OVERFLOW, /* actor `a` overflowed the stack of `co` */
+  PX__POST_RUN,      /* run a turn of `a` here (special stack size) */
+} px__post;
 
 typedef struct px__coro_pool {
   size_t size;
@@ -44,10 +48,13 @@ typedef struct px__coro_pool {
 typedef struct px__worker {
   int id;
   pthread_t thread;
-  px__ctx sched_ctx;         /* the worker's native stack */
-  px__coro *running;         /* coroutine now switched in */
-  px__outcome outcome;
+  px__ctx native_ctx;        /* the thread's own stack (start and stop) */
+  px__coro *running;         /* coroutine running on this worker */
+  px__post post;             /* pending hand-over, see px__post */
+  struct px__actor *post_actor;
+  px__coro *post_co;
   struct px__actor *current; /* actor whose turn is running */
+  uint32_t sends;            /* messages sent in the current turn */
   struct px__actor *next;    /* LIFO slot: run next, not stealable */
   int next_streak;
   px__runq rq;
@@ -88,22 +95,31 @@ void px__sched_schedule(struct px__actor *a);
 /* Re-queues an actor at the back of this worker's queue (end of batch). */
 void px__sched_requeue(px__worker *w, struct px__actor *a);
 
-/* Runs a turn of `a` on a coroutine from the pool (stack_size 0 = default)
- * or resumes `co` if given; returns how the turn ended. *co_out gets the
- * coroutine used. */
-px__outcome px__sched_enter(px__worker *w, struct px__actor *a, px__coro *co,
-                            size_t stack_size, px__coro **co_out);
-/* Returns a coroutine to the worker's pool (after DONE or reset). */
-void px__sched_coro_release(px__worker *w, px__coro *co);
-/* From inside a coroutine: back to the scheduler as PARKED; returns when
- * the actor is resumed (possibly on another worker). */
-void px__sched_park(void);
-/* From inside a coroutine: back to the scheduler as EXITED, never
- * returns. */
-_Noreturn void px__sched_die(void);
+/* From the worker loop: resumes the parked handler on `co` and returns
+ * when its turn is over or it parked again. */
+void px__sched_resume(px__worker *w, px__coro *co);
+/* From the worker loop: runs a turn of `a` on a stack of `size` bytes
+ * (actor types with their own stack size). */
+void px__sched_run_on(px__worker *w, struct px__actor *a, size_t size);
+/* From a handler: parks actor `a`, which keeps the running coroutine; the
+ * worker goes on elsewhere. Returns when the actor is resumed, possibly on
+ * another worker thread. */
+void px__sched_park(struct px__actor *a);
+/* From a handler, after the actor's exit processing: abandons the stack
+ * and frees the actor's slot. Never returns. */
+_Noreturn void px__sched_die(struct px__actor *a);
+/* Called by a sender after many sends in one turn: lets another worker
+ * take what this one queued (a producer that never yields). */
+void px__sched_share(px__worker *w);
 
 /* Implemented by the actor layer. */
 void px__actor_run(px__worker *w, struct px__actor *a);
-void px__actor_turn(struct px__actor *a);
+/* One turn of a not-parked actor, ending with its re-queue or idling. */
+void px__actor_run_turn(struct px__actor *a);
+/* After a park: the actor owns `co` (stored by the actor layer) and is
+ * re-queued or left idle. Runs on the new stack. */
+void px__actor_parked(px__worker *w, struct px__actor *a, px__coro *co);
+/* After an exit or overflow on a handler's stack. */
+void px__actor_died(px__worker *w, struct px__actor *a, bool overflow);
 
 #endif

@@ -41,7 +41,9 @@
  *   the "firing" list and are fired; the rest cascade to lower levels. Empty
  *   time costs nothing, so a gap of hours or years is as cheap as one tick,
  *   and each timer cascades at most once per level. Timers fire in due order
- *   because events are visited in increasing tick order.
+ *   because events are visited in increasing tick order. Finally the wheel
+ *   cascades to `now` itself (firing nothing) so that the placement rule
+ *   holds for the new current tick.
  *
  * - Fired timers are unlinked before the callback runs, and the firing list
  *   is just another wheel list, so callbacks may add or remove any timer,
@@ -57,7 +59,8 @@
 #define SLOTS PX_WHEEL_SLOTS
 #define SLOT_MASK ((uint64_t)SLOTS - 1)
 #define LEVELS PX_WHEEL_LEVELS
-#define TOP_BITS (LEVELS * BITS) /* ticks at or beyond 2^36 apart overflow */
+/* Dues that differ from now in bit 36 or above go to the overflow list. */
+#define TOP_BITS (LEVELS * BITS)
 
 /* List indices: 0..LEVELS*SLOTS-1 are the slots (level * SLOTS + slot). */
 #define L_OVERFLOW ((uint32_t)(LEVELS * SLOTS))
@@ -73,7 +76,7 @@ static inline uint64_t rotl64(uint64_t x, unsigned r) {
   return (x << r) | (x >> ((64 - r) & 63));
 }
 
-/* Appends t at the head of list idx; does not touch w->count. */
+/* Pushes t at the head of list idx; does not touch w->count. */
 static void list_push(px_wheel *w, px_wtimer *t, uint32_t idx) {
   px_wtimer *h = w->head[idx];
   t->prev = NULL;

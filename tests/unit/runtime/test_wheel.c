@@ -594,7 +594,7 @@ static void million_fire(px_wtimer *t, void *ud) {
   c->fires++;
 }
 
-Test(wheel, million_timers, .timeout = 120) {
+Test(wheel, million_timers) {
   enum { N = 1000000 };
   const uint64_t base = 123456789;
   item *it = calloc(N, sizeof *it);

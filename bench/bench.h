@@ -1,0 +1,22 @@
+/* Shared helpers of the px_bench workloads. */
+#ifndef PX_BENCH_BENCH_H
+#define PX_BENCH_BENCH_H
+
+#include "plexspaces/px.h"
+
+double bench_scale(void);
+long bench_scaled(long n);
+void bench_report(const char *name, double value, const char *unit,
+                  const char *extra);
+_Noreturn void bench_fail(const char *name, const char *why);
+void bench_start_runtime(void);
+
+int bench_ping_pong(void);
+int bench_thread_ring(void);
+int bench_counting(void);
+int bench_fork_join(void);
+int bench_big(void);
+int bench_ask_latency(void);
+int bench_idle_memory(void);
+
+#endif

@@ -1,0 +1,75 @@
+/* px_bench: plexspaces' side of bench/run. `px_bench NAME` runs one
+ * Savina-style workload and prints one JSON line:
+ *   {"bench":NAME,"impl":"plexspaces","value":X,"unit":U, ...}
+ * Parameters match bench/README.md and the Erlang and CAF baselines; the
+ * environment variable BENCH_SCALE (default 1) scales the message counts
+ * for quick runs. Each workload verifies its own result and exits non-zero
+ * on a mismatch. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+double bench_scale(void) {
+  const char *s = getenv("BENCH_SCALE");
+  double v = s ? atof(s) : 1.0;
+  return v > 0 ? v : 1.0;
+}
+
+long bench_scaled(long n) {
+  long v = (long)((double)n * bench_scale());
+  return v > 0 ? v : 1;
+}
+
+void bench_report(const char *name, double value, const char *unit,
+                  const char *extra) {
+  printf("{\"bench\":\"%s\",\"impl\":\"plexspaces\",\"value\":%.6g,"
+         "\"unit\":\"%s\"%s%s}\n",
+         name, value, unit, extra && *extra ? "," : "", extra ? extra : "");
+  fflush(stdout);
+}
+
+_Noreturn void bench_fail(const char *name, const char *why) {
+  fprintf(stderr, "px_bench %s: FAILED: %s\n", name, why);
+  exit(1);
+}
+
+void bench_start_runtime(void) {
+  px_runtime_opts o = {0};
+  const char *w = getenv("BENCH_WORKERS");
+  o.workers = w ? atoi(w) : 2;
+  if (px_runtime_start(&o) != 0) bench_fail("runtime", "cannot start");
+}
+
+static const struct {
+  const char *name;
+  int (*run)(void);
+} benches[] = {
+    {"ping_pong", bench_ping_pong},     {"thread_ring", bench_thread_ring},
+    {"counting", bench_counting},       {"fork_join", bench_fork_join},
+    {"big", bench_big},                 {"ask_latency", bench_ask_latency},
+    {"idle_memory", bench_idle_memory},
+};
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: px_bench NAME...\nnames:");
+    for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
+      fprintf(stderr, " %s", benches[i].name);
+    fprintf(stderr, "\n");
+    return 2;
+  }
+  int rc = 0;
+  for (int a = 1; a < argc; a++) {
+    size_t i;
+    for (i = 0; i < sizeof benches / sizeof benches[0]; i++)
+      if (strcmp(argv[a], benches[i].name) == 0) break;
+    if (i == sizeof benches / sizeof benches[0]) {
+      fprintf(stderr, "px_bench: unknown benchmark %s\n", argv[a]);
+      return 2;
+    }
+    rc |= benches[i].run();
+  }
+  return rc;
+}
