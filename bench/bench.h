@@ -18,5 +18,6 @@ int bench_fork_join(void);
 int bench_big(void);
 int bench_ask_latency(void);
 int bench_idle_memory(void);
+int bench_idle_cpu(void);
 
 #endif

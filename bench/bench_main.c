@@ -49,7 +49,7 @@ static const struct {
     {"ping_pong", bench_ping_pong},     {"thread_ring", bench_thread_ring},
     {"counting", bench_counting},       {"fork_join", bench_fork_join},
     {"big", bench_big},                 {"ask_latency", bench_ask_latency},
-    {"idle_memory", bench_idle_memory},
+    {"idle_memory", bench_idle_memory}, {"idle_cpu", bench_idle_cpu},
 };
 
 int main(int argc, char **argv) {

@@ -121,12 +121,15 @@ PX_API int px_ask(px_ref to, px_atom type, px_val payload, int64_t timeout_ms,
                   px_val *reply);
 
 /** Replies to the message being handled (takes ownership of value). Returns
- *  PX_EINVAL if it is not an ask or was already answered. */
+ *  PX_EINVAL if it is not an ask or was already answered. As in Erlang, an
+ *  ask the handler neither answers nor defers is never answered: the
+ *  asker gets PX_ETIMEDOUT (or PX_ENOPROC if the actor exits first). */
 PX_API int px_reply(const px_message *msg, px_val value);
 /** Replies with an error: the asker gets PX_EHANDLER and this value. */
 PX_API int px_reply_error(const px_message *msg, px_val error);
-/** Takes over the reply of the current ask so it can be answered later
- *  (GenServer noreply): the runtime will not auto-answer it. */
+/** Takes over the reply of the current ask so it can be answered later,
+ *  from any actor or thread (GenServer noreply). If this actor exits while
+ *  the reply is still owed, the asker gets PX_ENOPROC with the reason. */
 PX_API px_from px_defer_reply(const px_message *msg);
 /** Answers a deferred ask from anywhere. Takes ownership of value. */
 PX_API int px_reply_to(px_from from, px_val value);

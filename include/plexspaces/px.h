@@ -6,7 +6,11 @@
 #include "common.h"
 #include "core.h"
 #include "error.h"
+#include "gen_event.h"
+#include "gen_fsm.h"
+#include "gen_server.h"
 #include "runtime.h"
+#include "supervisor.h"
 #include "val.h"
 
 #endif

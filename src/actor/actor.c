@@ -30,12 +30,12 @@ static inline void cpu_relax(void) {
 /* ---- who is calling ------------------------------------------------------ */
 
 px__actor *px__current_handler(void) {
-  px__worker *w = px__sched_worker();
+  px__worker *w = px__sched_worker_here();
   return (w && w->running) ? w->current : NULL;
 }
 
 px__actor *px__current(bool create) {
-  px__worker *w = px__sched_worker();
+  px__worker *w = px__sched_worker_here();
   if (w) return w->running ? w->current : NULL;
   return create ? px__external_self() : NULL;
 }
@@ -63,14 +63,24 @@ static void wake_owner(px__actor *a) {
 
 bool px__deliver(px__actor *a, uint32_t gen, px__msg *m) {
   m->to_gen = gen;
-  /* Only bounded mailboxes count: an unbounded one needs no shared
-   * counter on the send path (its depth is the owner's inbox length). */
-  if (a->mb_cap) atomic_fetch_add_explicit(&a->mb_in, 1, memory_order_relaxed);
-  if (px__mbox_push(&a->mb, &m->node)) wake_owner(a);
+  /* Every mailbox counts (fix): mb_in - mb_out is the depth that
+   * px_actors_list reports for unbounded mailboxes too, and the counters
+   * outlive an incarnation, so counting only when bounded let a slot's
+   * unbounded past (its exit drain counts out) make a later bounded
+   * incarnation look full (in - out wrapped below zero). mb_in shares the
+   * cache line the push already writes. */
+  atomic_fetch_add_explicit(&a->mb_in, 1, memory_order_relaxed);
+  bool wake = px__mbox_push(&a->mb, &m->node);
   /* seq_cst: the other half of the handshake with px__actor_exit, which
    * bumps gen before its final drain: either it drains our message or we
-   * see it dead here. */
-  return atomic_load_explicit(&a->gen, memory_order_seq_cst) == gen;
+   * see it dead here. Fix: look before waking the owner. Checking after
+   * the wake (a futex syscall for an external owner, an inject-queue push
+   * for a worker) gave an idle receiver time to handle the message and
+   * exit first, so px_ask took a handled ask for "died as we sent" and
+   * returned ENOPROC/noproc, dropping the real reply or exit reason. */
+  bool alive = atomic_load_explicit(&a->gen, memory_order_seq_cst) == gen;
+  if (wake) wake_owner(a);
+  return alive;
 }
 
 bool px__signal(px_ref to, px__mkind kind, px_ref from, px_atom type,
@@ -98,7 +108,7 @@ static int bounded_check(px__actor *a, uint32_t gen, px__msg *m) {
   if (in - out < a->mb_cap) return 0;
   switch (a->mb_policy) {
   case PX_MBOX_DROP_NEW:
-    px__stats_count(px__sched_worker(), a->type_id, PX__C_DROPS);
+    px__stats_drop(a->type_id); /* the sender may be an external thread */
     px__msg_free(m);
     return 1;
   case PX_MBOX_EXIT: {
@@ -143,7 +153,7 @@ static int send_msg(px_ref to, px_atom type, px_val payload, uint64_t corr) {
   px__msg *m = px__msg_new();
   m->pub.type = type;
   m->pub.payload = payload;
-  px__worker *w = px__sched_worker();
+  px__worker *w = px__sched_worker_here(); /* no park before last use */
   px__actor *me = w ? w->current : px__external_peek();
   m->pub.from = me ? px__self_ref(me) : px_ref_nil();
   m->pub.corr = corr;
@@ -254,6 +264,18 @@ int px_spawn(const px_actor_type *type, px_val args, const px_spawn_opts *o,
     if (rc) {
       /* Undo: the actor never ran; it exits quietly with the error. */
       if (caller && o->link) px__links_del(caller, ref);
+      /* Fix: drop the monitor too, or its DOWN (reason kill) reached a
+       * caller that was told nothing was spawned. With the mref gone
+       * from the caller, that DOWN is discarded on arrival. */
+      if (caller && o->monitor) {
+        px_mref gone;
+        for (uint32_t i = 0; caller->ext && i < caller->ext->nmonitors; i++)
+          if (px_ref_eq(caller->ext->monitors[i].watcher, ref)) {
+            gone = caller->ext->monitors[i].mref;
+            px__monitors_del(caller, gone, NULL);
+            break;
+          }
+      }
       px__signal(ref, PX__MK_EXIT, px_ref_nil(), NULL,
                  px_atomv(px__atoms.kill), 0, 2);
       px__sched_schedule(a);
@@ -425,8 +447,8 @@ static int accept_one(px__actor *a, uint32_t gen, px__msg *m, px_val *reason) {
 }
 
 static inline void count_out(px__actor *a) {
-  if (a->mb_cap)
-    atomic_store_explicit(
+  /* Always: see px__deliver. */
+  atomic_store_explicit(
         &a->mb_out,
         atomic_load_explicit(&a->mb_out, memory_order_relaxed) + 1,
         memory_order_relaxed);
@@ -518,7 +540,11 @@ _Noreturn void px__die_now(px__actor *a, px_val reason) {
 static void dispatch(px__actor *a, px__msg *m) {
   if (m->kind == PX__MK_INIT) {
     a->flags |= PX__AF_STARTED;
+    /* As `current`, the init message is freed by the exit path if init
+     * calls px_exit_self. */
+    a->current = m;
     int rc = a->type->init ? a->type->init(m->pub.payload, &a->state) : 0;
+    a->current = NULL;
     px__msg_free(m);
     if (rc)
       px__die_now(a, px_arr(2, px_atomv(px__atoms.init_failed), px_int(rc)));
@@ -534,7 +560,7 @@ static void dispatch(px__actor *a, px__msg *m) {
  * this incarnation with nothing else waiting, goes straight from the
  * mailbox to the handler without touching the inbox. */
 static int actor_turn(px__actor *a) {
-  int batch = px__sched_batch();
+  int batch = px__sched_batch_size;
   uint32_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
   int i;
   for (i = 0; i < batch; i++) {
@@ -658,7 +684,9 @@ int px_exit_self(px_val reason) {
 }
 
 int px_exit(px_ref to, px_val reason) {
-  px__actor *me = px__current(false);
+  /* From a plain thread the sender is its proxy, so the target sees who
+   * sent the signal (a parent stopping its supervisor, say). */
+  px__actor *me = px__current(true);
   px_ref from = me ? px__self_ref(me) : px_ref_nil();
   px__signal(to, PX__MK_EXIT, from, NULL, reason, 0, 0);
   return 0;

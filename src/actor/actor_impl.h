@@ -240,6 +240,8 @@ void px__stats_destroy(void);
 int px__stats_type_id(const px_actor_type *t);
 void px__stats_spawned(const px_actor_type *t);
 void px__stats_exit(int type_id, px_val reason);
+/* Counts a mailbox drop from any thread (worker shard or shared). */
+void px__stats_drop(int type_id);
 void px__stats_live(int delta);
 size_t px__stats_live_count(void);
 void px__stats_ask(uint64_t ns);

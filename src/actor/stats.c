@@ -13,6 +13,9 @@ typedef struct type_slot {
   _Atomic(uint64_t) spawned, exits_normal, exits_abnormal, exits_killed,
       restarts;
   _Atomic(int64_t) live;
+  /* Drops counted by senders that are not workers (fix: px__stats_count
+   * needs a worker shard, so an external sender's drops were lost). */
+  _Atomic(uint64_t) drops_ext;
 } type_slot;
 
 /* Slot 0 is unused so that id 0 can mean "no type" (external proxies). */
@@ -38,6 +41,7 @@ void px__stats_init(void) {
     atomic_store(&t->exits_killed, 0);
     atomic_store(&t->restarts, 0);
     atomic_store(&t->live, 0);
+    atomic_store(&t->drops_ext, 0);
   }
   atomic_store(&ntypes, 1);
   atomic_store(&live_total, 0);
@@ -75,6 +79,16 @@ void px__stats_spawned(const px_actor_type *t) {
   if (!id) return;
   atomic_fetch_add_explicit(&types[id].spawned, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&types[id].live, 1, memory_order_relaxed);
+}
+
+void px__stats_drop(int type_id) {
+  px__worker *w = px__sched_worker();
+  if (w) {
+    px__stats_count(w, type_id, PX__C_DROPS);
+  } else if (type_id > 0 && type_id < PX__MAX_TYPES) {
+    atomic_fetch_add_explicit(&types[type_id].drops_ext, 1,
+                              memory_order_relaxed);
+  }
 }
 
 void px__stats_exit(int id, px_val reason) {
@@ -164,6 +178,7 @@ size_t px_stats_types(px_type_stats *out, size_t cap) {
       s->mailbox_drops +=
           __atomic_load_n(&wk->type_counters[i][PX__C_DROPS], __ATOMIC_RELAXED);
     }
+    s->mailbox_drops += atomic_load(&t->drops_ext);
     s->errors += s->exits_abnormal;
   }
   return (size_t)(n - 1);

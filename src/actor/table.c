@@ -53,7 +53,14 @@ void px__table_destroy(void) {
         px__msg_free(m);
         m = n;
       }
-      free(a->ext);
+      if (a->ext) {
+        free(a->ext->links);
+        free(a->ext->watchers);
+        free(a->ext->monitors);
+        free(a->ext->deferred);
+        free(a->ext->name);
+        free(a->ext);
+      }
     }
     free(c);
     atomic_store(&chunks[i >> CHUNK_BITS], NULL);

@@ -8,6 +8,8 @@
  * Timer refs are slot index + generation, so cancelling a fired or reused
  * timer is harmless. */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -29,8 +31,39 @@ typedef struct tentry {
   struct tentry *free_next;
 } tentry;
 
+/* The wheel's lock is held for a few dozen instructions per add or cancel
+ * (every ask with a timeout does both), so a spinning lock beats a mutex;
+ * the timer thread sleeps on its own mutex and condition variable. */
+typedef struct spin {
+  _Atomic(int) held;
+} spin;
+
+static inline void spin_lock(spin *l) {
+  for (;;) {
+    /* acquire: the wheel's state written by the last holder is visible. */
+    if (!atomic_exchange_explicit(&l->held, 1, memory_order_acquire)) return;
+    int n = 0;
+    while (atomic_load_explicit(&l->held, memory_order_relaxed)) {
+      if (++n < 128) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      } else {
+        sched_yield(); /* the holder was preempted: give it the core */
+        n = 0;
+      }
+    }
+  }
+}
+
+static inline void spin_unlock(spin *l) {
+  /* release: publishes the wheel's state to the next holder. */
+  atomic_store_explicit(&l->held, 0, memory_order_release);
+}
+
 static struct {
-  pthread_mutex_t lock;
+  spin wl;               /* guards the wheel and the entries */
+  pthread_mutex_t lock;  /* the timer thread's sleep */
   pthread_cond_t cond;
   pthread_t thread;
   bool running, stop, virtual_clock;
@@ -48,9 +81,9 @@ static uint64_t now_tick(void) {
 }
 
 uint64_t px_clock_ms(void) {
-  pthread_mutex_lock(&TM.lock);
+  spin_lock(&TM.wl);
   uint64_t t = now_tick();
-  pthread_mutex_unlock(&TM.lock);
+  spin_unlock(&TM.wl);
   return t;
 }
 
@@ -105,17 +138,24 @@ static void fire(px_wtimer *w, void *ud) {
   entry_free(e);
 }
 
+/* The thread holds TM.lock from computing its wake-up time until the wait
+ * releases it, and an adder that needs an earlier wake-up signals under
+ * TM.lock, so no wake-up is lost. */
 static void *timer_main(void *arg) {
   (void)arg;
   pthread_mutex_lock(&TM.lock);
   while (!TM.stop) {
+    spin_lock(&TM.wl);
     px__wheel_advance(&TM.wheel, now_tick(), fire, NULL);
     uint64_t next = px__wheel_next_due(&TM.wheel);
     TM.sleep_until = next;
+    spin_unlock(&TM.wl);
     if (next == UINT64_MAX) {
       pthread_cond_wait(&TM.cond, &TM.lock);
     } else {
+      spin_lock(&TM.wl);
       uint64_t now = now_tick();
+      spin_unlock(&TM.wl);
       if (next <= now) continue;
       struct timespec ts;
       clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -177,7 +217,7 @@ px_tref px__timer_add(int64_t ms, int64_t interval_ms, px_ref to,
                       px__mkind kind, px_atom type, px_val payload,
                       uint64_t aux) {
   if (ms < 0) ms = 0;
-  pthread_mutex_lock(&TM.lock);
+  spin_lock(&TM.wl);
   tentry *e = entry_alloc();
   e->gen++; /* odd: pending */
   e->to = to;
@@ -189,17 +229,20 @@ px_tref px__timer_add(int64_t ms, int64_t interval_ms, px_ref to,
   uint64_t due = now_tick() + (uint64_t)ms;
   px__wheel_add(&TM.wheel, &e->w, due);
   /* Wake the thread only if this timer is due before it would wake. */
-  if (TM.running && due < TM.sleep_until) {
-    TM.sleep_until = due;
-    pthread_cond_signal(&TM.cond);
-  }
+  bool wake = TM.running && due < TM.sleep_until;
+  if (wake) TM.sleep_until = due;
   px_tref t = ((uint64_t)e->gen << 32) | (uint64_t)(e->index + 1);
-  pthread_mutex_unlock(&TM.lock);
+  spin_unlock(&TM.wl);
+  if (wake) {
+    pthread_mutex_lock(&TM.lock);
+    pthread_cond_signal(&TM.cond);
+    pthread_mutex_unlock(&TM.lock);
+  }
   return t;
 }
 
 int px_cancel_timer(px_tref t) {
-  pthread_mutex_lock(&TM.lock);
+  spin_lock(&TM.wl);
   tentry *e = entry_of(t);
   int rc = PX_ENOTFOUND;
   if (e) {
@@ -207,28 +250,28 @@ int px_cancel_timer(px_tref t) {
     entry_free(e);
     rc = 0;
   }
-  pthread_mutex_unlock(&TM.lock);
+  spin_unlock(&TM.wl);
   return rc;
 }
 
 void px__timer_cancel_quiet(px_tref t) { (void)px_cancel_timer(t); }
 
 size_t px_timer_count(void) {
-  pthread_mutex_lock(&TM.lock);
+  spin_lock(&TM.wl);
   size_t n = TM.wheel.count;
-  pthread_mutex_unlock(&TM.lock);
+  spin_unlock(&TM.wl);
   return n;
 }
 
 int px_clock_advance(uint64_t ms) {
-  pthread_mutex_lock(&TM.lock);
+  spin_lock(&TM.wl);
   if (!TM.virtual_clock) {
-    pthread_mutex_unlock(&TM.lock);
+    spin_unlock(&TM.wl);
     return PX_EINVAL;
   }
   TM.vnow += ms;
   px__wheel_advance(&TM.wheel, TM.vnow, fire, NULL);
-  pthread_mutex_unlock(&TM.lock);
+  spin_unlock(&TM.wl);
   return 0;
 }
 

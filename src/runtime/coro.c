@@ -5,6 +5,7 @@
 #include "runtime/coro.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -19,6 +20,7 @@ void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom,
 void __sanitizer_finish_switch_fiber(void *fake_stack_save,
                                      const void **bottom_old,
                                      size_t *size_old);
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #endif
 #if defined(PX_SANITIZE_THREAD)
 void *__tsan_get_current_fiber(void);
@@ -28,9 +30,14 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 #endif
 
 size_t px__page_size(void) {
-  static size_t page;
-  if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
-  return page;
+  /* relaxed: every thread computes the same value; any one will do. */
+  static _Atomic(size_t) page;
+  size_t p = atomic_load_explicit(&page, memory_order_relaxed);
+  if (!p) {
+    p = (size_t)sysconf(_SC_PAGESIZE);
+    atomic_store_explicit(&page, p, memory_order_relaxed);
+  }
+  return p;
 }
 
 static void coro_arm(px__coro *co) {
@@ -63,6 +70,13 @@ px__coro *px__coro_new(size_t size, void (*fn)(void *), void *arg) {
 }
 
 void px__coro_reset(px__coro *co) {
+#if defined(PX_SANITIZE_ADDRESS)
+  /* Fix: an abandoned stack (its actor died while parked, or exited from
+   * a handler) still carries the redzones of its dead frames in ASan's
+   * shadow, and px__arch_make's write of the first frame hit them
+   * (stack-buffer-overflow). The frames are gone: clear the shadow. */
+  __asan_unpoison_memory_region(co->ctx.stack_lo, co->size);
+#endif
 #if defined(PX_SANITIZE_THREAD)
   __tsan_destroy_fiber(co->ctx.tsan_fiber);
   co->ctx.tsan_fiber = __tsan_create_fiber(0);

@@ -44,7 +44,9 @@ static struct {
   struct sigaction old_segv;
 } S;
 
-static _Thread_local px__worker *tls_worker;
+_Thread_local px__worker *px__tls_worker;
+int px__sched_batch_size = 64;
+#define tls_worker px__tls_worker
 
 __attribute__((noinline)) px__worker *px__sched_worker(void) {
   /* The empty asm keeps the compiler from caching the thread-local's
@@ -510,6 +512,7 @@ int px__sched_start(const px__sched_opts *o) {
   S.n = o->workers > 0 ? o->workers : (int)(cores > 0 ? cores : 1);
   S.stack_size = o->stack_size ? o->stack_size : 128 * 1024;
   S.batch = o->batch > 0 ? o->batch : 64;
+  px__sched_batch_size = S.batch;
   S.spin_us = o->spin_us > 0 ? o->spin_us : 50;
   pthread_mutex_init(&S.inject.lock, NULL);
   S.workers = px__xcalloc((size_t)S.n, sizeof *S.workers);

@@ -83,6 +83,11 @@ void px__sched_stop(void);
 /* The worker running on this thread, or NULL for other threads. Not
  * inlined so that a coroutine that migrated between threads re-reads it. */
 px__worker *px__sched_worker(void);
+/* The same, inlined: only for code that cannot park between the read and
+ * the last use (a park may resume the coroutine on another thread). */
+extern _Thread_local px__worker *px__tls_worker;
+static inline px__worker *px__sched_worker_here(void) { return px__tls_worker; }
+extern int px__sched_batch_size;
 int px__sched_nworkers(void);
 px__worker *px__sched_worker_at(int i);
 size_t px__sched_default_stack(void);

@@ -1,0 +1,193 @@
+/* GenServer: a client/server actor with OTP gen_server semantics
+ * (SEMANTICS.md section D) and PLEXSPACES-style per-type dispatch.
+ *
+ * How messages are told apart (the server never needs to guess):
+ *   - a call is a __gen_call__ envelope made by px_gen_server_call(), or
+ *     any ask (corr != 0) of any type -> handle_call(type, payload). A
+ *     plain px_ask() is therefore a call too, which is how PLEXSPACES
+ *     routes "call" requests. Answer later calls with
+ *     px_gen_server_reply(), which knows both kinds;
+ *   - a cast travels in an envelope of type __gen_cast__ [type, payload]
+ *     made by px_gen_server_cast() -> handle_cast(type, payload);
+ *   - anything else (px_send, timers, __EXIT__, __DOWN__) -> handle_info.
+ * The types __gen_ack__, __gen_stop__, __gen_cast__ and __gen_timeout__
+ * are reserved; user code must not send them.
+ *
+ * Callbacks run inside the actor, one message at a time, on a stackful
+ * coroutine, so they may px_ask() other actors or px_sleep().
+ *
+ * Errors. A callback that returns PX_GS_ERROR reports a recoverable error
+ * (PLEXSPACES "error_reply"): a call gets PX_EHANDLER with out->reply and
+ * the server lives on. A "crash" is px_exit_self(reason) from a callback:
+ * the server dies with that reason, terminate(state, reason) runs
+ * (R-D-10) and a pending caller gets PX_ENOPROC with the reason (R-D-2). A
+ * terminate that runs after a crash is on the runtime's exit path and must
+ * not block (no px_ask); after a stop result or a stop request it runs as
+ * a normal callback and may. */
+#ifndef PLEXSPACES_GEN_SERVER_H
+#define PLEXSPACES_GEN_SERVER_H
+
+#include "actor.h"
+#include "common.h"
+#include "val.h"
+
+PX_EXTERN_C_BEGIN
+
+/** Default call timeout (OTP's 5000 ms); a call timeout of 0 means this. */
+#define PX_GEN_CALL_TIMEOUT 5000
+
+/** Start options shared by every behavior (gen_server, gen_fsm,
+ *  gen_event). Zero-initialised means: no name, no trap_exit, no start
+ *  timeout, reason not wanted. */
+typedef struct px_gen_start_opts {
+  const char *name;   /* register under this local name; a taken name
+                         gives PX_EALREADYSTARTED and *out = its holder */
+  bool trap_exit;     /* the actor traps exits from birth (R-D-12) */
+  int64_t timeout_ms; /* init must finish within this or the actor is
+                         killed and start gives PX_ETIMEDOUT; 0 = none */
+  px_val *reason_out; /* with PX_EINIT: receives the reason (a new value,
+                         release it); may be NULL */
+} px_gen_start_opts;
+
+/** What a callback asks the server to do next. */
+typedef enum px_gs_result {
+  PX_GS_OK = 0,     /* init: started. cast/info/continue: go on. call:
+                       same as PX_GS_NOREPLY */
+  PX_GS_REPLY,      /* call: reply with out->reply */
+  PX_GS_NOREPLY,    /* call: reply later with px_gen_server_reply(from) */
+  PX_GS_STOP_REPLY, /* call: reply out->reply, then stop with out->reason */
+  PX_GS_STOP,       /* stop with out->reason (init: start gives PX_EINIT) */
+  PX_GS_ERROR,      /* recoverable error: a call gets PX_EHANDLER and
+                       out->reply; the server lives on */
+  PX_GS_IGNORE,     /* init only: start gives PX_EIGNORE (R-D-1) */
+} px_gs_result;
+
+/** Out-parameters of a callback, preset by the server: reply and reason
+ *  nil, timeout_ms -1, no continue. Values stored here pass their
+ *  ownership to the server. */
+typedef struct px_gs_out {
+  px_val reply;       /* REPLY, STOP_REPLY, ERROR: for the caller */
+  px_val reason;      /* STOP, STOP_REPLY: exit reason; nil = normal */
+  int64_t timeout_ms; /* >= 0: event timeout (R-D-8): handle_info gets
+                         type `timeout` if no message comes first; -1 =
+                         infinity */
+  bool has_continue;  /* run handle_continue(cont) before any message */
+  px_val cont;        /* the continue term (R-D-7) */
+  bool hibernate;     /* accepted for OTP parity; no effect (R-D-9) */
+} px_gs_out;
+
+/** handle_call: type and payload are borrowed; `from` identifies the
+ *  caller for a later px_gen_server_reply (R-D-6). */
+typedef px_gs_result (*px_gs_call_fn)(void *state, px_atom type,
+                                      px_val payload, px_from from,
+                                      px_gs_out *out);
+/** handle_cast / handle_info: type and payload are borrowed. */
+typedef px_gs_result (*px_gs_cast_fn)(void *state, px_atom type,
+                                      px_val payload, px_gs_out *out);
+
+/** One entry of a per-type dispatch table (PLEXSPACES "ops"): a call or
+ *  cast of message type `type` goes to these before the generic
+ *  handle_call / handle_cast. Either function may be NULL. */
+typedef struct px_gs_op {
+  const char *type;
+  px_gs_call_fn call;
+  px_gs_cast_fn cast;
+} px_gs_op;
+
+/** A GenServer definition. It is usually a `static const` object and must
+ *  outlive the runtime. Every callback except init is optional: a call
+ *  nobody handles gets PX_EHANDLER [unknown_call, type]; unhandled casts
+ *  and infos are dropped. */
+typedef struct px_gen_server {
+  const char *name; /* for logs */
+  /** Runs in the new actor before start returns (R-D-1); args borrowed.
+   *  Returns OK (out->timeout_ms / out->cont apply), IGNORE or STOP with
+   *  out->reason. */
+  px_gs_result (*init)(px_val args, void **state, px_gs_out *out);
+  px_gs_call_fn handle_call;
+  px_gs_cast_fn handle_cast;
+  px_gs_cast_fn handle_info;
+  /** R-D-7: cont is borrowed. */
+  px_gs_result (*handle_continue)(void *state, px_val cont, px_gs_out *out);
+  /** R-D-10: on stop results, stop requests, a crash in a callback, and
+   *  the parent's EXIT while trapping; never on kill or an untrapped exit
+   *  signal. reason is borrowed. */
+  void (*terminate)(void *state, px_val reason);
+  /** Destructor: runs exactly once whenever the actor exits, after
+   *  terminate if that ran, with the state init set (if non-NULL). Must
+   *  not block. */
+  void (*free_state)(void *state);
+  const px_gs_op *ops;
+  size_t nops;
+} px_gen_server;
+
+/* Small helpers so callbacks read like OTP return tuples. Each takes
+ * ownership of its values. */
+static inline px_gs_result px_gs_reply(px_gs_out *o, px_val reply) {
+  o->reply = reply;
+  return PX_GS_REPLY;
+}
+static inline px_gs_result px_gs_error(px_gs_out *o, px_val error) {
+  o->reply = error;
+  return PX_GS_ERROR;
+}
+static inline px_gs_result px_gs_stop(px_gs_out *o, px_val reason) {
+  o->reason = reason;
+  return PX_GS_STOP;
+}
+static inline px_gs_result px_gs_stop_reply(px_gs_out *o, px_val reason,
+                                            px_val reply) {
+  o->reason = reason;
+  o->reply = reply;
+  return PX_GS_STOP_REPLY;
+}
+static inline void px_gs_continue(px_gs_out *o, px_val cont) {
+  o->has_continue = true;
+  o->cont = cont;
+}
+
+/** Starts a server and waits until its init returned (R-D-1). Takes
+ *  ownership of args. The caller becomes the server's parent. Returns 0
+ *  with *out; PX_EIGNORE; PX_EINIT (reason in opts->reason_out);
+ *  PX_EALREADYSTARTED (*out = the holder of opts->name); PX_ETIMEDOUT;
+ *  PX_ESTOPPED. After PX_EIGNORE, PX_EINIT and PX_ETIMEDOUT, *out names
+ *  the actor that was started, already dead. A failed start never sends the caller an exit signal and
+ *  leaves no actor behind [ours: OTP kills a non-trapping linked caller].
+ *  opts may be NULL. Callable from handlers and external threads. */
+PX_API int px_gen_server_start(const px_gen_server *gs, px_val args,
+                               const px_gen_start_opts *opts, px_ref *out);
+/** Same, linked to the caller (atomically, before init runs). */
+PX_API int px_gen_server_start_link(const px_gen_server *gs, px_val args,
+                                    const px_gen_start_opts *opts,
+                                    px_ref *out);
+
+/** A call (R-D-2), made like OTP's gen:call: the caller monitors the
+ *  server, sends a tagged request and waits for the tagged reply or the
+ *  __DOWN__, up to timeout_ms (0 = PX_GEN_CALL_TIMEOUT, -1 = forever).
+ *  Takes ownership of payload. Returns 0 with *reply (a new
+ *  value); PX_EHANDLER (*reply = the error); PX_ENOPROC (server dead or
+ *  died before replying; *reply = its exit reason); PX_ETIMEDOUT (the
+ *  server may still handle it; a late reply stays in the caller's
+ *  mailbox as a __gen_reply__ message, as before OTP 24 (R-D-3); use
+ *  px_ask for calls whose late replies must vanish);
+ *  PX_EDEADLOCK (call to self). */
+PX_API int px_gen_server_call(px_ref server, px_atom type, px_val payload,
+                              int64_t timeout_ms, px_val *reply);
+/** A cast (R-D-4): asynchronous, always returns 0, even for a dead ref or
+ *  an unregistered name. Takes ownership of payload. */
+PX_API int px_gen_server_cast(px_ref server, px_atom type, px_val payload);
+PX_API int px_gen_server_cast_name(const char *name, px_atom type,
+                                   px_val payload);
+/** Answers a call taken with PX_GS_NOREPLY, from any thread (R-D-6).
+ *  Takes ownership of value. */
+PX_API int px_gen_server_reply(px_from from, px_val value);
+/** Stops a server synchronously (R-D-13): terminate(reason) runs and the
+ *  actor is gone when this returns 0. Takes ownership of reason (nil =
+ *  normal). PX_ENOPROC if it is not alive, PX_ETIMEDOUT after timeout_ms
+ *  (-1 = forever; 0 = forever too). Not from the server itself. */
+PX_API int px_gen_server_stop(px_ref server, px_val reason,
+                              int64_t timeout_ms);
+
+PX_EXTERN_C_END
+
+#endif
