@@ -86,7 +86,11 @@ PX_API int px_gen_event_notify_name(const char *name, px_atom type,
 /** sync_notify: returns 0 after every handler has handled the event. */
 PX_API int px_gen_event_sync_notify(px_ref mgr, px_atom type, px_val payload);
 /** call one handler (R-F-8): 0 with *reply; PX_ENOTFOUND (bad_module);
- *  PX_EHANDLER with *reply = ['EXIT', Err] when it failed (removed). */
+ *  PX_EHANDLER with *reply = ['EXIT', Err] when it failed (removed).
+ *  Like every request here it is a px_ask() to the manager: PX_ENOPROC
+ *  (*reply = the manager's exit reason) when it is dead or dies first,
+ *  PX_ETIMEDOUT after timeout_ms (0 = PX_GEN_CALL_TIMEOUT; a late reply
+ *  is dropped). */
 PX_API int px_gen_event_call(px_ref mgr, const px_event_handler *h, px_val id,
                              px_atom type, px_val payload, int64_t timeout_ms,
                              px_val *reply);

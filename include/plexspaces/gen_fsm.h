@@ -122,7 +122,11 @@ PX_API int px_gen_fsm_start(const px_gen_fsm *def, px_val args,
                             const px_gen_start_opts *opts, px_ref *out);
 PX_API int px_gen_fsm_start_link(const px_gen_fsm *def, px_val args,
                                  const px_gen_start_opts *opts, px_ref *out);
-/** sync_send_event / gen_statem:call (R-E-12). */
+/** sync_send_event / gen_statem:call (R-E-12): a px_ask(), with the
+ *  outcomes of px_gen_server_call. The reply is taken over when the event
+ *  arrives, so it may be answered from a later state or a postponed
+ *  event; if the FSM exits while it is owed, the caller gets PX_ENOPROC
+ *  with the exit reason. A late reply after PX_ETIMEDOUT is dropped. */
 PX_API int px_gen_fsm_call(px_ref fsm, px_atom type, px_val payload,
                            int64_t timeout_ms, px_val *reply);
 /** send_event / gen_statem:cast: always 0. */

@@ -2,16 +2,17 @@
  * (SEMANTICS.md section D) and PLEXSPACES-style per-type dispatch.
  *
  * How messages are told apart (the server never needs to guess):
- *   - a call is a __gen_call__ envelope made by px_gen_server_call(), or
- *     any ask (corr != 0) of any type -> handle_call(type, payload). A
- *     plain px_ask() is therefore a call too, which is how PLEXSPACES
- *     routes "call" requests. Answer later calls with
- *     px_gen_server_reply(), which knows both kinds;
+ *   - a call is any ask (corr != 0) of any type -> handle_call(type,
+ *     payload). px_gen_server_call() is px_ask() with the OTP default
+ *     timeout, so a plain px_ask() is a call too, which is how PLEXSPACES
+ *     routes "call" requests. The server takes over the reply of every
+ *     call (px_defer_reply): answer it in the callback through the result,
+ *     or later with px_gen_server_reply(from), from any actor or thread;
  *   - a cast travels in an envelope of type __gen_cast__ [type, payload]
  *     made by px_gen_server_cast() -> handle_cast(type, payload);
  *   - anything else (px_send, timers, __EXIT__, __DOWN__) -> handle_info.
  * The types __gen_ack__, __gen_stop__, __gen_cast__ and __gen_timeout__
- * are reserved; user code must not send them.
+ * are reserved for plain sends; user code must not send them.
  *
  * Callbacks run inside the actor, one message at a time, on a stackful
  * coroutine, so they may px_ask() other actors or px_sleep().
@@ -161,16 +162,18 @@ PX_API int px_gen_server_start_link(const px_gen_server *gs, px_val args,
                                     const px_gen_start_opts *opts,
                                     px_ref *out);
 
-/** A call (R-D-2), made like OTP's gen:call: the caller monitors the
- *  server, sends a tagged request and waits for the tagged reply or the
- *  __DOWN__, up to timeout_ms (0 = PX_GEN_CALL_TIMEOUT, -1 = forever).
- *  Takes ownership of payload. Returns 0 with *reply (a new
- *  value); PX_EHANDLER (*reply = the error); PX_ENOPROC (server dead or
- *  died before replying; *reply = its exit reason); PX_ETIMEDOUT (the
- *  server may still handle it; a late reply stays in the caller's
- *  mailbox as a __gen_reply__ message, as before OTP 24 (R-D-3); use
- *  px_ask for calls whose late replies must vanish);
- *  PX_EDEADLOCK (call to self). */
+/** A call (R-D-2): a px_ask() of `type`, waiting up to timeout_ms (0 =
+ *  PX_GEN_CALL_TIMEOUT, -1 = forever). Takes ownership of payload. Exactly
+ *  one outcome: 0 with *reply (a new value; also when the server replies
+ *  and stops or crashes in the same callback); PX_EHANDLER (*reply = the
+ *  error, the server lives on); PX_ENOPROC (server dead, unknown, or it
+ *  died before replying, also while it held the reply after NOREPLY;
+ *  *reply = its exit reason, noproc when it was already gone);
+ *  PX_ETIMEDOUT (the server may still handle the request; a late reply is
+ *  dropped by the runtime and never reaches the caller's mailbox, as with
+ *  OTP 24+ (R-D-3)); PX_EDEADLOCK (call to self); PX_EMAILBOXFULL (the
+ *  server's bounded mailbox refused it). *reply is a new value
+ *  (nil when there is none) after every outcome: release it. */
 PX_API int px_gen_server_call(px_ref server, px_atom type, px_val payload,
                               int64_t timeout_ms, px_val *reply);
 /** A cast (R-D-4): asynchronous, always returns 0, even for a dead ref or
@@ -178,8 +181,9 @@ PX_API int px_gen_server_call(px_ref server, px_atom type, px_val payload,
 PX_API int px_gen_server_cast(px_ref server, px_atom type, px_val payload);
 PX_API int px_gen_server_cast_name(const char *name, px_atom type,
                                    px_val payload);
-/** Answers a call taken with PX_GS_NOREPLY, from any thread (R-D-6).
- *  Takes ownership of value. */
+/** Answers a call taken with PX_GS_NOREPLY, from any actor or thread
+ *  (R-D-6); px_reply_to(from, value). Answer each call at most once.
+ *  Takes ownership of value; PX_EINVAL for an empty from. */
 PX_API int px_gen_server_reply(px_from from, px_val value);
 /** Stops a server synchronously (R-D-13): terminate(reason) runs and the
  *  actor is gone when this returns 0. Takes ownership of reason (nil =

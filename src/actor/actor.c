@@ -61,26 +61,48 @@ static void wake_owner(px__actor *a) {
     px__sched_schedule(a);
 }
 
+static void bounce(px_ref dead, px__msg *m, px_val reason);
+
+/* A sender that found a dead slot's mailbox idle owns it (it got `true`
+ * from push, as a scheduler would) and answers what is queued there:
+ * asks get noproc, links an exit, monitors a DOWN. Nothing queued in a
+ * dead slot is left unanswered, so every ask gets exactly one answer. */
+static void reap(px__actor *a) {
+  for (;;) {
+    bool busy;
+    px__mnode *n;
+    while ((n = px__mbox_pop(&a->mb, &a->mbc, &busy)) || busy) {
+      if (!n) {
+        cpu_relax();
+        continue;
+      }
+      px__msg *m = (px__msg *)n;
+      atomic_store_explicit(&a->mb_out,
+                            atomic_load_explicit(&a->mb_out,
+                                                 memory_order_relaxed) + 1,
+                            memory_order_relaxed);
+      px_ref dead = {px__node, a->index, m->to_gen, 0};
+      bounce(dead, m, px_atomv(px__atoms.noproc));
+    }
+    if (px__mbox_mark_empty(&a->mb, &a->mbc)) return;
+  }
+}
+
 bool px__deliver(px__actor *a, uint32_t gen, px__msg *m) {
   m->to_gen = gen;
-  /* Every mailbox counts (fix): mb_in - mb_out is the depth that
-   * px_actors_list reports for unbounded mailboxes too, and the counters
-   * outlive an incarnation, so counting only when bounded let a slot's
-   * unbounded past (its exit drain counts out) make a later bounded
-   * incarnation look full (in - out wrapped below zero). mb_in shares the
-   * cache line the push already writes. */
   atomic_fetch_add_explicit(&a->mb_in, 1, memory_order_relaxed);
-  bool wake = px__mbox_push(&a->mb, &m->node);
-  /* seq_cst: the other half of the handshake with px__actor_exit, which
-   * bumps gen before its final drain: either it drains our message or we
-   * see it dead here. Fix: look before waking the owner. Checking after
-   * the wake (a futex syscall for an external owner, an inject-queue push
-   * for a worker) gave an idle receiver time to handle the message and
-   * exit first, so px_ask took a handled ask for "died as we sent" and
-   * returned ENOPROC/noproc, dropping the real reply or exit reason. */
-  bool alive = atomic_load_explicit(&a->gen, memory_order_seq_cst) == gen;
-  if (wake) wake_owner(a);
-  return alive;
+  if (px__mbox_push(&a->mb, &m->node)) {
+    /* We own the idle mailbox. A live incarnation (ours or a newer one,
+     * which answers stale messages) is scheduled; a dead slot's queue is
+     * answered here. seq_cst: pairs with the generation bump at exit. */
+    if (atomic_load_explicit(&a->gen, memory_order_seq_cst) & 1)
+      wake_owner(a);
+    else
+      reap(a);
+  }
+  /* Otherwise the owner (running, scheduled, or exiting and draining) will
+   * handle or answer the message. */
+  return true;
 }
 
 bool px__signal(px_ref to, px__mkind kind, px_ref from, px_atom type,
@@ -178,6 +200,7 @@ static void reset_incarnation(px__actor *a) {
   a->co = NULL;
   a->current = NULL;
   a->flags = 0;
+  atomic_store_explicit(&a->shown, 0, memory_order_relaxed);
   a->wait = PX__W_NONE;
   a->wait_ready = 0;
   a->wait_rc = 0;
@@ -224,7 +247,10 @@ int px_spawn(const px_actor_type *type, px_val args, const px_spawn_opts *o,
   a->mb_policy = (uint8_t)(o->mailbox_cap ? o->mailbox_policy : 0);
   if (!a->mb_cap) a->mb_policy = PX_MBOX_UNBOUNDED;
   atomic_store_explicit(&a->external, 0, memory_order_relaxed);
-  if (o->trap_exit) a->flags |= PX__AF_TRAP;
+  if (o->trap_exit) {
+    a->flags |= PX__AF_TRAP;
+    px__show(a, PX__SHOWN_TRAP, true);
+  }
 
   /* INIT goes in before the generation is published, so it is the first
    * message the new actor sees. The slot's mailbox is in the "scheduled"
@@ -447,7 +473,7 @@ static int accept_one(px__actor *a, uint32_t gen, px__msg *m, px_val *reason) {
 }
 
 static inline void count_out(px__actor *a) {
-  /* Always: see px__deliver. */
+  /* Counted for every mailbox: depth = in - out (introspection). */
   atomic_store_explicit(
         &a->mb_out,
         atomic_load_explicit(&a->mb_out, memory_order_relaxed) + 1,
@@ -474,6 +500,12 @@ void px__actor_exit(px__actor *a, px_val reason, bool call_terminate) {
   uint32_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
   px_ref self = px__ref_of(a, gen);
   a->flags |= PX__AF_EXITING;
+  /* A thread's proxy may have left its mailbox marked idle while it waited;
+   * take it back before the bump, or a sender would start answering the
+   * queue while we drain it. If the claim fails the queue is not idle,
+   * which means it is ours already. */
+  if (atomic_load_explicit(&a->external, memory_order_relaxed))
+    px__mbox_claim_idle(&a->mb, &a->mbc);
   /* seq_cst: first half of the handshake with px__deliver (see there). */
   atomic_store_explicit(&a->gen, gen + 1, memory_order_seq_cst);
   /* R-B-17: the name goes before links and monitors fire. */
@@ -503,13 +535,18 @@ void px__actor_exit(px__actor *a, px_val reason, bool call_terminate) {
   }
   px__msg *m;
   while ((m = inbox_pop(a))) bounce(self, m, reason);
-  /* Final drain: everything pushed before the gen bump must be answered. */
+  /* Final drain: every message queued so far is answered with the exit
+   * reason. Then the mailbox is marked idle: a message that comes later
+   * is answered by its sender (see reap). */
   for (;;) {
     bool busy;
     px__mnode *n = px__mbox_pop(&a->mb, &a->mbc, &busy);
     if (!n) {
-      if (!busy) break;
-      cpu_relax();
+      if (busy) {
+        cpu_relax();
+        continue;
+      }
+      if (px__mbox_mark_empty(&a->mb, &a->mbc)) break;
       continue;
     }
     m = (px__msg *)n;
@@ -564,6 +601,14 @@ static int actor_turn(px__actor *a) {
   uint32_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
   int i;
   for (i = 0; i < batch; i++) {
+    if (i > 0) {
+      /* The turn goes on: an actor that an earlier message made runnable
+       * must not wait in this worker's unstealable "next" slot behind a
+       * handler that may run long; hand it to the ring, where an idle
+       * worker can take it. */
+      px__worker *w = px__sched_worker();
+      if (w->next) px__sched_share(w);
+    }
     if (!a->inbox_head) {
       bool busy;
       px__mnode *n = px__mbox_pop(&a->mb, &a->mbc, &busy);
@@ -604,6 +649,7 @@ void px__actor_run_turn(px__actor *a) {
 
 void px__actor_parked(px__worker *w, px__actor *a, px__coro *co) {
   a->co = co;
+  px__show(a, PX__SHOWN_PARKED, true);
   if (a->wait == PX__W_ROOM) {
     a->wait_ready = 1; /* a yield: just go to the back of the queue */
     px__sched_requeue(w, a);
@@ -638,6 +684,7 @@ void px__actor_run(px__worker *w, px__actor *a) {
       if (!px__mbox_mark_empty(&a->mb, &a->mbc)) px__sched_requeue(w, a);
     } else {
       a->co = NULL;
+      px__show(a, PX__SHOWN_PARKED, false);
       px__sched_resume(w, co);
     }
     px__sched_worker()->current = NULL;
@@ -700,6 +747,7 @@ bool px_trap_exit(bool on) {
     a->flags |= PX__AF_TRAP;
   else
     a->flags &= ~(uint32_t)PX__AF_TRAP;
+  px__show(a, PX__SHOWN_TRAP, on);
   return was;
 }
 

@@ -70,6 +70,11 @@ typedef struct px__actor_ext {
   char *name;            /* registered name */
 } px__actor_ext;
 
+/* Owner-private state that other threads may look at (px_actors_list),
+ * mirrored in `shown` with relaxed stores. */
+enum { PX__SHOWN_TRAP = 1u << 0, PX__SHOWN_PARKED = 1u << 1 };
+static inline void px__show(struct px__actor *a, uint8_t bit, bool on);
+
 enum {
   PX__AF_TRAP = 1u << 0,
   PX__AF_EXTERNAL = 1u << 1, /* proxy of a non-worker thread */
@@ -88,6 +93,7 @@ typedef struct px__actor {
   uint8_t mb_policy;
   _Atomic(uint8_t) external;  /* proxy of a non-worker thread */
   _Atomic(uint8_t) has_name;  /* registry entry to drop at exit */
+  _Atomic(uint8_t) shown;     /* PX__SHOWN_*: what introspection may read */
   /* ---- owner side ---- */
   _Alignas(64) px__mbox_cons mbc;
   _Atomic(uint64_t) mb_out; /* messages taken (readable by introspection) */
@@ -112,6 +118,13 @@ typedef struct px__actor {
   uint64_t seq;           /* corr and token source */
   struct px__actor *free_next;
 } px__actor;
+
+static inline void px__show(px__actor *a, uint8_t bit, bool on) {
+  uint8_t v = atomic_load_explicit(&a->shown, memory_order_relaxed);
+  v = on ? (uint8_t)(v | bit) : (uint8_t)(v & ~bit);
+  /* relaxed: only the owner writes; readers want a recent value. */
+  atomic_store_explicit(&a->shown, v, memory_order_relaxed);
+}
 
 /* ---- table (table.c) ---- */
 px__actor *px__table_alloc(void);          /* a dead slot, gen even */
@@ -171,10 +184,11 @@ static inline void px__msg_free(px__msg *m) {
 px__actor *px__current(bool create);
 px__actor *px__current_handler(void); /* NULL unless inside a handler */
 /* Pushes m to target a (generation `gen`) and schedules a if needed. Takes
- * ownership of m. Returns false if a was seen dead after the push. */
+ * ownership of m. Whatever happens to the target, m is handled or answered
+ * (asks get noproc, links an exit, monitors a DOWN); returns true. */
 bool px__deliver(px__actor *a, uint32_t gen, px__msg *m);
 /* Sends a signal built from the arguments to `to`; returns false when `to`
- * is dead (then nothing was queued or the queue entry is moot). */
+ * is already dead (nothing is queued). */
 bool px__signal(px_ref to, px__mkind kind, px_ref from, px_atom type,
                 px_val payload, uint64_t corr, uint64_t aux);
 /* Drains the mailbox into the inbox, acting on signals. Returns 1 when the

@@ -3,6 +3,7 @@
  * asker has open, so a reply that comes too late is dropped on arrival and
  * never lands in the mailbox (R-A-12, R-D-3). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "actor/actor_impl.h"
 #include "core/mem.h"
@@ -10,6 +11,8 @@
 #include "plexspaces/runtime.h"
 
 static _Atomic(uint32_t) ask_sample;
+
+#define PX__MAX_DEFERRED 1024
 
 int px_ask(px_ref to, px_atom type, px_val payload, int64_t timeout_ms,
            px_val *reply) {
@@ -55,12 +58,9 @@ int px_ask(px_ref to, px_atom type, px_val payload, int64_t timeout_ms,
       return PX_EMAILBOXFULL;
     }
   }
-  if (!px__deliver(t, to.gen, m)) {
-    /* It died as we sent: whatever it answers now is dropped. */
-    me->wait = PX__W_NONE;
-    *reply = px_atomv(px__atoms.noproc);
-    return PX_ENOPROC;
-  }
+  /* Every ask is answered exactly once: a reply, an error, or noproc with
+   * the exit reason if the target exits first (see px__deliver). */
+  px__deliver(t, to.gen, m);
   bool external = atomic_load_explicit(&me->external, memory_order_relaxed);
   px_tref timer = 0;
   if (timeout_ms >= 0 && !external)
@@ -112,14 +112,17 @@ int px_ask(px_ref to, px_atom type, px_val payload, int64_t timeout_ms,
 }
 
 static int reply_with(px_from f, px__mkind kind, px_val v) {
-  px__actor *me = px__current(false);
+  px__worker *w = px__sched_worker();
+  px__actor *me = w ? w->current : px__external_peek();
   /* A deferred reply answered by its owner no longer needs the noproc
-   * answer at exit. */
+   * answer at exit. The list stays oldest first (see the cap). */
   if (me && me->ext) {
     px__actor_ext *e = me->ext;
     for (uint32_t i = 0; i < e->ndeferred; i++)
       if (e->deferred[i].corr == f.corr && px_ref_eq(e->deferred[i].to, f.to)) {
-        e->deferred[i] = e->deferred[--e->ndeferred];
+        memmove(e->deferred + i, e->deferred + i + 1,
+                (e->ndeferred - i - 1) * sizeof *e->deferred);
+        e->ndeferred--;
         break;
       }
   }
@@ -160,6 +163,15 @@ px_from px_defer_reply(const px_message *msg) {
   px__actor *me = px__current(false);
   if (me) {
     px__actor_ext *e = px__ext(me);
+    /* A reply sent by another actor (R-D-6) cannot clear its entry here,
+     * so the list is bounded: past the cap the oldest entry is dropped,
+     * and only that asker loses the noproc it would get if this actor
+     * died; it still has its own timeout. */
+    if (e->ndeferred >= PX__MAX_DEFERRED) {
+      memmove(e->deferred, e->deferred + 1,
+              (e->ndeferred - 1) * sizeof *e->deferred);
+      e->ndeferred--;
+    }
     if (e->ndeferred == e->capdeferred) {
       e->capdeferred = e->capdeferred ? e->capdeferred * 2 : 4;
       e->deferred =

@@ -190,9 +190,9 @@ int px_link(px_ref to) {
   if (px__links_has(me, to)) return 0;
   px__links_add(me, to);
   if (!px__signal(to, PX__MK_LINK, self, NULL, px_nil(), 0, 0)) {
-    /* Dead (or died as we linked): our deviation from OTP's quirk is a
-     * return code, plus the message when trapping (R-B-3). A noproc exit
-     * the dying target may still send is dropped: the link is gone. */
+    /* Already dead: our deviation from OTP's quirk is a return code, plus
+     * the message when trapping (R-B-3). A target that dies while the link
+     * request is queued answers it with an exit signal instead. */
     px__links_del(me, to);
     if (me->flags & PX__AF_TRAP ||
         atomic_load_explicit(&me->external, memory_order_relaxed))
@@ -217,8 +217,8 @@ px_mref px_monitor(px_ref to) {
   px_mref m = px__new_mref();
   px__monitors_add(me, m, to);
   if (!px__signal(to, PX__MK_MONITOR, self, NULL, px_nil(), 0, m)) {
-    /* R-B-12: an immediate __DOWN__ noproc. If the dying target also
-     * answers, the duplicate is dropped because the mref is spent. */
+    /* R-B-12: an immediate __DOWN__ noproc. A target that dies while the
+     * request is queued answers it with its own DOWN. */
     px__signal(self, PX__MK_DOWN, to, px__atoms.down_msg,
                px__down_payload(to, m, px_atomv(px__atoms.noproc)), 0, m);
   }

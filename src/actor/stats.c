@@ -240,8 +240,9 @@ static bool fill_info(px__actor *a, px_actor_info *out) {
   uint64_t in = atomic_load_explicit(&a->mb_in, memory_order_relaxed);
   uint64_t o = atomic_load_explicit(&a->mb_out, memory_order_relaxed);
   out->mailbox_depth = in > o ? (size_t)(in - o) : 0;
-  out->trap_exit = (a->flags & PX__AF_TRAP) != 0;
-  out->parked = a->co != NULL;
+  uint8_t shown = atomic_load_explicit(&a->shown, memory_order_relaxed);
+  out->trap_exit = (shown & PX__SHOWN_TRAP) != 0;
+  out->parked = (shown & PX__SHOWN_PARKED) != 0;
   /* It may have died while we looked. */
   return atomic_load_explicit(&a->gen, memory_order_acquire) == gen;
 }

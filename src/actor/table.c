@@ -83,10 +83,9 @@ static void grow_locked(void) {
   for (uint32_t k = 0; k < CHUNK_SIZE; k++) {
     px__actor *a = &c[k];
     a->index = base + k;
-    /* A slot's mailbox lives as long as the slot and is left "scheduled"
-     * whenever no incarnation owns it, so a stale sender never schedules
-     * a dead actor. */
-    px__mbox_init(&a->mb, &a->mbc, true);
+    /* A slot's mailbox lives as long as the slot. A free slot's mailbox
+     * is idle (marked empty); see px__deliver for who owns it then. */
+    px__mbox_init(&a->mb, &a->mbc, false);
     atomic_store_explicit(&a->gen, 0, memory_order_relaxed);
     a->free_next = NULL;
     if (T.free_tail)
@@ -101,16 +100,29 @@ static void grow_locked(void) {
   atomic_store_explicit(&size_, base + CHUNK_SIZE, memory_order_release);
 }
 
+/* Returns a free slot whose mailbox the caller now owns. A free slot whose
+ * mailbox is not idle is being cleared by a late sender (px__deliver): it
+ * goes to the back of the list and another is taken. */
 px__actor *px__table_alloc(void) {
   pthread_mutex_lock(&T.lock);
-  if (!T.free_head) grow_locked();
-  px__actor *a = T.free_head;
-  T.free_head = a->free_next;
-  if (!T.free_head) T.free_tail = NULL;
-  T.nfree--;
-  pthread_mutex_unlock(&T.lock);
-  a->free_next = NULL;
-  return a;
+  for (;;) {
+    if (!T.free_head) grow_locked();
+    px__actor *a = T.free_head;
+    T.free_head = a->free_next;
+    if (!T.free_head) T.free_tail = NULL;
+    a->free_next = NULL;
+    if (px__mbox_claim_idle(&a->mb, &a->mbc)) {
+      T.nfree--;
+      pthread_mutex_unlock(&T.lock);
+      return a;
+    }
+    if (T.free_tail)
+      T.free_tail->free_next = a;
+    else
+      T.free_head = a;
+    T.free_tail = a;
+    if (T.nfree == 1) grow_locked();
+  }
 }
 
 void px__table_free(px__actor *a) {

@@ -1,5 +1,6 @@
-/* Start and stop handshakes, the cast envelope: what OTP's proc_lib and
- * gen modules do for every behavior. Built on the public actor API only. */
+/* Start and stop handshakes, calls, the cast envelope: what OTP's proc_lib
+ * and gen modules do for every behavior. Built on the public actor API
+ * only. */
 #include "behavior/beh.h"
 
 #include <pthread.h>
@@ -16,8 +17,6 @@ static void atoms_init(void) {
   atoms.stop = px_atom_of("__gen_stop__");
   atoms.cast = px_atom_of("__gen_cast__");
   atoms.timeout = px_atom_of("__gen_timeout__");
-  atoms.call = px_atom_of("__gen_call__");
-  atoms.reply = px_atom_of("__gen_reply__");
   atoms.ok = px_atom_of("ok");
   atoms.ignore = px_atom_of("ignore");
   atoms.error = px_atom_of("error");
@@ -200,88 +199,21 @@ int px__beh_stop(px_ref to, px_val reason, int64_t timeout_ms) {
 
 /* ---- call ---------------------------------------------------------------- */
 
-/* Tags of envelope calls have the top bit set, so px__beh_reply can tell
- * them from the correlation ids of asks (which count up from 1). */
-#define ENVELOPE_BIT (UINT64_C(1) << 63)
-
-static bool match_call(const px_message *m, void *ud) {
-  px_mref mref = *(px_mref *)ud;
-  if (m->type == px__beh_a()->reply) {
-    px_val t = px_at(m->payload, 0);
-    return px_typeof(t) == PX_T_INT && (px_mref)t.u.i == mref;
-  }
-  return is_down(m, mref);
-}
-
 int px__beh_call(px_ref to, px_atom type, px_val payload, int64_t timeout_ms,
                  px_val *reply) {
-  *reply = px_nil();
-  px_ref self = px_self();
-  if (px_ref_eq(to, self)) {
-    px_val_release(payload);
-    return PX_EDEADLOCK;
-  }
-  px_mref mref = px_monitor(to);
-  if (!mref) {
-    px_val_release(payload);
-    return PX_ENOTACTOR;
-  }
-  /* The caller's ref travels in the payload: a send from an external
-   * thread carries no sender (see the report). */
-  px_send(to, px__beh_a()->call,
-          px_arr(4, px_atomv(type), payload, px_int((int64_t)mref),
-                 px_ref_val(self)));
-  px_message *m;
-  int rc = px_receive(match_call, &mref, timeout_ms, &m);
-  if (rc) {
-    px_demonitor(mref, true);
-    return rc;
-  }
-  if (m->type == px__beh_a()->reply) {
-    px_demonitor(mref, true);
-    bool err = px_is_atom(px_at(m->payload, 1), px__beh_a()->error);
-    *reply = px_val_retain(px_at(m->payload, 2));
-    px_message_free(m);
-    return err ? PX_EHANDLER : 0;
-  }
-  *reply = px_val_retain(px_get(m->payload, px_atomv(px_a()->down_reason)));
-  px_message_free(m);
-  return PX_ENOPROC;
+  return px_ask(to, type, payload, timeout_ms, reply);
 }
 
 bool px__beh_is_call(const px_message *msg, px_atom *type, px_val *payload,
                      px_from *from) {
-  if (msg->corr) {
-    *type = msg->type;
-    *payload = msg->payload;
-    *from = px_defer_reply(msg);
-    return true;
-  }
-  if (msg->type != px__beh_a()->call) return false;
-  px_val t = px_at(msg->payload, 0), tag = px_at(msg->payload, 2);
-  px_ref caller;
-  if (px_typeof(t) != PX_T_ATOM || px_typeof(tag) != PX_T_INT ||
-      !px_val_ref(px_at(msg->payload, 3), &caller))
-    return false;
-  *type = t.u.a;
-  *payload = px_at(msg->payload, 1);
-  from->to = caller;
-  from->corr = (uint64_t)tag.u.i | ENVELOPE_BIT;
+  if (!msg->corr) return false;
+  *type = msg->type;
+  *payload = msg->payload;
+  *from = px_defer_reply(msg);
   return true;
 }
 
 int px__beh_reply(px_from from, bool error, px_val value) {
-  if (!from.corr) {
-    px_val_release(value);
-    return PX_EINVAL;
-  }
-  if (from.corr & ENVELOPE_BIT) {
-    px_atom st = error ? px__beh_a()->error : px__beh_a()->ok;
-    px_send(from.to, px__beh_a()->reply,
-            px_arr(3, px_int((int64_t)(from.corr & ~ENVELOPE_BIT)),
-                   px_atomv(st), value));
-    return 0;
-  }
   return error ? px_reply_error_to(from, value) : px_reply_to(from, value);
 }
 

@@ -1,6 +1,7 @@
 /* Pieces shared by the behaviors (gen_server, gen_fsm, gen_event): the
- * synchronous start handshake (OTP's proc_lib), the synchronous stop, the
- * cast envelope and the reserved message types. Nothing here is public. */
+ * synchronous start handshake (OTP's proc_lib), the synchronous stop,
+ * calls (plain asks), the cast envelope and the reserved message types.
+ * Nothing here is public. */
 #ifndef PX_BEHAVIOR_BEH_H
 #define PX_BEHAVIOR_BEH_H
 
@@ -17,8 +18,6 @@ typedef struct px__beh_atoms {
   px_atom stop;     /* __gen_stop__ reason: stop request (px_*_stop) */
   px_atom cast;     /* __gen_cast__ [type, payload]: a cast envelope */
   px_atom timeout;  /* __gen_timeout__ token: a behavior's own timer */
-  px_atom call;     /* __gen_call__ [type, payload, tag, caller]: a call */
-  px_atom reply;    /* __gen_reply__ [tag, status, value]: its answer */
   px_atom ok, ignore, error, bad_return_value, unknown_call;
 } px__beh_atoms;
 
@@ -52,9 +51,8 @@ int px__beh_start(const px_actor_type *type, px_val args,
  * px__beh_ack_fail (ignore / error) unlinks from the starter (a failed
  * start reports through the return code only), sends the ack with reason
  * (borrowed) and a wake-up message to self: the raw init then returns 0
- * and the behavior exits with the reason on its first message. Exiting
- * inside init itself would leak the init message and its args (a runtime
- * bug, see the report). */
+ * and the behavior exits with the reason on its first message, so every
+ * exit of a behavior goes through its handler. */
 void px__beh_ack_ok(px_ref starter);
 void px__beh_ack_fail(px_ref starter, px_atom status, px_val reason);
 
@@ -63,24 +61,28 @@ void px__beh_ack_fail(px_ref starter, px_atom status, px_val reason);
  * Returns 0, PX_ENOPROC (not alive), PX_ETIMEDOUT. */
 int px__beh_stop(px_ref to, px_val reason, int64_t timeout_ms);
 
-/* Calls (R-D-2), the way OTP's gen:call does them: monitor the server,
- * send a tagged request (the tag is the monitor ref), wait for the tagged
- * reply or the __DOWN__. We do not use px_ask here because a server that
- * answers and exits at once can make px_ask report noproc and lose the
- * reply (a runtime race, see the report); the monitor also gives the
- * server's real exit reason. Returns 0 / PX_EHANDLER / PX_ENOPROC (reason
- * in *reply) / PX_ETIMEDOUT / PX_EDEADLOCK. Takes ownership of payload.
- * A reply that comes after a timeout stays in the caller's mailbox as
- * __gen_reply__ (OTP before 24 did the same, R-D-3). */
+/* Calls (R-D-2) are plain asks: px_ask(to, type, payload), whose runtime
+ * guarantees are exactly what gen:call needs. The caller gets one answer:
+ * the reply (0), an error reply (PX_EHANDLER, *reply = the error),
+ * PX_ENOPROC with the server's exit reason in *reply (dead or unknown
+ * server, or it died before replying, also while holding a deferred
+ * reply), PX_ETIMEDOUT (the server may still handle the request; its late
+ * reply is dropped by the runtime and never reaches the caller's mailbox,
+ * as with OTP 24+ aliases, R-D-3), PX_EDEADLOCK (call to self). Takes
+ * ownership of payload; timeout_ms as for px_ask (-1 = forever). */
 int px__beh_call(px_ref to, px_atom type, px_val payload, int64_t timeout_ms,
                  px_val *reply);
 
-/* Server side: if msg is a call (a __gen_call__ envelope or any ask), sets
- * the request type, payload (borrowed) and the `from` to answer. For an
- * ask the reply is taken over with px_defer_reply. */
+/* Server side: if msg is a call (any ask: corr != 0, whatever its type),
+ * sets the request type, payload (borrowed) and the `from` to answer. The
+ * reply is taken over with px_defer_reply, so it can be answered during
+ * the callback, later from the behavior (a postponed FSM event) or from
+ * any other actor or thread, and an exit while it is owed answers the
+ * caller PX_ENOPROC with the exit reason. */
 bool px__beh_is_call(const px_message *msg, px_atom *type, px_val *payload,
                      px_from *from);
-/* Answers a call from either kind of caller; takes ownership of value. */
+/* Answers a call (px_reply_to / px_reply_error_to); takes ownership of
+ * value. PX_EINVAL for a from that is not a call's. */
 int px__beh_reply(px_from from, bool error, px_val value);
 
 /* Sends a cast envelope; always returns 0 (R-D-4). Takes ownership of

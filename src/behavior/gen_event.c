@@ -1,7 +1,8 @@
 /* GenEvent manager (SEMANTICS.md section F): one actor, a list of
- * handlers kept in insertion order. Requests from the API are calls with
- * reserved types; their reply is [code, value] so the client can return
- * distinct error codes. Notifications are cast envelopes. */
+ * handlers kept in insertion order. Requests from the API are asks with
+ * reserved types (__ev_add__, ...); their reply is [code, value] so the
+ * client can return distinct error codes. Notifications are cast
+ * envelopes. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -385,10 +385,12 @@ static int fsm_init(px_val args, void **state) {
   if ((r == PX_FSM_KEEP || r == PX_FSM_NEXT) && first) {
     f->state = first;
     f->phase = PH_RUNNING;
-    px__beh_ack_ok(parent);
+    /* Timers first, then the ack: a starter that sees start return knows
+     * init's timeouts exist (virtual-clock tests). */
     insert_next_events(f, &f->tx);
     apply_timeouts(f, &f->tx);
     tx_reset(&f->tx);
+    px__beh_ack_ok(parent);
     /* T-E-11: the first state gets enter with OldState = State. */
     if (f->def->state_enter) enter(f, first);
     drain_queue(f);
@@ -486,8 +488,9 @@ static void fsm_terminate(void *state, px_val reason) {
     f->def->terminate(f->data, f->state, reason);
   }
   if (f->data && f->def->free_data) f->def->free_data(f->data);
-  /* Pending calls among the queued events are answered by the runtime
-   * (asks) or by the callers' monitors (envelope calls). */
+  /* Calls among the queued or postponed events were taken over with
+   * px_defer_reply: the runtime answers their callers PX_ENOPROC with our
+   * exit reason. */
   if (f->has_cur) px_val_release(f->cur.payload);
   q_free(&f->queue);
   q_free(&f->postponed);

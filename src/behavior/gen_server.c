@@ -237,6 +237,13 @@ static int gs_init(px_val args, void **state) {
   }
   if (r == PX_GS_OK) {
     s->phase = PH_RUNNING;
+    /* Arm init's event timeout before the ack, so a starter that sees
+     * start return knows the timer exists (virtual-clock tests). With a
+     * continue, the timeout is the continue's business (after). */
+    if (!o.has_continue && o.timeout_ms >= 0) {
+      arm_timeout(s, o.timeout_ms);
+      o.timeout_ms = -1;
+    }
     px__beh_ack_ok(parent);
     /* A continue from init runs here, before any message (T-D-9). */
     after(s, PX_GS_OK, &o, NULL);

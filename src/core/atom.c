@@ -51,7 +51,7 @@ static table *load_table(void) {
 px_atom px_atom_find(const char *name, size_t len) {
   table *t = load_table();
   if (!t) return NULL;
-  return probe(t, name, len, px__hash_bytes(name, len));
+  return probe(t, name, len, px__val_hash_bytes(name, len));
 }
 
 /* Places `a` in the first free slot of `t`, which is not yet visible to
@@ -98,7 +98,7 @@ static px_atom add_atom(table *t, const char *name, size_t len, uint64_t h) {
 }
 
 px_atom px_atom_ofn(const char *name, size_t len) {
-  uint64_t h = px__hash_bytes(name, len);
+  uint64_t h = px__val_hash_bytes(name, len);
   table *t = load_table();
   px_atom a = t ? probe(t, name, len, h) : NULL;
   if (a) return a;

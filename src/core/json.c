@@ -12,6 +12,10 @@
  * fewest digits that still read back exactly, and always with a '.' or an
  * exponent so they read back as doubles; integers stay integers.
  *
+ * Allocation failures give PX_ENOMEM, except that jansson's lexer reports
+ * a failed allocation inside a token as a syntax error, so those few come
+ * back as PX_EDECODE; either way nothing leaks and nothing aborts.
+ *
  * Both directions recurse once per nesting level, up to PX__MAX_DEPTH;
  * jansson's parser itself recurses up to its own limit of 2048 levels, so
  * decode untrusted JSON on a thread or coroutine with a generous stack. */
@@ -170,7 +174,12 @@ static int json_str(const char *s, size_t n, json_t **out) {
 /* Wraps `inner` (taking ownership) in the one-key object {tag: inner}. */
 static int tagged(const char *tag, json_t *inner, json_t **out) {
   json_t *o = json_object();
-  if (!o || json_object_set_new_nocheck(o, tag, inner) != 0) {
+  if (!o) {
+    json_decref(inner);
+    return PX_ENOMEM;
+  }
+  /* set_new consumes `inner` even when it fails. */
+  if (json_object_set_new_nocheck(o, tag, inner) != 0) {
     json_decref(o);
     return PX_ENOMEM;
   }
@@ -501,8 +510,12 @@ int px_json_decode(const char *text, size_t len, px_val *out, char *errbuf,
     if (errbuf && errcap)
       snprintf(errbuf, errcap, "line %d column %d: %s", err.line, err.column,
                err.text);
-    return json_error_code(&err) == json_error_out_of_memory ? PX_ENOMEM
-                                                              : PX_EDECODE;
+    /* jansson reports most allocation failures with their own code, but
+     * one made before parsing starts leaves the error empty. */
+    bool oom = json_error_code(&err) == json_error_out_of_memory ||
+               err.text[0] == 0;
+    if (oom && errbuf && errcap) snprintf(errbuf, errcap, "out of memory");
+    return oom ? PX_ENOMEM : PX_EDECODE;
   }
   px_val v;
   int rc = from_json(&er, root, 1, &v);

@@ -12,7 +12,6 @@
  * depth costs heap, not C stack, which matters on coroutine stacks), builds
  * px_val directly, never lets a container's claimed size run ahead of the
  * input, and treats every inconsistency as PX_EDECODE. */
-#include <math.h>
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,6 +356,10 @@ static int read_value(dec *d, px_val *v, bool *opened) {
   }
 }
 
+static size_t capacity(px_val c) {
+  return c.type == PX_T_MAP ? px__as_map(c)->u.cap : px__as_array(c)->u.cap;
+}
+
 /* Adds a complete value to the innermost open container (which takes
  * ownership of it). Reports in *closed whether that filled the container,
  * in which case the container is popped and returned in *v. */
@@ -369,9 +372,13 @@ static int attach(dec *d, px_val *v, bool *closed) {
     f->has_key = true;
     rc = 0;
   } else {
-    /* Grow towards the declared size only as items really arrive. */
-    size_t cap = len < FIRST_CAP ? FIRST_CAP : 2 * len;
-    rc = px__val_try_reserve(&f->c, cap < f->declared ? cap : f->declared);
+    /* Grow towards the declared size only as items really arrive, and
+     * geometrically, so that growing costs amortised constant time. */
+    rc = 0;
+    if (len == capacity(f->c)) {
+      size_t cap = 2 * len < f->declared ? 2 * len : f->declared;
+      rc = px__val_try_reserve(&f->c, cap);
+    }
     if (rc) {
       px_val_release(*v);
     } else if (f->c.type == PX_T_MAP) {

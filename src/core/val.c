@@ -60,7 +60,7 @@ static inline uint64_t rotl64(uint64_t x, int r) {
   return (x << r) | (x >> (64 - r));
 }
 
-uint64_t px__hash_bytes(const void *data, size_t len) {
+uint64_t px__val_hash_bytes(const void *data, size_t len) {
   const unsigned char *p = data;
   uint64_t h = 0x9e3779b97f4a7c15ull ^ (len * 0xff51afd7ed558ccdull);
   while (len >= 8) {
@@ -84,7 +84,7 @@ static inline uint64_t typed_hash(px_type t, uint64_t payload) {
 
 /* Hash of string or binary content; never 0, so 0 can mean "not cached". */
 static uint64_t content_hash(const char *p, size_t len) {
-  uint64_t h = px__hash_bytes(p, len);
+  uint64_t h = px__val_hash_bytes(p, len);
   return h ? h : 1;
 }
 
@@ -205,6 +205,11 @@ static inline bool is_heap(px_val v) { return v.type >= PX_T_STR; }
 
 /* Drops one reference and reports whether it was the last. */
 static bool unref(px_obj *o) {
+  /* Acquire: a count of 1 means our reference is the only one, so no other
+   * thread can touch the count any more and the atomic decrement can be
+   * skipped; the acquire pairs with the release half of the decrement by
+   * the previous owner, so its accesses happen before our free. */
+  if (__atomic_load_n(&o->rc, __ATOMIC_ACQUIRE) == 1) return true;
   /* Acq_rel: the release half orders this owner's reads of the object
    * before the free performed by whichever thread drops the last reference;
    * the acquire half makes the freeing thread see every other owner's
@@ -330,7 +335,7 @@ static bool builder_ok(const px_val *v, px_type t) {
   bool ok = v && v->type == t;
   px_assert(ok);
   /* Relaxed: a read of our own reference count for a debug check. */
-  px_assert(__atomic_load_n(&v->u.o->rc, __ATOMIC_RELAXED) == 1);
+  px_assert(!ok || __atomic_load_n(&v->u.o->rc, __ATOMIC_RELAXED) == 1);
   return ok;
 }
 

@@ -24,7 +24,7 @@
 #define PX__MAX_DEPTH 512
 
 struct px_atom_s {
-  uint64_t hash; /* hash of the name bytes, see px__hash_bytes */
+  uint64_t hash; /* hash of the name bytes, see px__val_hash_bytes */
   size_t len;
   char name[]; /* len bytes plus a NUL */
 };
@@ -76,7 +76,7 @@ static inline px__array *px__as_array(px_val v) { return (px__array *)v.u.o; }
 static inline px__map *px__as_map(px_val v) { return (px__map *)v.u.o; }
 
 /* Hash of `len` bytes; the atom table and value hashing share it. */
-uint64_t px__hash_bytes(const void *data, size_t len);
+uint64_t px__val_hash_bytes(const void *data, size_t len);
 
 /* ---- fallible builders for decoders of external input --------------------
  * These return 0, PX_ENOMEM when malloc fails, and (put only) PX_EEXIST for a

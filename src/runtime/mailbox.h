@@ -13,7 +13,11 @@
  *   pop    (owner only)  : returns the oldest node or NULL (empty, or a
  *                          producer is between its xchg and its link).
  *   mark_empty (owner)   : succeeds only if the queue is empty right now; from
- *                          then on the next push returns true. */
+ *                          then on the next push returns true.
+ *   claim_idle           : takes the owner role of a marked, empty queue.
+ *
+ * Whoever gets `true` from push, or claims an idle queue, is the one owner
+ * until it marks the queue empty again: the whole protocol rests on this. */
 #ifndef PX_RUNTIME_MAILBOX_H
 #define PX_RUNTIME_MAILBOX_H
 
@@ -123,6 +127,17 @@ static inline bool px__mbox_mark_empty(px__mbox_prod *p, px__mbox_cons *c) {
    * makes this fail. */
   return atomic_compare_exchange_strong_explicit(
       &p->head, &expect, expect | PX__MBOX_EMPTY_BIT, memory_order_seq_cst,
+      memory_order_relaxed);
+}
+
+/* Takes the consumer role of an idle, empty queue (marked empty, nothing
+ * pushed since): afterwards the queue is unmarked and owned by the caller.
+ * Fails when something was pushed after the mark. */
+static inline bool px__mbox_claim_idle(px__mbox_prod *p, px__mbox_cons *c) {
+  uintptr_t expect = (uintptr_t)&c->stub | PX__MBOX_EMPTY_BIT;
+  /* acq_rel: we see everything the last owner wrote before marking. */
+  return atomic_compare_exchange_strong_explicit(
+      &p->head, &expect, (uintptr_t)&c->stub, memory_order_acq_rel,
       memory_order_relaxed);
 }
 

@@ -80,6 +80,11 @@ static px_ev_result h_call(void *st, px_atom type, px_val p, px_val *reply) {
     *reply = px_atom_val("call_boom");
     return PX_EV_ERROR;
   }
+  if (type == A("slow")) {
+    px_send(observer, A("slow_started"), px_nil());
+    px_sleep(100);
+    px_send(observer, A("slow_done"), px_nil());
+  }
   *reply = px_int(s->seen);
   return PX_EV_OK;
 }
@@ -405,5 +410,89 @@ Test(gen_event, R_F_10_stop_terminates_every_handler) {
     cr_assert(px_is_atom(px_at(t, 1), A("stop")));
     px_val_release(t);
   }
+  px_runtime_stop();
+}
+
+/* ---- requests are asks: one answer each, nothing left behind ------------- */
+
+Test(gen_event, R_F_8_requests_to_dead_manager_noproc) {
+  start_rt();
+  px_ref m = start_mgr();
+  add(m, &H1, "a");
+  cr_assert_eq(px_gen_event_stop(m, -1), 0);
+  px_val_release(expect("terminate"));
+  px_val v;
+  cr_assert_eq(px_gen_event_call(m, &H1, px_atom_val("a"), A("get"), px_nil(),
+                                 0, &v),
+               PX_ENOPROC);
+  cr_assert(px_is_atom(v, A("noproc")));
+  px_val err = px_nil();
+  cr_assert_eq(px_gen_event_add_handler(m, &H1, px_atom_val("b"),
+                                        px_atom_val("b"), &err),
+               PX_ENOPROC);
+  px_val_release(err);
+  cr_assert_eq(px_gen_event_which_handlers(m, &v), PX_ENOPROC);
+  px_val_release(v);
+  px_runtime_stop();
+}
+
+/* Calls a handler with a 10 ms timeout, reports timed_out, waits for
+ * "check", then reports what its mailbox holds. */
+static void late_caller_handle(void *st, const px_message *msg) {
+  px_ref m;
+  px_val_ref(msg->payload, &m);
+  px_val v;
+  int rc = px_gen_event_call(m, &H1, px_atom_val("a"), A("slow"), px_nil(), 10,
+                             &v);
+  px_val_release(v);
+  px_send(observer, A("timed_out"), px_int(rc));
+  px_message *got;
+  px_receive(match_type, (void *)A("check"), -1, &got);
+  px_message_free(got);
+  px_message *left = NULL;
+  int left_rc = px_receive(NULL, NULL, 0, &left);
+  px_val left_type = left ? px_atomv(left->type) : px_nil();
+  if (left) px_message_free(left);
+  px_send(observer, A("checked"), px_arr(2, px_int(left_rc), left_type));
+}
+static const px_actor_type late_caller = {.name = "late_caller",
+                                          .handle = late_caller_handle};
+
+Test(gen_event, R_F_8_timed_out_call_late_reply_dropped) {
+  start_rt();
+  px_ref m = start_mgr();
+  add(m, &H1, "a");
+  px_ref c;
+  cr_assert_eq(px_spawn(&late_caller, px_nil(), NULL, &c), 0);
+  px_send(c, A("go"), px_ref_val(m));
+  px_val_release(expect("slow_started"));
+  /* Virtual time: the caller gives up at 10 ms, the handler answers at
+   * 100 ms. */
+  bool timed_out = false, done = false;
+  for (int i = 0; i < 1000 && !(timed_out && done); i++) {
+    px_clock_advance(1);
+    px_message *msg;
+    if (!timed_out &&
+        px_receive(match_type, (void *)A("timed_out"), 0, &msg) == 0) {
+      cr_assert_eq(msg->payload.u.i, PX_ETIMEDOUT, "got %s",
+                   px_err_name((int)msg->payload.u.i));
+      px_message_free(msg);
+      timed_out = true;
+    }
+    if (!done && px_receive(match_type, (void *)A("slow_done"), 1, &msg) == 0) {
+      px_message_free(msg);
+      done = true;
+    }
+  }
+  cr_assert(timed_out && done);
+  /* The manager answered the slow call before this one: the late reply
+   * has been delivered to the caller before "check" is sent. */
+  cr_assert_eq(nhandlers(m), 1, "the manager lives on");
+  px_send(c, A("check"), px_nil());
+  px_val v = expect("checked");
+  cr_assert_eq(px_at(v, 0).u.i, PX_ETIMEDOUT,
+               "the caller's mailbox holds a %s message",
+               px_is_nil(px_at(v, 1)) ? "?" : px_atom_name(px_at(v, 1).u.a));
+  px_val_release(v);
   px_runtime_stop();
 }

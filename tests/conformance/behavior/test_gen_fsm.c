@@ -95,6 +95,11 @@ static px_fsm_result any_event(void *dp, px_atom state,
       return PX_FSM_KEEP;
     }
     if (!strcmp(t, "fail")) return px_fsm_error(tx, px_atom_val("nope"));
+    if (!strcmp(t, "crash")) px_exit_self(px_atom_val("fsm_boom"));
+    if (!strcmp(t, "reply_then_exit")) {
+      px_fsm_reply(tx, ev->from, px_atom_val("got"));
+      px_exit_self(px_atom_val("after_reply"));
+    }
     if (!strcmp(t, "stop")) {
       px_fsm_reply(tx, ev->from, px_atom_val("stopping"));
       return px_fsm_stop(tx, px_atom_val("normal"));
@@ -552,5 +557,125 @@ Test(gen_fsm, R_E_13_stop_api_is_synchronous) {
   cr_assert_eq(px_gen_fsm_stop(r, px_atom_val("shutdown"), -1), 0);
   cr_assert(queued("terminate"));
   cr_assert_eq(px_gen_fsm_stop(r, px_nil(), -1), PX_ENOPROC);
+  px_runtime_stop();
+}
+
+/* ---- calls are asks: one answer each, nothing left behind ---------------- */
+
+/* A caller actor. "late" [fsm]: a `wait` call with a 50 ms timeout; it
+ * reports timed_out, waits for "check", then reports what its mailbox
+ * holds. "call" [fsm, type]: one call, reported as called [rc, reply]. */
+static void caller2_handle(void *st, const px_message *m) {
+  px_ref fsm;
+  px_val_ref(px_at(m->payload, 0), &fsm);
+  px_val v;
+  if (m->type == A("call")) {
+    int rc = px_gen_fsm_call(fsm, px_at(m->payload, 1).u.a, px_nil(), -1, &v);
+    px_send(observer, A("called"), px_arr(2, px_int(rc), v));
+    return;
+  }
+  int rc = px_gen_fsm_call(fsm, A("wait"), px_nil(), 50, &v);
+  px_val_release(v);
+  px_send(observer, A("timed_out"), px_int(rc));
+  px_message *got;
+  px_receive(match_type, (void *)A("check"), -1, &got);
+  px_message_free(got);
+  px_message *left = NULL;
+  int left_rc = px_receive(NULL, NULL, 0, &left);
+  px_val left_type = left ? px_atomv(left->type) : px_nil();
+  if (left) px_message_free(left);
+  px_send(observer, A("checked"), px_arr(2, px_int(left_rc), left_type));
+}
+static const px_actor_type caller2_type = {.name = "caller2",
+                                           .handle = caller2_handle};
+
+static void wait_logged(px_ref r, const char *type) {
+  for (;;) {
+    px_val log = get_log(r);
+    int i = find(log, 0, NULL, type);
+    px_val_release(log);
+    if (i >= 0) return;
+  }
+}
+
+Test(gen_fsm, R_E_12_timed_out_call_late_reply_dropped) {
+  start_rt();
+  px_ref r = start(&plain_def);
+  px_ref c;
+  cr_assert_eq(px_spawn(&caller2_type, px_nil(), NULL, &c), 0);
+  px_send(c, A("late"), px_arr(1, px_ref_val(r)));
+  wait_logged(r, "wait"); /* the FSM holds the reply */
+  /* Virtual time: move it until the caller's timer has fired (the timer
+   * may be armed a moment after the FSM saw the call). */
+  px_val v = px_nil();
+  for (int i = 0; i < 500 && px_is_nil(v); i++) {
+    px_clock_advance(10);
+    px_message *m;
+    if (px_receive(match_type, (void *)A("timed_out"), 10, &m) == 0) {
+      v = px_val_retain(m->payload);
+      px_message_free(m);
+    }
+  }
+  cr_assert(!px_is_nil(v), "the call never timed out");
+  cr_assert_eq(v.u.i, PX_ETIMEDOUT, "got %s", px_err_name((int)v.u.i));
+  /* Now the FSM answers, late; the call after it orders things: the
+   * reply has been delivered to the caller before "check" is sent. */
+  cast(r, "reply_pending", px_nil());
+  px_val_release(get_log(r));
+  px_send(c, A("check"), px_nil());
+  v = expect("checked");
+  cr_assert_eq(px_at(v, 0).u.i, PX_ETIMEDOUT,
+               "the caller's mailbox holds a %s message",
+               px_is_nil(px_at(v, 1)) ? "?" : px_atom_name(px_at(v, 1).u.a));
+  px_val_release(v);
+  px_runtime_stop();
+}
+
+Test(gen_fsm, R_E_12_stop_while_holding_reply_gives_reason) {
+  start_rt();
+  px_ref r = start(&plain_def);
+  px_ref c;
+  cr_assert_eq(px_spawn(&caller2_type, px_nil(), NULL, &c), 0);
+  px_send(c, A("call"), px_arr(2, px_ref_val(r), px_atom_val("wait")));
+  wait_logged(r, "wait");
+  cr_assert_eq(px_gen_fsm_stop(r, px_arr(2, px_atom_val("shutdown"),
+                                         px_atom_val("bye")),
+                               -1),
+               0);
+  px_val v = expect("called");
+  cr_assert_eq(px_at(v, 0).u.i, PX_ENOPROC, "got %s",
+               px_err_name((int)px_at(v, 0).u.i));
+  cr_assert(px_is_atom(px_at(px_at(v, 1), 1), A("bye")), "the stop reason");
+  px_val_release(v);
+  px_runtime_stop();
+}
+
+Test(gen_fsm, R_E_12_crash_in_call_gives_reason) {
+  start_rt();
+  px_ref r = start(&plain_def);
+  px_val v;
+  cr_assert_eq(px_gen_fsm_call(r, A("crash"), px_nil(), 0, &v), PX_ENOPROC);
+  cr_assert(px_is_atom(v, A("fsm_boom")));
+  px_val_release(v);
+  px_val t = expect("terminate");
+  cr_assert(px_is_atom(px_at(t, 1), A("fsm_boom")));
+  px_val_release(t);
+  cr_assert_eq(px_gen_fsm_call(r, A("state"), px_nil(), 0, &v), PX_ENOPROC);
+  cr_assert(px_is_atom(v, A("noproc")));
+  px_runtime_stop();
+}
+
+Test(gen_fsm, R_E_12_reply_then_exit_gives_reply) {
+  start_rt();
+  for (int i = 0; i < 50; i++) {
+    px_ref r = start(&plain_def);
+    px_val v;
+    int rc = px_gen_fsm_call(r, A("reply_then_exit"), px_nil(), 0, &v);
+    cr_assert_eq(rc, 0, "%s", px_err_name(rc));
+    cr_assert(px_is_atom(v, A("got")));
+    px_val t = expect("terminate");
+    cr_assert(px_is_atom(px_at(t, 1), A("after_reply")));
+    px_val_release(t);
+  }
   px_runtime_stop();
 }

@@ -124,6 +124,15 @@ static px_gs_result srv_call(void *st, px_atom type, px_val p, px_from from,
   }
   if (!strcmp(t, "ping")) return px_gs_reply(out, px_atom_val("pong"));
   if (!strcmp(t, "crash")) px_exit_self(px_atom_val("boom"));
+  if (!strcmp(t, "reply_then_exit")) {
+    /* Answer, then crash in the same callback: the reply must win. */
+    px_gen_server_reply(from, px_atom_val("got"));
+    px_exit_self(px_atom_val("after_reply"));
+  }
+  if (!strcmp(t, "reply_then_stop")) {
+    px_gen_server_reply(from, px_atom_val("got"));
+    return px_gs_stop(out, px_atom_val("normal")); /* quiet in the log */
+  }
   if (!strcmp(t, "noreply")) {
     /* Hand `from` to whoever p names (T-D-6) or to the observer. */
     px_val f = px_arr(2, px_ref_val(from.to), px_int((int64_t)from.corr));
@@ -232,48 +241,17 @@ static px_val call(px_ref r, const char *type, px_val p, int *rc_out) {
   return reply;
 }
 
-/* A parent actor (what a supervisor is to its children): it traps exits,
- * starts servers linked to itself and sends them exit signals. The test
- * thread cannot be the parent here because its exit signals carry no
- * sender (see the report). */
-static void parent_handle(void *st, const px_message *m) {
-  if (m->type == A("start")) {
-    px_ref r;
-    int rc = px_gen_server_start_link(&srv_def, px_val_retain(m->payload),
-                                      NULL, &r);
-    px_reply(m, rc ? px_int(rc) : px_ref_val(r));
-  } else if (m->type == A("exit")) {
-    px_ref to;
-    px_val_ref(px_at(m->payload, 0), &to);
-    px_exit(to, px_val_retain(px_at(m->payload, 1)));
-    px_reply(m, px_atom_val("ok"));
-  }
-}
-static const px_actor_type parent_type = {.name = "parent",
-                                          .handle = parent_handle};
-
-/* Spawns a parent and has it start a server in `mode`. */
-static px_ref start_under_parent(const char *mode, px_ref *parent) {
-  px_spawn_opts so = {.trap_exit = true};
-  cr_assert_eq(px_spawn(&parent_type, px_nil(), &so, parent), 0);
-  px_val v;
-  cr_assert_eq(px_ask(*parent, A("start"), px_arr(1, px_atom_val(mode)), 5000,
-                      &v),
-               0);
+/* Starts a server linked to the test thread, its parent (what a
+ * supervisor is to its children). The test thread traps exits, and its
+ * exit signals carry its proxy's ref, so px_exit from here is the parent's
+ * exit signal. */
+static px_ref start_linked(const char *mode) {
   px_ref r;
-  cr_assert(px_val_ref(v, &r), "start failed");
-  px_val_release(v);
+  int rc = px_gen_server_start_link(&srv_def, px_arr(1, px_atom_val(mode)),
+                                    NULL, &r);
+  cr_assert_eq(rc, 0, "start: %s", px_err_name(rc));
   px_val_release(expect("init_done"));
   return r;
-}
-
-static void parent_exit(px_ref parent, px_ref child, const char *reason) {
-  px_val v;
-  cr_assert_eq(px_ask(parent, A("exit"),
-                      px_arr(2, px_ref_val(child), px_atom_val(reason)), 5000,
-                      &v),
-               0);
-  px_val_release(v);
 }
 
 /* ---- T-D cases --------------------------------------------------------------- */
@@ -399,10 +377,10 @@ const px_actor_type t_d_9_helper = {.name = "t_d_9", .handle = t_d_9_handle};
 
 Test(gen_server, T_D_10_trapping_parent_shutdown_runs_terminate) {
   start_rt(false);
-  px_ref parent, r = start_under_parent("trap", &parent);
+  px_ref r = start_linked("trap");
   px_mref m = px_monitor(r);
   /* A supervisor's shutdown is exit(child, shutdown) from the parent. */
-  parent_exit(parent, r, "shutdown");
+  px_exit(r, px_atom_val("shutdown"));
   px_val t = expect("terminate");
   cr_assert(is_atom(t, "shutdown"));
   px_val_release(t);
@@ -414,9 +392,9 @@ Test(gen_server, T_D_10_trapping_parent_shutdown_runs_terminate) {
 
 Test(gen_server, T_D_10_not_trapping_no_terminate) {
   start_rt(false);
-  px_ref parent, r = start_under_parent("plain", &parent);
+  px_ref r = start_linked("plain");
   px_mref m = px_monitor(r);
-  parent_exit(parent, r, "shutdown");
+  px_exit(r, px_atom_val("shutdown"));
   px_val d = wait_down(m);
   cr_assert(is_atom(d, "shutdown"));
   px_val_release(d);
@@ -728,7 +706,7 @@ Test(gen_server, R_D_11_exit_reasons_propagate_by_kind) {
 
 Test(gen_server, R_D_12_non_parent_exit_goes_to_handle_info) {
   start_rt(false);
-  px_ref parent, r = start_under_parent("trap", &parent);
+  px_ref r = start_linked("trap");
   /* An exit from a non-parent (a helper actor) is a message. */
   extern const px_actor_type exiter;
   px_ref h;
@@ -738,7 +716,7 @@ Test(gen_server, R_D_12_non_parent_exit_goes_to_handle_info) {
   px_val_release(v);
   cr_assert(alive(r));
   /* The parent's EXIT stops it, with terminate. */
-  parent_exit(parent, r, "parent_gone");
+  px_exit(r, px_atom_val("parent_gone"));
   px_val t = expect("terminate");
   cr_assert(is_atom(t, "parent_gone"));
   px_val_release(t);
@@ -762,5 +740,181 @@ Test(gen_server, R_D_13_stop_with_reason_and_timeout) {
   px_val t = expect("terminate");
   cr_assert(is_atom(t, "custom"));
   px_val_release(t);
+  stop_rt();
+}
+
+/* ---- calls are asks: one answer each, nothing left behind ---------------- */
+
+/* A caller actor. "late" [server]: a call that times out while the server
+ * holds the reply; it reports timed_out, waits for "check" (the test
+ * thread sends it after answering the call late), then reports what its
+ * mailbox holds and what a fresh call gets. "call" [server, type]: one
+ * call, reported as called [rc, reply]. */
+static void caller_handle(void *st, const px_message *m) {
+  px_ref server;
+  px_val_ref(px_at(m->payload, 0), &server);
+  if (m->type == A("call")) {
+    px_val v;
+    int rc = px_gen_server_call(server, px_at(m->payload, 1).u.a, px_nil(),
+                                -1, &v);
+    tell("called", px_arr(2, px_int(rc), v));
+    return;
+  }
+  px_val v;
+  int rc = px_gen_server_call(server, A("noreply"), px_nil(), 50, &v);
+  px_val_release(v);
+  tell("timed_out", px_int(rc));
+  px_message *got;
+  px_receive(match_type, (void *)A("check"), -1, &got);
+  px_message_free(got);
+  /* The late reply came before "check" (same sender, FIFO): it must have
+   * been dropped, not queued. */
+  px_message *left = NULL;
+  int left_rc = px_receive(NULL, NULL, 0, &left);
+  px_val left_type = left ? px_atomv(left->type) : px_nil();
+  if (left) px_message_free(left);
+  rc = px_gen_server_call(server, A("ping"), px_nil(), 0, &v);
+  tell("checked", px_arr(4, px_int(left_rc), left_type, px_int(rc), v));
+}
+static const px_actor_type caller_type = {.name = "caller",
+                                          .handle = caller_handle};
+
+static px_ref spawn_caller(void) {
+  px_ref c;
+  cr_assert_eq(px_spawn(&caller_type, px_nil(), NULL, &c), 0);
+  return c;
+}
+
+Test(gen_server, R_D_3_timed_out_call_leaves_caller_mailbox_empty) {
+  start_rt(false);
+  px_ref r = start_mode("plain");
+  px_ref c = spawn_caller();
+  px_send(c, A("late"), px_arr(1, px_ref_val(r)));
+  px_val f = expect("from"); /* the server holds the reply (noreply) */
+  px_from from;
+  cr_assert(px_val_ref(px_at(f, 0), &from.to));
+  cr_assert(px_ref_eq(from.to, c), "from names the calling actor");
+  from.corr = (uint64_t)px_at(f, 1).u.i;
+  px_val_release(f);
+  px_val v = expect("timed_out");
+  cr_assert_eq(v.u.i, PX_ETIMEDOUT, "got %s", px_err_name((int)v.u.i));
+  /* The server answers after the caller gave up. */
+  cr_assert_eq(px_gen_server_reply(from, px_atom_val("late")), 0);
+  px_send(c, A("check"), px_nil());
+  v = expect("checked");
+  cr_assert_eq(px_at(v, 0).u.i, PX_ETIMEDOUT,
+               "the caller's mailbox holds a %s message",
+               px_is_nil(px_at(v, 1)) ? "?" : px_atom_name(px_at(v, 1).u.a));
+  cr_assert_eq(px_at(v, 2).u.i, 0);
+  cr_assert(is_atom(px_at(v, 3), "pong"), "the next call gets its own reply");
+  px_val_release(v);
+  stop_rt();
+}
+
+Test(gen_server, R_D_3_timed_out_call_from_thread_leaves_nothing) {
+  start_rt(false);
+  px_ref r = start_mode("plain");
+  px_val reply;
+  cr_assert_eq(px_gen_server_call(r, A("noreply"), px_nil(), 50, &reply),
+               PX_ETIMEDOUT);
+  px_val f = expect("from");
+  px_from from;
+  px_val_ref(px_at(f, 0), &from.to);
+  from.corr = (uint64_t)px_at(f, 1).u.i;
+  px_val_release(f);
+  px_gen_server_reply(from, px_atom_val("late"));
+  /* A call after the late reply: by then the reply has reached us. */
+  px_val v = call(r, "ping", px_nil(), NULL);
+  cr_assert(is_atom(v, "pong"));
+  px_message *m;
+  cr_assert_eq(px_receive(NULL, NULL, 0, &m), PX_ETIMEDOUT,
+               "nothing left in the mailbox");
+  stop_rt();
+}
+
+/* The reply and the exit leave the server in the same callback: the
+ * caller must see the reply, never noproc (the old ask race). Repeated,
+ * from the test thread and from an actor. */
+Test(gen_server, R_D_2_reply_then_exit_in_same_callback_gives_reply) {
+  start_rt(false);
+  for (int i = 0; i < 50; i++) {
+    const char *what = i % 2 ? "reply_then_exit" : "reply_then_stop";
+    px_ref r = start_mode("plain");
+    px_mref mref = px_monitor(r);
+    int rc;
+    px_val v = call(r, what, px_nil(), &rc);
+    cr_assert_eq(rc, 0, "%s: %s", what, px_err_name(rc));
+    cr_assert(is_atom(v, "got"), "%s: the reply, not the exit reason", what);
+    const char *reason = i % 2 ? "after_reply" : "normal";
+    px_val t = expect("terminate");
+    cr_assert(is_atom(t, reason));
+    px_val_release(t);
+    px_val d = wait_down(mref);
+    cr_assert(is_atom(d, reason));
+    px_val_release(d);
+  }
+  px_ref c = spawn_caller();
+  for (int i = 0; i < 50; i++) {
+    const char *what = i % 2 ? "reply_then_exit" : "reply_then_stop";
+    px_ref r = start_mode("plain");
+    px_send(c, A("call"), px_arr(2, px_ref_val(r), px_atom_val(what)));
+    px_val v = expect("called");
+    cr_assert_eq(px_at(v, 0).u.i, 0, "%s from an actor: %s", what,
+                 px_err_name((int)px_at(v, 0).u.i));
+    cr_assert(is_atom(px_at(v, 1), "got"));
+    px_val_release(v);
+    px_val_release(expect("terminate"));
+  }
+  stop_rt();
+}
+
+Test(gen_server, R_D_2_crash_in_call_from_actor_gets_reason) {
+  start_rt(false);
+  px_ref r = start_mode("plain");
+  px_ref c = spawn_caller();
+  px_send(c, A("call"), px_arr(2, px_ref_val(r), px_atom_val("crash")));
+  px_val v = expect("called");
+  cr_assert_eq(px_at(v, 0).u.i, PX_ENOPROC, "got %s",
+               px_err_name((int)px_at(v, 0).u.i));
+  cr_assert(is_atom(px_at(v, 1), "boom"), "the crash reason");
+  px_val_release(v);
+  px_val t = expect("terminate");
+  cr_assert(is_atom(t, "boom"));
+  px_val_release(t);
+  /* And a call to the dead server now: noproc. */
+  px_send(c, A("call"), px_arr(2, px_ref_val(r), px_atom_val("ping")));
+  v = expect("called");
+  cr_assert_eq(px_at(v, 0).u.i, PX_ENOPROC);
+  cr_assert(is_atom(px_at(v, 1), "noproc"));
+  px_val_release(v);
+  stop_rt();
+}
+
+Test(gen_server, R_D_2_crash_while_holding_reply_gives_reason) {
+  start_rt(false);
+  px_ref r = start_mode("plain");
+  px_ref c = spawn_caller();
+  /* The server takes the call with noreply, then crashes in a cast. */
+  px_send(c, A("call"), px_arr(2, px_ref_val(r), px_atom_val("noreply")));
+  px_val_release(expect("from"));
+  px_gen_server_cast(r, A("crash"), px_nil());
+  px_val v = expect("called");
+  cr_assert_eq(px_at(v, 0).u.i, PX_ENOPROC, "got %s",
+               px_err_name((int)px_at(v, 0).u.i));
+  cr_assert(is_atom(px_at(v, 1), "cast_boom"));
+  px_val_release(v);
+  stop_rt();
+}
+
+Test(gen_server, R_D_2_unknown_server_noproc) {
+  start_rt(false);
+  px_ref nobody = {1, 54321, 9, 0};
+  px_val v;
+  cr_assert_eq(px_gen_server_call(nobody, A("ping"), px_nil(), 0, &v),
+               PX_ENOPROC);
+  cr_assert(is_atom(v, "noproc"));
+  cr_assert_eq(px_gen_server_call(px_ref_nil(), A("ping"), px_nil(), 0, &v),
+               PX_ENOPROC);
+  px_val_release(v);
   stop_rt();
 }

@@ -1,6 +1,6 @@
 /* Unit tests for the helpers shared by the behaviors (src/behavior/beh.c):
- * pointer values, spawn args, the cast and call envelopes, and the start
- * handshake with a bare actor type. */
+ * pointer values, spawn args, the cast envelope, calls (plain asks), and
+ * the start handshake with a bare actor type. */
 #include <criterion/criterion.h>
 
 #include "behavior/beh.h"
@@ -110,5 +110,54 @@ Test(beh, start_call_stop_handshake) {
                              &o, true, &r),
                PX_EINIT);
   cr_assert(px_is_atom(reason, px_atom_of("nope")));
+  px_runtime_stop();
+}
+
+Test(beh, calls_are_asks) {
+  cr_assert_eq(px_runtime_start(&(px_runtime_opts){.workers = 2}), 0);
+  px_ref me = px_self();
+  /* A plain send is not a call, whatever its type. */
+  px_send(me, px_atom_of("q"), px_nil());
+  px_message *m;
+  cr_assert_eq(px_receive(any, NULL, 5000, &m), 0);
+  px_atom t;
+  px_val p;
+  px_from f;
+  cr_assert_not(px__beh_is_call(m, &t, &p, &f));
+  px_message_free(m);
+  /* No envelope: the from of a non-call is refused. */
+  px_from none = {me, 0};
+  cr_assert_eq(px__beh_reply(none, false, px_int(1)), PX_EINVAL);
+  cr_assert_eq(px__beh_reply(none, true, px_int(1)), PX_EINVAL);
+  /* Calls to nobody: noproc, with the reason. */
+  px_val v;
+  cr_assert_eq(px__beh_call(px_ref_nil(), px_atom_of("q"), px_nil(), 100, &v),
+               PX_ENOPROC);
+  cr_assert(px_is_atom(v, px_a()->noproc));
+  cr_assert_eq(px__beh_call(me, px_atom_of("q"), px_nil(), 100, &v),
+               PX_EDEADLOCK);
+  px_runtime_stop();
+}
+
+/* Answers every call with an error, after deferring it. */
+static void err_handle(void *st, const px_message *m) {
+  px_atom t;
+  px_val p;
+  px_from f;
+  if (px__beh_is_call(m, &t, &p, &f))
+    px__beh_reply(f, true, px_arr(2, px_atomv(t), px_val_retain(p)));
+}
+static const px_actor_type err_type = {.name = "err", .handle = err_handle};
+
+Test(beh, error_reply_is_ehandler) {
+  cr_assert_eq(px_runtime_start(&(px_runtime_opts){.workers = 2}), 0);
+  px_ref r;
+  cr_assert_eq(px_spawn(&err_type, px_nil(), NULL, &r), 0);
+  px_val v;
+  cr_assert_eq(px__beh_call(r, px_atom_of("q"), px_int(5), 5000, &v),
+               PX_EHANDLER);
+  cr_assert(px_is_atom(px_at(v, 0), px_atom_of("q")));
+  cr_assert_eq(px_at(v, 1).u.i, 5);
+  px_val_release(v);
   px_runtime_stop();
 }

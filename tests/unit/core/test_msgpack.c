@@ -456,3 +456,91 @@ Test(msgpack, mutated_encodings_never_crash) {
   free(buf);
   px_val_release(v);
 }
+
+/* ---- allocation failures ------------------------------------------------
+ * Outside AddressSanitizer builds this file replaces malloc, calloc and
+ * realloc with pass-throughs that can be told to fail the Nth call, so each
+ * allocation the codec makes is failed once in turn. */
+#ifndef __SANITIZE_ADDRESS__
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t count, size_t n);
+extern void *__libc_realloc(void *p, size_t n);
+extern void __libc_free(void *p);
+
+static long fail_countdown = -1; /* -1: never fail */
+static bool failed;
+static long outstanding; /* blocks allocated and not yet freed */
+
+static bool inject(void) {
+  if (fail_countdown < 0) return false;
+  if (fail_countdown-- > 0) return false;
+  failed = true;
+  return true;
+}
+
+static void *counted(void *p) {
+  if (p) outstanding++;
+  return p;
+}
+
+void *malloc(size_t n) { return inject() ? NULL : counted(__libc_malloc(n)); }
+void *calloc(size_t c, size_t n) {
+  return inject() ? NULL : counted(__libc_calloc(c, n));
+}
+void *realloc(void *p, size_t n) {
+  if (inject()) return NULL;
+  void *q = __libc_realloc(p, n);
+  if (q && !p) outstanding++;
+  return q;
+}
+void free(void *p) {
+  if (p) outstanding--;
+  __libc_free(p);
+}
+
+Test(msgpack, allocation_failures_return_enomem_without_leaks) {
+  px_val v = px_arr(4, px_str("some text"), px_bin("\0\1", 2),
+                    px_map(2, px_int(1), px_atom_val("inj"), px_str("k"),
+                           px_arr(3, px_int(1), px_int(2), px_int(3))),
+                    px_atom_val("inj"));
+  px_val big = px_array_new(0);
+  for (int i = 0; i < 300; i++) px_array_push(&big, px_int(i));
+  px_array_push(&v, big);
+  char *buf;
+  size_t n;
+  cr_assert_eq(px_msgpack_encode(v, &buf, &n), 0);
+  long base = px__val_live_objects();
+  int failures = 0;
+  for (long k = 0;; k++) {
+    px_val back;
+    failed = false;
+    long before = outstanding;
+    fail_countdown = k;
+    int rc = px_msgpack_decode(buf, n, &back);
+    fail_countdown = -1;
+    if (!failed) {
+      cr_assert_eq(rc, 0);
+      cr_assert(px_val_equal(v, back));
+      px_val_release(back);
+      break;
+    }
+    failures++;
+    cr_assert_eq(rc, PX_ENOMEM, "allocation %ld: %d", k, rc);
+    if (base >= 0) cr_assert_eq(px__val_live_objects(), base);
+    cr_assert_eq(outstanding, before, "allocation %ld leaked", k);
+  }
+  cr_assert_gt(failures, 5);
+  /* The encoder's one allocation can fail too. */
+  char *out = NULL;
+  failed = false;
+  long before = outstanding;
+  fail_countdown = 0;
+  int rc = px_msgpack_encode(v, &out, &n);
+  fail_countdown = -1;
+  cr_assert(failed);
+  cr_assert_eq(rc, PX_ENOMEM);
+  cr_assert_eq(outstanding, before);
+  free(buf);
+  px_val_release(v);
+}
+#endif

@@ -566,14 +566,16 @@ static px_val gen(int depth, bool json) {
   case 3:
     return px_double(gen_double(json));
   case 4:
-    return px_atom_val(atom_names[below(sizeof atom_names / sizeof *atom_names)]);
+    return px_atom_val(
+        atom_names[below(sizeof atom_names / sizeof *atom_names)]);
   case 5:
     return gen_bytes(true, json);
   case 6:
     return gen_bytes(false, json);
   case 7: {
     px_val a = px_array_new(0);
-    for (size_t i = below(5); i > 0; i--) px_array_push(&a, gen(depth + 1, json));
+    for (size_t i = below(5); i > 0; i--)
+      px_array_push(&a, gen(depth + 1, json));
     return a;
   }
   default: {
