@@ -593,6 +593,15 @@ static void dispatch(px__actor *a, px__msg *m) {
   px__msg_free(m);
 }
 
+/* Before a turn goes on to another message: an actor that an earlier
+ * message made runnable must not wait in this worker's unstealable "next"
+ * slot behind a handler that may run long; it goes to the ring, where an
+ * idle worker can take it. */
+static inline void share_next(void) {
+  px__worker *w = px__sched_worker();
+  if (w->next) px__sched_share(w);
+}
+
 /* Runs up to a batch of messages. The common case, a plain message for
  * this incarnation with nothing else waiting, goes straight from the
  * mailbox to the handler without touching the inbox. */
@@ -601,14 +610,6 @@ static int actor_turn(px__actor *a) {
   uint32_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
   int i;
   for (i = 0; i < batch; i++) {
-    if (i > 0) {
-      /* The turn goes on: an actor that an earlier message made runnable
-       * must not wait in this worker's unstealable "next" slot behind a
-       * handler that may run long; hand it to the ring, where an idle
-       * worker can take it. */
-      px__worker *w = px__sched_worker();
-      if (w->next) px__sched_share(w);
-    }
     if (!a->inbox_head) {
       bool busy;
       px__mnode *n = px__mbox_pop(&a->mb, &a->mbc, &busy);
@@ -617,6 +618,7 @@ static int actor_turn(px__actor *a) {
       px__msg *m = (px__msg *)n;
       if (m->kind == PX__MK_USER && m->to_gen == gen &&
           a->mb_policy != PX_MBOX_DROP_OLD) {
+        if (i > 0) share_next();
         dispatch(a, m);
         continue;
       }
@@ -625,6 +627,7 @@ static int actor_turn(px__actor *a) {
       if (px__drain(a, &reason)) px__die_now(a, reason);
       if (!a->inbox_head) return i;
     }
+    if (i > 0) share_next();
     dispatch(a, inbox_pop(a));
   }
   return i;

@@ -276,6 +276,9 @@ px_tref px__timer_add(int64_t ms, int64_t interval_ms, px_ref to,
                       px__mkind kind, px_atom type, px_val payload,
                       uint64_t aux);
 void px__timer_cancel_quiet(px_tref t);
+/* For ask timeouts: cheaper, may fire up to a coarse-clock tick late. */
+px_tref px__timer_add_coarse(int64_t ms, px_ref to, px__mkind kind,
+                             uint64_t aux);
 
 extern px_atoms px__atoms;
 

@@ -10,8 +10,6 @@
 #include "plexspaces/core.h"
 #include "plexspaces/runtime.h"
 
-static _Atomic(uint32_t) ask_sample;
-
 #define PX__MAX_DEFERRED 1024
 
 int px_ask(px_ref to, px_atom type, px_val payload, int64_t timeout_ms,
@@ -33,12 +31,11 @@ int px_ask(px_ref to, px_atom type, px_val payload, int64_t timeout_ms,
     *reply = px_atomv(px__atoms.noproc);
     return PX_ENOPROC;
   }
-  /* Time one ask in eight for the latency histogram: reading the clock
-   * twice per ask would cost a tenth of the ask itself. */
-  bool timed = (atomic_fetch_add_explicit(&ask_sample, 1,
-                                          memory_order_relaxed) & 7) == 0;
-  uint64_t t0 = timed ? px_now_ns() : 0;
   uint64_t corr = ++me->seq;
+  /* Time one ask in 64 for the latency histogram: reading the clock twice
+   * per ask would cost a tenth of the ask itself. */
+  bool timed = (corr & 63) == 1;
+  uint64_t t0 = timed ? px_now_ns() : 0;
   px__msg *m = px__msg_new();
   m->pub.type = type;
   m->pub.payload = payload;
@@ -64,8 +61,7 @@ int px_ask(px_ref to, px_atom type, px_val payload, int64_t timeout_ms,
   bool external = atomic_load_explicit(&me->external, memory_order_relaxed);
   px_tref timer = 0;
   if (timeout_ms >= 0 && !external)
-    timer = px__timer_add(timeout_ms, 0, self, PX__MK_WAKE, NULL, px_nil(),
-                          corr);
+    timer = px__timer_add_coarse(timeout_ms, self, PX__MK_WAKE, corr);
   if (external) {
     uint64_t deadline =
         timeout_ms >= 0 ? px_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
@@ -112,7 +108,7 @@ int px_ask(px_ref to, px_atom type, px_val payload, int64_t timeout_ms,
 }
 
 static int reply_with(px_from f, px__mkind kind, px_val v) {
-  px__worker *w = px__sched_worker();
+  px__worker *w = px__sched_worker_here(); /* no park in here */
   px__actor *me = w ? w->current : px__external_peek();
   /* A deferred reply answered by its owner no longer needs the noproc
    * answer at exit. The list stays oldest first (see the cap). */
@@ -148,7 +144,7 @@ int px_reply(const px_message *msg, px_val value) {
 
 int px_reply_error(const px_message *msg, px_val error) {
   px__actor *me = px__current_handler();
-  if (me) px__stats_count(px__sched_worker(), me->type_id, PX__C_ERRORS);
+  if (me) px__stats_count(px__sched_worker_here(), me->type_id, PX__C_ERRORS);
   return reply_msg(msg, PX__MK_REPLY_ERR, error);
 }
 

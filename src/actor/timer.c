@@ -80,6 +80,22 @@ static uint64_t now_tick(void) {
   return TM.virtual_clock ? TM.vnow : px_now_ms() - TM.epoch_ms;
 }
 
+/* The tick an ask's timeout counts from. Every ask with a timeout adds a
+ * timer, and the precise clock costs as much as a tenth of an ask; the
+ * coarse clock is cheap but may lag by up to its resolution, so that
+ * resolution is added: an ask may time out that much late, never early.
+ * Other timers use the precise clock. */
+static uint64_t coarse_res_ms = 1;
+
+static uint64_t start_tick(void) {
+  if (TM.virtual_clock) return TM.vnow;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+  ms += coarse_res_ms;
+  return ms > TM.epoch_ms ? ms - TM.epoch_ms : 0;
+}
+
 uint64_t px_clock_ms(void) {
   spin_lock(&TM.wl);
   uint64_t t = now_tick();
@@ -183,6 +199,10 @@ int px__timer_start(bool virtual_clock) {
   TM.stop = false;
   TM.vnow = 0;
   TM.epoch_ms = px_now_ms();
+  struct timespec res;
+  if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0)
+    coarse_res_ms = (uint64_t)res.tv_sec * 1000u +
+                    ((uint64_t)res.tv_nsec + 999999u) / 1000000u;
   TM.sleep_until = UINT64_MAX;
   px__wheel_init(&TM.wheel, 0);
   TM.running = !virtual_clock;
@@ -213,9 +233,9 @@ void px__timer_stop(void) {
   pthread_cond_destroy(&TM.cond);
 }
 
-px_tref px__timer_add(int64_t ms, int64_t interval_ms, px_ref to,
-                      px__mkind kind, px_atom type, px_val payload,
-                      uint64_t aux) {
+static px_tref timer_add(int64_t ms, int64_t interval_ms, px_ref to,
+                         px__mkind kind, px_atom type, px_val payload,
+                         uint64_t aux, bool coarse) {
   if (ms < 0) ms = 0;
   spin_lock(&TM.wl);
   tentry *e = entry_alloc();
@@ -226,7 +246,7 @@ px_tref px__timer_add(int64_t ms, int64_t interval_ms, px_ref to,
   e->payload = payload;
   e->aux = aux;
   e->interval = interval_ms;
-  uint64_t due = now_tick() + (uint64_t)ms;
+  uint64_t due = (coarse ? start_tick() : now_tick()) + (uint64_t)ms;
   px__wheel_add(&TM.wheel, &e->w, due);
   /* Wake the thread only if this timer is due before it would wake. */
   bool wake = TM.running && due < TM.sleep_until;
@@ -239,6 +259,17 @@ px_tref px__timer_add(int64_t ms, int64_t interval_ms, px_ref to,
     pthread_mutex_unlock(&TM.lock);
   }
   return t;
+}
+
+px_tref px__timer_add(int64_t ms, int64_t interval_ms, px_ref to,
+                      px__mkind kind, px_atom type, px_val payload,
+                      uint64_t aux) {
+  return timer_add(ms, interval_ms, to, kind, type, payload, aux, false);
+}
+
+px_tref px__timer_add_coarse(int64_t ms, px_ref to, px__mkind kind,
+                             uint64_t aux) {
+  return timer_add(ms, 0, to, kind, NULL, px_nil(), aux, true);
 }
 
 int px_cancel_timer(px_tref t) {

@@ -236,7 +236,14 @@ static bool work_visible(px__worker *w) {
 
 static struct px__actor *find_work(px__worker *w) {
   struct px__actor *a;
-  if (w->next && w->next_streak < 64) {
+  /* The next slot goes first, but after 64 in a row it yields to what is
+   * waiting in the ring or the inject queue. With nothing waiting it keeps
+   * going: moving it through the ring would only invite an idle worker to
+   * steal one of two actors that talk to each other. */
+  if (w->next &&
+      (w->next_streak < 64 ||
+       (runq_len(&w->rq) == 0 &&
+        atomic_load_explicit(&S.inject.count, memory_order_relaxed) == 0))) {
     a = w->next;
     w->next = NULL;
     w->next_streak++;
