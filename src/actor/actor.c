@@ -587,6 +587,8 @@ static void dispatch(px__actor *a, px__msg *m) {
       px__die_now(a, px_arr(2, px_atomv(px__atoms.init_failed), px_int(rc)));
     return;
   }
+  /* Counted before the handler runs: whoever it answers already sees it. */
+  px__stats_count(px__sched_worker_here(), a->type_id, PX__C_MESSAGES);
   a->current = m;
   a->type->handle(a->state, &m->pub);
   a->current = NULL;
@@ -639,15 +641,9 @@ static void turn_end(px__worker *w, px__actor *a) {
 }
 
 void px__actor_run_turn(px__actor *a) {
-  int handled = actor_turn(a);
+  actor_turn(a);
   /* The turn may have parked and finished on another worker. */
-  px__worker *w = px__sched_worker();
-  if (handled && a->type_id > 0) {
-    uint64_t *c = &w->type_counters[a->type_id][PX__C_MESSAGES];
-    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + (uint64_t)handled,
-                     __ATOMIC_RELAXED);
-  }
-  turn_end(w, a);
+  turn_end(px__sched_worker(), a);
 }
 
 void px__actor_parked(px__worker *w, px__actor *a, px__coro *co) {
