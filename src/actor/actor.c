@@ -19,14 +19,6 @@ _Atomic(bool) px__stopping;
 
 const px_atoms *px_a(void) { return &px__atoms; }
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ volatile("yield");
-#endif
-}
-
 /* ---- who is calling ------------------------------------------------------ */
 
 px__actor *px__current_handler(void) {
@@ -73,7 +65,7 @@ static void reap(px__actor *a) {
     px__mnode *n;
     while ((n = px__mbox_pop(&a->mb, &a->mbc, &busy)) || busy) {
       if (!n) {
-        cpu_relax();
+        px__cpu_relax();
         continue;
       }
       px__msg *m = (px__msg *)n;
@@ -543,7 +535,7 @@ void px__actor_exit(px__actor *a, px_val reason, bool call_terminate) {
     px__mnode *n = px__mbox_pop(&a->mb, &a->mbc, &busy);
     if (!n) {
       if (busy) {
-        cpu_relax();
+        px__cpu_relax();
         continue;
       }
       if (px__mbox_mark_empty(&a->mb, &a->mbc)) break;

@@ -45,9 +45,7 @@ static inline void spin_lock(spin *l) {
     int n = 0;
     while (atomic_load_explicit(&l->held, memory_order_relaxed)) {
       if (++n < 128) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
+        px__cpu_relax();
       } else {
         sched_yield(); /* the holder was preempted: give it the core */
         n = 0;

@@ -10,6 +10,7 @@
 
 #include "behavior/beh.h"
 #include "core/mem.h"
+#include "plexspaces/core.h"
 #include "plexspaces/error.h"
 #include "plexspaces/gen_event.h"
 #include "plexspaces/runtime.h"
@@ -84,10 +85,60 @@ static px_val remove_at(mgr *m, size_t i, px_val reason, px_val sup_reason) {
   return res;
 }
 
+/* Installs a handler; returns a PX code, *err set on PX_EINIT. */
+static int install(mgr *m, const px_event_handler *def, px_val id,
+                   px_val args, px_ref sup, px_val *err);
+
+/* swap_handler (R-F-7): handler i's terminate(args1) -> T (if i >= 0),
+ * then h2 is installed with init([args2, T]) under the old handler's
+ * supervisor. All values borrowed. Returns install's code (*err set on
+ * PX_EINIT), PX_ENOTFOUND for a missing h1 when h2 went in. */
+static int do_swap(mgr *m, ssize_t i, px_val args1, const px_event_handler *h2,
+                   px_val id2, px_val args2, px_val *err) {
+  px_val res = px_nil();
+  px_ref sup = px_ref_nil();
+  if (i >= 0) {
+    sup = m->h[i].sup;
+    px_val why = px_arr(3, px_atomv(EA.swapped),
+                        px_atom_val(h2->name ? h2->name : "?"),
+                        px_val_retain(id2));
+    res = remove_at(m, (size_t)i, args1, why);
+  }
+  px_val a2 = px_arr(2, px_val_retain(args2), res);
+  int rc = install(m, h2, id2, a2, sup, err);
+  px_val_release(a2);
+  return rc ? rc : i < 0 ? PX_ENOTFOUND : 0;
+}
+
+/* A swap as px_ev_swap describes it: [tag, args1, h2, id2, args2, reply]. */
+static bool swap_spec(px_val v, const px_event_handler **h2) {
+  if (px_typeof(v) != PX_T_ARRAY || px_len(v) != 6 ||
+      !px_is_atom(px_at(v, 0), EA.swap))
+    return false;
+  *h2 = px__beh_val_ptr(px_at(v, 2));
+  return *h2 != NULL;
+}
+
 /* Acts on a handler's failure or removal result (R-F-5, R-F-7). Returns
  * true if handler i was removed. */
 static bool check(mgr *m, size_t i, px_ev_result r, px_val err) {
-  if (r == PX_EV_OK) return false;
+  if (r == PX_EV_OK || r == PX_EV_HIBERNATE) return false;
+  const px_event_handler *h2;
+  if (r == PX_EV_SWAP && swap_spec(err, &h2)) {
+    const char *n1 = hname(&m->h[i]);
+    px_val e2 = px_nil();
+    int rc = do_swap(m, (ssize_t)i, px_at(err, 1), h2, px_at(err, 3),
+                     px_at(err, 4), &e2);
+    if (rc) {
+      char buf[128];
+      px_val_format(e2, buf, sizeof buf);
+      px_log(PX_LOG_WARN, "gen_event", "swap %s -> %s failed: %s %s", n1,
+             h2->name ? h2->name : "?", px_err_name(rc), buf);
+    }
+    px_val_release(e2);
+    px_val_release(err);
+    return true;
+  }
   if (r == PX_EV_REMOVE) {
     px_val_release(err);
     px_val_release(remove_at(m, i, px_atomv(EA.remove_handler),
@@ -104,17 +155,21 @@ static bool check(mgr *m, size_t i, px_ev_result r, px_val err) {
 
 /* Runs every handler on one event, oldest first (R-F-4). */
 static void dispatch(mgr *m, bool info, px_atom type, px_val payload) {
-  for (size_t i = 0; i < m->n;) {
+  /* Handlers a swap installs go to the end and do not see this event. */
+  size_t end = m->n;
+  for (size_t i = 0; i < end;) {
     handler *h = &m->h[i];
     px_ev_result (*fn)(void *, px_atom, px_val, px_val *) =
         info ? h->def->handle_info : h->def->handle_event;
     px_val err = px_nil();
     px_ev_result r = fn ? fn(h->state, type, payload, &err) : PX_EV_OK;
-    if (!check(m, i, r, err)) i++;
+    if (check(m, i, r, err))
+      end--;
+    else
+      i++;
   }
 }
 
-/* Installs a handler; returns a PX code, *err set on PX_EINIT. */
 static int install(mgr *m, const px_event_handler *def, px_val id,
                    px_val args, px_ref sup, px_val *err) {
   if (find(m, def, id) >= 0) return PX_EEXIST;
@@ -178,8 +233,23 @@ static void on_call(mgr *m, px_atom type, px_val p, px_from from) {
         h->def->handle_call
             ? h->def->handle_call(h->state, px_at(p, 2).u.a, px_at(p, 3), &reply)
             : PX_EV_ERROR;
-    if (r == PX_EV_OK) {
+    if (r == PX_EV_OK || r == PX_EV_HIBERNATE) {
       answer(from, 0, reply);
+      return;
+    }
+    if (r == PX_EV_REMOVE) {
+      /* {remove_handler, Reply}: the caller still gets the reply. */
+      px_val_release(remove_at(m, (size_t)i, px_atomv(EA.remove_handler),
+                               px_atomv(px_a()->normal)));
+      answer(from, 0, reply);
+      return;
+    }
+    const px_event_handler *h2;
+    if (r == PX_EV_SWAP && swap_spec(reply, &h2)) {
+      /* {swap_handler, Reply, Args1, S, H2, Args2}. */
+      px_val rep = px_val_retain(px_at(reply, 5));
+      check(m, (size_t)i, r, reply);
+      answer(from, 0, rep);
       return;
     }
     px_val shown = r == PX_EV_ERROR
@@ -196,25 +266,10 @@ static void on_call(mgr *m, px_atom type, px_val p, px_from from) {
   } else if (type == EA.swap) {
     /* [h1, id1, args1, h2, id2, args2] */
     ssize_t i = find(m, px__beh_val_ptr(px_at(p, 0)), px_at(p, 1));
-    px_val res = px_nil();
-    px_ref sup = px_ref_nil();
-    int rc = 0;
-    if (i >= 0) {
-      sup = m->h[i].sup;
-      const px_event_handler *h2 = px__beh_val_ptr(px_at(p, 3));
-      px_val why = px_arr(3, px_atomv(EA.swapped),
-                          px_atom_val(h2->name ? h2->name : "?"),
-                          px_val_retain(px_at(p, 4)));
-      res = remove_at(m, (size_t)i, px_at(p, 2), why);
-    } else {
-      rc = PX_ENOTFOUND;
-    }
     px_val err = px_nil();
-    px_val args2 = px_arr(2, px_val_retain(px_at(p, 5)), res);
-    int rc2 = install(m, px__beh_val_ptr(px_at(p, 3)), px_at(p, 4), args2, sup,
-                      &err);
-    px_val_release(args2);
-    answer(from, rc2 ? rc2 : rc, err);
+    int rc = do_swap(m, i, px_at(p, 2), px__beh_val_ptr(px_at(p, 3)),
+                     px_at(p, 4), px_at(p, 5), &err);
+    answer(from, rc, err);
   } else {
     px__beh_reply(from, true, px_atom_val("unknown_request"));
   }
@@ -292,6 +347,22 @@ static const px_actor_type mgr_type = {
 };
 
 /* ---- API -------------------------------------------------------------------- */
+
+px_ev_result px_ev_swap(px_val *out, px_val args1, const px_event_handler *h2,
+                        px_val id2, px_val args2, px_val reply) {
+  pthread_once(&ea_once, ea_init);
+  if (!out) {
+    px_val_release(args1);
+    px_val_release(id2);
+    px_val_release(args2);
+    px_val_release(reply);
+    return PX_EV_SWAP;
+  }
+  px_val_release(*out);
+  *out = px_arr(6, px_atomv(EA.swap), args1, px__beh_ptr_val(h2), id2, args2,
+                reply);
+  return PX_EV_SWAP;
+}
 
 /* The definition pointer is not used by the manager; any non-NULL will do. */
 static const char mgr_def_tag = 0;

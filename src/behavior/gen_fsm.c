@@ -53,6 +53,7 @@ typedef struct tmo_op {
   px_atom name;
   int64_t ms;
   int op;
+  bool abs;       /* ms is a point on px_clock_ms() (R-E-11) */
   px_val content; /* owned */
 } tmo_op;
 
@@ -244,7 +245,17 @@ static void apply_timeouts(fsm *f, px_fsm_tx *tx) {
       px_val_release(content);
       continue;
     }
-    if (ms == 0 && op->kind != PX_FSM_TIMEOUT) {
+    /* R-E-11: an absolute time becomes a timer for what is left of it; a
+     * time already reached fires at once as a timer message (behind what
+     * is queued), as erlang:start_timer does with {abs, true}. Only the
+     * literal time 0 is a zero timeout, as in gen_statem. */
+    bool fire_now = false;
+    if (op->abs && ms > 0) {
+      uint64_t now = px_clock_ms();
+      fire_now = (uint64_t)ms <= now;
+      ms = fire_now ? 0 : (int64_t)((uint64_t)ms - now);
+    }
+    if (ms == 0 && op->kind != PX_FSM_TIMEOUT && !fire_now) {
       ev e = {op->kind, kind_type(op->kind, op->name), content, {{0}, 0}};
       q_insert(&f->queue, f->queue.n, e);
       continue;
@@ -550,7 +561,26 @@ static void add_op(px_fsm_tx *tx, px_fsm_kind kind, px_atom name, int64_t ms,
     tx->capops = tx->capops ? tx->capops * 2 : 4;
     tx->ops = px__xrealloc(tx->ops, tx->capops * sizeof *tx->ops);
   }
-  tx->ops[tx->nops++] = (tmo_op){kind, name, ms, op, content};
+  tx->ops[tx->nops++] = (tmo_op){kind, name, ms, op, false, content};
+}
+
+static void add_abs(px_fsm_tx *tx, px_fsm_kind kind, px_atom name,
+                    int64_t at_ms, px_val content) {
+  add_op(tx, kind, name, at_ms, OP_SET, content);
+  tx->ops[tx->nops - 1].abs = true;
+}
+
+void px_fsm_event_timeout_abs(px_fsm_tx *tx, int64_t at_ms, px_val content) {
+  add_abs(tx, PX_FSM_TIMEOUT, NULL, at_ms, content);
+}
+
+void px_fsm_state_timeout_abs(px_fsm_tx *tx, int64_t at_ms, px_val content) {
+  add_abs(tx, PX_FSM_STATE_TIMEOUT, NULL, at_ms, content);
+}
+
+void px_fsm_generic_timeout_abs(px_fsm_tx *tx, px_atom name, int64_t at_ms,
+                                px_val content) {
+  add_abs(tx, PX_FSM_GENERIC_TIMEOUT, name, at_ms, content);
 }
 
 void px_fsm_event_timeout(px_fsm_tx *tx, int64_t ms, px_val content) {

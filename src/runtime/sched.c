@@ -65,14 +65,6 @@ static long futex(_Atomic(uint32_t) *addr, int op, uint32_t val,
   return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
 }
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ volatile("yield");
-#endif
-}
-
 /* ---- inject queue -------------------------------------------------------- */
 
 static void inject_push_locked(struct px__actor *a) {
@@ -270,7 +262,7 @@ static void park(px__worker *w) {
       seen = true;
       break;
     }
-    for (int i = 0; i < 64; i++) cpu_relax();
+    for (int i = 0; i < 64; i++) px__cpu_relax();
     if (px_now_ns() >= until) break;
   }
   atomic_fetch_sub_explicit(&S.spinning, 1, memory_order_seq_cst);

@@ -88,6 +88,15 @@ px__worker *px__sched_worker(void);
 extern _Thread_local px__worker *px__tls_worker;
 static inline px__worker *px__sched_worker_here(void) { return px__tls_worker; }
 extern int px__sched_batch_size;
+
+/* A polite busy-wait step (pause on x86, yield on AArch64). */
+static inline void px__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
 int px__sched_nworkers(void);
 px__worker *px__sched_worker_at(int i);
 size_t px__sched_default_stack(void);
