@@ -20,8 +20,12 @@ PX_EXTERN_C_BEGIN
 
 typedef enum px_ev_result {
   PX_EV_OK = 0,  /* go on */
-  PX_EV_REMOVE,  /* remove_handler: terminate(remove_handler) (R-F-7) */
+  PX_EV_REMOVE,  /* remove_handler: terminate(remove_handler) (R-F-7);
+                    from handle_call, *reply still answers the call */
   PX_EV_ERROR,   /* failure: *err holds the error (ownership passes) */
+  PX_EV_SWAP,    /* swap_handler (R-F-7): return it through px_ev_swap */
+  PX_EV_HIBERNATE, /* OK + hibernate: accepted for OTP parity, no effect
+                      (R-F-11) */
 } px_ev_result;
 
 /** A handler definition; must outlive the runtime. Values passed in are
@@ -45,6 +49,21 @@ typedef struct px_event_handler {
   /** Destructor: exactly once, after terminate if that ran; no blocking. */
   void (*free_state)(void *state);
 } px_event_handler;
+
+/** swap_handler returned from handle_event, handle_call or handle_info
+ *  (R-F-7, OTP {swap_handler, Args1, S, Handler2, Args2}): the calling
+ *  handler's terminate(args1) runs, giving T, then h2 (with id2) is
+ *  installed with init([args2, T]) -- the same steps and results as
+ *  px_gen_event_swap_handler, including a supervised handler keeping its
+ *  supervisor (told [swapped, h2 name, id2]). If h2's init refuses, the
+ *  old handler is gone all the same (logged). The new handler does not
+ *  see the event being dispatched. `out` is the callback's err / reply
+ *  out-parameter; `reply` is what a handle_call answers (nil elsewhere).
+ *  Takes ownership of args1, id2, args2 and reply. Returns PX_EV_SWAP:
+ *  `return px_ev_swap(err, ...);`. */
+PX_API px_ev_result px_ev_swap(px_val *out, px_val args1,
+                               const px_event_handler *h2, px_val id2,
+                               px_val args2, px_val reply);
 
 /** Starts a manager; same contract as px_gen_server_start (args unused,
  *  pass nil). */

@@ -110,6 +110,20 @@ PX_API void px_fsm_event_timeout(px_fsm_tx *tx, int64_t ms, px_val content);
 PX_API void px_fsm_state_timeout(px_fsm_tx *tx, int64_t ms, px_val content);
 PX_API void px_fsm_generic_timeout(px_fsm_tx *tx, px_atom name, int64_t ms,
                                    px_val content);
+/** Absolute timeouts, {Kind, Time, Content, [{abs, true}]} (R-E-11):
+ *  at_ms is a point on the runtime clock, px_clock_ms() (virtual when so
+ *  configured), not a duration. The kinds' rules are those above (which
+ *  events cancel them, last one of a kind wins). at_ms < 0 (infinity)
+ *  cancels. A time already reached fires at once as a timer message,
+ *  behind the messages already queued (erlang:start_timer with
+ *  {abs, true}); only at_ms == 0 is a zero timeout as above, as in
+ *  gen_statem. */
+PX_API void px_fsm_event_timeout_abs(px_fsm_tx *tx, int64_t at_ms,
+                                     px_val content);
+PX_API void px_fsm_state_timeout_abs(px_fsm_tx *tx, int64_t at_ms,
+                                     px_val content);
+PX_API void px_fsm_generic_timeout_abs(px_fsm_tx *tx, px_atom name,
+                                       int64_t at_ms, px_val content);
 /** {Kind, update, Content}: new content for a running timeout, or, when
  *  none runs, delivered at once as with time 0 (R-E-9). name is ignored
  *  except for PX_FSM_GENERIC_TIMEOUT. */

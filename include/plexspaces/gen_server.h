@@ -192,6 +192,172 @@ PX_API int px_gen_server_reply(px_from from, px_val value);
 PX_API int px_gen_server_stop(px_ref server, px_val reason,
                               int64_t timeout_ms);
 
+/* ---- many servers at once, asynchronous requests (R-D-14) ---------------
+ * Mechanism. The runtime's px_ask() blocks and its reply is a signal that
+ * only the asking actor, parked in that ask, can take. An asynchronous
+ * request therefore gets its own asker: px_gen_server_send_request()
+ * spawns a tiny "request" actor (type name gen_request), monitored by the
+ * caller, which px_ask()s the server on the caller's behalf, with no
+ * timeout, and then exits with the outcome as its exit reason:
+ * [shutdown, [__gen_response__, rc, value]] (a {shutdown, _} reason, so
+ * the exit is silent, R-C-7). The response is thus the __DOWN__ of that
+ * monitor: an ordinary message in the caller's mailbox, found with
+ * px_receive() and a match on the monitor ref, or handed to a caller's
+ * handle_info (pass its type and payload to px_gen_server_check_response).
+ * The request id is that monitor plus the request actor's ref.
+ *   - The server needs nothing new: it sees a plain call (an ask) and
+ *     answers it with the result, px_reply, or px_defer_reply and a later
+ *     px_reply_to / px_gen_server_reply. `from.to` names the request
+ *     actor, not the caller.
+ *   - Every request gets exactly one response, as every ask gets one
+ *     answer: 0 with the reply, PX_EHANDLER with the error, PX_ENOPROC with
+ *     the server's exit reason (dead, unknown, or it died first). A
+ *     request actor killed by someone else also answers PX_ENOPROC, with
+ *     its own reason (killed).
+ *   - Abandoning a request (px_gen_server_reqid_abandon, a
+ *     receive_response that timed out, a freed collection) demonitors with
+ *     flush and kills the request actor: nothing reaches the mailbox
+ *     later, as with OTP 24+ aliases (R-D-3). The server may still handle
+ *     the request; its reply goes nowhere.
+ *   - A request that is neither awaited nor abandoned keeps its request
+ *     actor (a few hundred bytes and a stack) alive until the server
+ *     answers or exits; if the caller dies meanwhile, the response is
+ *     dropped.
+ *   - Cost: one spawn per request. Works for any actor that answers asks
+ *     (GenServer, GenFSM calls, plain actors).
+ *
+ * Timeouts are px_receive() timeouts, so they follow the runtime clock
+ * (virtual when so configured) inside actors; external threads wait in
+ * real time, as px_receive() does there. */
+
+/** A server to reach: a ref, or a registered name (name non-NULL wins).
+ *  `node` names the node of a registered name: 0 or this node's id is
+ *  local; other nodes are reserved for the cluster and are reported as
+ *  bad servers (PX_ENOTSUP) until it exists. For refs the node is in the
+ *  ref. */
+typedef struct px_gen_target {
+  const char *name;
+  uint32_t node;
+  px_ref ref;
+} px_gen_target;
+
+static inline px_gen_target px_gen_target_ref(px_ref r) {
+  px_gen_target t = {NULL, 0, r};
+  return t;
+}
+static inline px_gen_target px_gen_target_name(const char *name) {
+  px_gen_target t = {name, 0, {0, 0, 0, 0}};
+  return t;
+}
+
+/** One server's outcome in a multi_call. */
+typedef struct px_gen_multi_reply {
+  int rc;       /* 0 reply, PX_EHANDLER error reply (both: it answered);
+                   PX_ENOPROC dead/unknown (value = reason: noproc for an
+                   unknown name), PX_ETIMEDOUT no answer in time,
+                   PX_ENOTSUP remote node (not yet) */
+  px_val value; /* a new value (nil when none): release it */
+} px_gen_multi_reply;
+
+/** multi_call (R-D-14): sends the same call to every target at once and
+ *  waits up to timeout_ms in all (0 = PX_GEN_CALL_TIMEOUT, -1 = forever)
+ *  for their answers. replies[i] is servers[i]'s outcome (n entries).
+ *  bad (n entries, may be NULL) receives the indexes of the bad servers
+ *  -- every one whose rc is neither 0 nor PX_EHANDLER: dead, unknown,
+ *  timed out -- in index order, their count in *nbad (may be NULL).
+ *  Servers that time out may still handle the request; their replies are
+ *  dropped. Takes ownership of payload (shared by all requests). Returns
+ *  0 or PX_EINVAL (NULL servers/replies with n > 0). A node
+ *  list form (OTP multi_call(Nodes, Name, ...)) maps to targets
+ *  {name, node}. */
+PX_API int px_gen_server_multi_call(const px_gen_target *servers, size_t n,
+                                    px_atom type, px_val payload,
+                                    int64_t timeout_ms,
+                                    px_gen_multi_reply *replies, size_t *bad,
+                                    size_t *nbad);
+/** abcast: px_gen_server_cast to every target; always 0 (absent servers
+ *  and unknown names are fine, R-D-4). Takes ownership of payload. */
+PX_API int px_gen_server_abcast(const px_gen_target *servers, size_t n,
+                                px_atom type, px_val payload);
+
+/** A request id: the monitor on the request actor, and that actor. A
+ *  plain value; copy it freely but consume it once. */
+typedef struct px_reqid {
+  px_mref mref;
+  px_ref relay;
+} px_reqid;
+
+/** send_request: sends the call and returns at once with *out (R-D-14).
+ *  Takes ownership of payload. 0 or PX_ESTOPPED. A dead or
+ *  unknown server is no error here: its response is PX_ENOPROC. */
+PX_API int px_gen_server_send_request(px_ref server, px_atom type,
+                                      px_val payload, px_reqid *out);
+/** Same for a registered name (resolved now; unknown -> noproc). */
+PX_API int px_gen_server_send_request_name(const char *name, px_atom type,
+                                           px_val payload, px_reqid *out);
+/** wait_response: waits up to timeout_ms (-1 = forever, 0 = only what has
+ *  arrived) for the response. 0 with *reply, PX_EHANDLER with the error,
+ *  PX_ENOPROC with the exit reason: the request is consumed. PX_ETIMEDOUT:
+ *  nothing yet; the id stays valid (wait again, or abandon it). *reply is
+ *  a new value (nil on timeout). */
+PX_API int px_gen_server_wait_response(px_reqid id, int64_t timeout_ms,
+                                       px_val *reply);
+/** receive_response: as wait_response, but a timeout abandons the
+ *  request: no response will ever show up for it. */
+PX_API int px_gen_server_receive_response(px_reqid id, int64_t timeout_ms,
+                                          px_val *reply);
+/** check_response: is this received message (type and payload, e.g. from
+ *  handle_info or a px_message) the response to id? If so, the request is
+ *  consumed and the outcome returned as by wait_response; PX_ENOTFOUND
+ *  (OTP no_reply) if it is not. Never blocks. */
+PX_API int px_gen_server_check_response(px_atom type, px_val payload,
+                                        px_reqid id, px_val *reply);
+/** Abandons a request: no response will ever reach the mailbox; the
+ *  request actor is killed. Harmless on a consumed id. Always 0. */
+PX_API int px_gen_server_reqid_abandon(px_reqid id);
+
+/** A request-id collection (OTP reqids_*): ids with labels, awaited as a
+ *  set; each response is reported once, with its label, and leaves the
+ *  collection. Owned by one actor (or thread): the one that sent the
+ *  requests. */
+typedef struct px_reqids px_reqids;
+
+/** A new, empty collection (never NULL). */
+PX_API px_reqids *px_gen_server_reqids_new(void);
+/** Abandons every request still in it, releases the labels, frees it. */
+PX_API void px_gen_server_reqids_free(px_reqids *c);
+/** Adds id under label (takes ownership of label). 0 or PX_EINVAL. */
+PX_API int px_gen_server_reqids_add(px_reqids *c, px_reqid id, px_val label);
+/** Number of requests not yet answered. */
+PX_API size_t px_gen_server_reqids_size(const px_reqids *c);
+/** Waits up to timeout_ms (-1 = forever, 0 = poll) for any response:
+ *  its outcome (0, PX_EHANDLER, PX_ENOPROC) with *label and *reply (new
+ *  values), the request removed; PX_ETIMEDOUT (nothing removed);
+ *  PX_ENOTFOUND when the collection is empty (OTP no_request). */
+PX_API int px_gen_server_reqids_wait_any(px_reqids *c, int64_t timeout_ms,
+                                         px_val *label, px_val *reply);
+
+/** One response out of a collection. */
+typedef struct px_reqid_result {
+  px_val label; /* new value */
+  int rc;       /* 0, PX_EHANDLER, PX_ENOPROC */
+  px_val reply; /* new value */
+} px_reqid_result;
+
+/** Waits up to timeout_ms in all (-1 = forever) for every response,
+ *  filling out[0..*nout) in arrival order. 0: the collection is empty;
+ *  PX_ETIMEDOUT: time ran out and the rest stay in it; PX_ERANGE: out
+ *  (cap entries) filled up first. */
+PX_API int px_gen_server_reqids_wait_all(px_reqids *c, int64_t timeout_ms,
+                                         px_reqid_result *out, size_t cap,
+                                         size_t *nout);
+/** check_response against a collection: the outcome with *label and
+ *  *reply if the message answers one of its requests (removed), else
+ *  PX_ENOTFOUND. Never blocks. */
+PX_API int px_gen_server_reqids_check(px_reqids *c, px_atom type,
+                                      px_val payload, px_val *label,
+                                      px_val *reply);
+
 PX_EXTERN_C_END
 
 #endif

@@ -61,8 +61,26 @@ static px_ev_result h_init(px_val args, void **st, px_val *err) {
   return PX_EV_OK;
 }
 
+static const px_event_handler H2;
+
+/* R-F-7 / R-F-11 results a handler may return from any callback. */
+static bool special(hs *s, px_atom type, px_val p, px_val *out,
+                    px_ev_result *r) {
+  if (type == A("swap") && px_val_equal(p, s->id)) {
+    *r = px_ev_swap(out, px_atom_val("args1"), &H2, px_atom_val("b2"),
+                    px_atom_val("args2"), px_atom_val("swapped_ok"));
+    return true;
+  }
+  if (type == A("hib")) {
+    *r = PX_EV_HIBERNATE;
+    return true;
+  }
+  return false;
+}
+
 static px_ev_result h_event(void *st, px_atom type, px_val p, px_val *err) {
   hs *s = st;
+  px_ev_result sr;
   s->seen++;
   px_send(observer, A("event"), px_arr(2, px_val_retain(s->id), px_atomv(type)));
   if (type == A("crash") && px_val_equal(p, s->id)) {
@@ -71,6 +89,16 @@ static px_ev_result h_event(void *st, px_atom type, px_val p, px_val *err) {
   }
   if (type == A("leave") && px_val_equal(p, s->id)) return PX_EV_REMOVE;
   if (type == A("slow")) px_sleep(100);
+  if (special(s, type, p, err, &sr)) return sr;
+  return PX_EV_OK;
+}
+
+static px_ev_result h_info(void *st, px_atom type, px_val p, px_val *err) {
+  hs *s = st;
+  px_ev_result sr;
+  px_send(observer, A("info"), px_arr(2, px_val_retain(s->id), px_atomv(type)));
+  if (type == A("leave") && px_val_equal(p, s->id)) return PX_EV_REMOVE;
+  if (special(s, type, p, err, &sr)) return sr;
   return PX_EV_OK;
 }
 
@@ -84,6 +112,15 @@ static px_ev_result h_call(void *st, px_atom type, px_val p, px_val *reply) {
     px_send(observer, A("slow_started"), px_nil());
     px_sleep(100);
     px_send(observer, A("slow_done"), px_nil());
+  }
+  px_ev_result sr;
+  if (special(s, type, p, reply, &sr)) {
+    if (sr == PX_EV_HIBERNATE) *reply = px_int(s->seen);
+    return sr;
+  }
+  if (type == A("leave")) {
+    *reply = px_atom_val("bye"); /* {remove_handler, Reply} */
+    return PX_EV_REMOVE;
   }
   *reply = px_int(s->seen);
   return PX_EV_OK;
@@ -106,6 +143,8 @@ static const px_event_handler H1 = {"h1",    h_init,      h_event, h_call,
                                     NULL,    h_terminate, h_free};
 static const px_event_handler H2 = {"h2",    h_init,      h_event, h_call,
                                     NULL,    h_terminate, h_free};
+static const px_event_handler H3 = {"h3",    h_init,      h_event, h_call,
+                                    h_info,  h_terminate, h_free};
 
 static px_ref start_mgr(void) {
   px_ref m;
@@ -494,5 +533,140 @@ Test(gen_event, R_F_8_timed_out_call_late_reply_dropped) {
                "the caller's mailbox holds a %s message",
                px_is_nil(px_at(v, 1)) ? "?" : px_atom_name(px_at(v, 1).u.a));
   px_val_release(v);
+  px_runtime_stop();
+}
+
+/* ---- R-F-7: swap_handler / remove_handler returned by a callback -------- */
+
+/* After a swap of (h, "a") to (H2, "b2"): terminate(args1) ran, H2's init
+ * got [args2, T] with T what terminate returned, and only H2 is left. */
+static void check_swapped(px_ref m, const char *h1name) {
+  px_val t = expect("terminate");
+  cr_assert(px_is_atom(px_at(t, 0), A("a")));
+  cr_assert(px_is_atom(px_at(t, 1), A("args1")), "terminate(Args1, S)");
+  px_val_release(t);
+  px_val i = expect("init");
+  cr_assert(px_is_atom(px_at(i, 0), A("args2")), "init({Args2, ...})");
+  px_val res = px_at(i, 1);
+  cr_assert(px_is_atom(px_at(res, 0), A("result_of")));
+  cr_assert(px_is_atom(px_at(res, 1), A("a")), "...TermResult})");
+  px_val_release(i);
+  px_val w;
+  cr_assert_eq(px_gen_event_which_handlers(m, &w), 0);
+  cr_assert_eq(px_len(w), 1);
+  cr_assert(px_is_atom(px_at(px_at(w, 0), 0), A("h2")), "was %s", h1name);
+  cr_assert(px_is_atom(px_at(px_at(w, 0), 1), A("b2")));
+  px_val_release(w);
+}
+
+Test(gen_event, R_F_7_swap_from_handler_return) {
+  start_rt();
+  px_ref m = start_mgr();
+  add(m, &H1, "a");
+  cr_assert_eq(px_gen_event_sync_notify(m, A("swap"), px_atom_val("a")), 0);
+  px_val_release(expect("event")); /* h1 saw it */
+  check_swapped(m, "h1");
+  cr_assert_not(queued("event"), "the new handler does not see that event");
+  /* The new handler works. */
+  px_gen_event_sync_notify(m, A("after"), px_nil());
+  px_val e = expect("event");
+  cr_assert(px_is_atom(px_at(e, 1), A("after")));
+  px_val_release(e);
+  px_runtime_stop();
+}
+
+Test(gen_event, R_F_7_swap_from_handle_call) {
+  start_rt();
+  px_ref m = start_mgr();
+  add(m, &H1, "a");
+  px_val r;
+  cr_assert_eq(px_gen_event_call(m, &H1, px_atom_val("a"), A("swap"),
+                                 px_atom_val("a"), 0, &r),
+               0);
+  cr_assert(px_is_atom(r, A("swapped_ok")), "the call gets its reply");
+  px_val_release(r);
+  check_swapped(m, "h1");
+  px_runtime_stop();
+}
+
+Test(gen_event, R_F_7_swap_from_handle_info) {
+  start_rt();
+  px_ref m = start_mgr();
+  add(m, &H3, "a");
+  px_send(m, A("swap"), px_atom_val("a"));
+  px_val_release(expect("info"));
+  check_swapped(m, "h3");
+  px_runtime_stop();
+}
+
+Test(gen_event, R_F_7_swap_keeps_supervisor_and_tells_it) {
+  start_rt();
+  px_ref m = start_mgr();
+  cr_assert_eq(px_gen_event_add_sup_handler(m, &H1, px_atom_val("a"),
+                                            px_atom_val("a"), NULL),
+               0);
+  px_val_release(expect("init"));
+  px_gen_event_sync_notify(m, A("swap"), px_atom_val("a"));
+  px_val x = expect("gen_event_EXIT");
+  cr_assert(px_is_atom(px_at(x, 0), A("h1")));
+  px_val why = px_at(x, 2);
+  cr_assert(px_is_atom(px_at(why, 0), A("swapped")));
+  cr_assert(px_is_atom(px_at(why, 1), A("h2")));
+  cr_assert(px_is_atom(px_at(why, 2), A("b2")));
+  px_val_release(x);
+  check_swapped(m, "h1");
+  /* H2 inherited the supervisor: deleting it tells us. */
+  cr_assert_eq(px_gen_event_delete_handler(m, &H2, px_atom_val("b2"),
+                                           px_nil(), NULL),
+               0);
+  x = expect("gen_event_EXIT");
+  cr_assert(px_is_atom(px_at(x, 0), A("h2")));
+  px_val_release(x);
+  px_runtime_stop();
+}
+
+Test(gen_event, R_F_7_remove_handler_from_call_and_info) {
+  start_rt();
+  px_ref m = start_mgr();
+  add(m, &H1, "a");
+  add(m, &H3, "c");
+  px_val r;
+  cr_assert_eq(px_gen_event_call(m, &H1, px_atom_val("a"), A("leave"),
+                                 px_nil(), 0, &r),
+               0);
+  cr_assert(px_is_atom(r, A("bye")), "{remove_handler, Reply} replies");
+  px_val_release(r);
+  px_val t = expect("terminate");
+  cr_assert(px_is_atom(px_at(t, 0), A("a")));
+  cr_assert(px_is_atom(px_at(t, 1), A("remove_handler")));
+  px_val_release(t);
+  px_send(m, A("leave"), px_atom_val("c"));
+  t = expect("terminate");
+  cr_assert(px_is_atom(px_at(t, 0), A("c")));
+  cr_assert(px_is_atom(px_at(t, 1), A("remove_handler")));
+  px_val_release(t);
+  cr_assert_eq(nhandlers(m), 0);
+  px_runtime_stop();
+}
+
+Test(gen_event, R_F_11_hibernating_manager_keeps_working) {
+  start_rt();
+  px_ref m = start_mgr();
+  add(m, &H1, "a");
+  add(m, &H2, "b");
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(px_gen_event_sync_notify(m, A("hib"), px_nil()), 0);
+    px_val_release(expect("event"));
+    px_val_release(expect("event"));
+  }
+  px_val r;
+  cr_assert_eq(px_gen_event_call(m, &H1, px_atom_val("a"), A("hib"), px_nil(),
+                                 0, &r),
+               0);
+  cr_assert_eq(r.u.i, 3, "every event reached the handler");
+  cr_assert_eq(nhandlers(m), 2, "hibernate removes nobody");
+  px_gen_event_notify(m, A("after"), px_nil());
+  px_val_release(expect("event"));
+  px_val_release(expect("event"));
   px_runtime_stop();
 }

@@ -122,6 +122,14 @@ static px_fsm_result any_event(void *dp, px_atom state,
   if (!strcmp(t, "st_update"))
     px_fsm_timeout_update(tx, PX_FSM_STATE_TIMEOUT, NULL, px_atom_val("c2"));
   if (!strcmp(t, "et")) px_fsm_event_timeout(tx, p.u.i, px_atom_val("e"));
+  /* R-E-11: absolute times on px_clock_ms(). */
+  if (!strcmp(t, "st_abs"))
+    px_fsm_state_timeout_abs(tx, p.u.i, px_atom_val("c_abs"));
+  if (!strcmp(t, "et_abs"))
+    px_fsm_event_timeout_abs(tx, p.u.i, px_atom_val("e_abs"));
+  if (!strcmp(t, "gt_abs"))
+    px_fsm_generic_timeout_abs(tx, px_at(p, 0).u.a, px_at(p, 1).u.i,
+                               px_val_retain(px_at(p, 0)));
   if (!strcmp(t, "gt"))
     px_fsm_generic_timeout(tx, px_at(p, 0).u.a, px_at(p, 1).u.i,
                            px_val_retain(px_at(p, 0)));
@@ -677,5 +685,101 @@ Test(gen_fsm, R_E_12_reply_then_exit_gives_reply) {
     cr_assert(px_is_atom(px_at(t, 1), A("after_reply")));
     px_val_release(t);
   }
+  px_runtime_stop();
+}
+
+/* ---- R-E-11: absolute timeouts ------------------------------------------ */
+
+/* Moves the clock to a point well past 0, so that an absolute time read
+ * as a duration would fire at a visibly different moment. */
+static int64_t clock_at_1000(void) {
+  px_clock_advance(1000);
+  return (int64_t)px_clock_ms();
+}
+
+Test(gen_fsm, R_E_11_absolute_state_timeout) {
+  start_rt();
+  px_ref r = start(&plain_def);
+  int64_t now = clock_at_1000();
+  cast(r, "st_abs", px_int(now + 100)); /* due at now+100, not in 1100 ms */
+  px_val_release(get_log(r));
+  px_clock_advance(99);
+  px_val_release(get_log(r));
+  cr_assert_not(queued("fired"));
+  px_clock_advance(1);
+  px_val v = expect("fired");
+  cr_assert(px_is_atom(px_at(v, 0), A("state_timeout")));
+  cr_assert(px_is_atom(px_at(v, 1), A("c_abs")));
+  px_val_release(v);
+  /* The kind's rules hold: a state change cancels it. */
+  cast(r, "st_abs", px_int(now + 300));
+  cast(r, "goto", px_atom_val("b"));
+  px_val_release(get_log(r));
+  px_clock_advance(300);
+  px_val_release(get_log(r));
+  cr_assert_not(queued("fired"));
+  px_runtime_stop();
+}
+
+Test(gen_fsm, R_E_11_absolute_event_timeout) {
+  start_rt();
+  px_ref r = start(&plain_def);
+  int64_t now = clock_at_1000();
+  cast(r, "et_abs", px_int(now + 50));
+  /* No call here: a call is an event and would cancel it. Nothing is
+   * sent after the cast, so the timer fires once the cast is handled; the
+   * clock goes to the due time in steps until it has (the cast may still
+   * be queued at the first step). */
+  px_clock_advance(49);
+  cr_assert_not(queued("fired"));
+  for (int i = 0; i < 100; i++) {
+    px_message *m;
+    if (px_receive(match_type, (void *)A("fired"), 10, &m) == 0) {
+      cr_assert(px_is_atom(px_at(m->payload, 0), A("timeout")));
+      cr_assert(px_is_atom(px_at(m->payload, 1), A("e_abs")));
+      cr_assert_geq(px_clock_ms(), (uint64_t)now + 50, "not before its time");
+      px_message_free(m);
+      px_runtime_stop();
+      return;
+    }
+    px_clock_advance(1);
+  }
+  cr_assert_fail("the absolute event timeout never fired");
+}
+
+Test(gen_fsm, R_E_11_absolute_generic_timeout) {
+  start_rt();
+  px_ref r = start(&plain_def);
+  int64_t now = clock_at_1000();
+  cast(r, "gt_abs", px_arr(2, px_atom_val("t1"), px_int(now + 200)));
+  cast(r, "goto", px_atom_val("b")); /* generic: survives state changes */
+  px_val_release(get_log(r));
+  px_clock_advance(199);
+  px_val_release(get_log(r));
+  cr_assert_not(queued("fired"));
+  px_clock_advance(1);
+  px_val v = expect("fired");
+  cr_assert(px_is_atom(px_at(v, 0), A("t1")));
+  px_val_release(v);
+  px_runtime_stop();
+}
+
+Test(gen_fsm, R_E_11_absolute_time_already_passed_fires_at_once) {
+  start_rt();
+  px_ref r = start(&plain_def);
+  int64_t now = clock_at_1000();
+  /* A point in the past: no clock movement needed. */
+  cast(r, "st_abs", px_int(now - 500));
+  px_val v = expect("fired");
+  cr_assert(px_is_atom(px_at(v, 0), A("state_timeout")));
+  cr_assert(px_is_atom(px_at(v, 1), A("c_abs")));
+  px_val_release(v);
+  /* Infinity cancels a running absolute timeout. */
+  cast(r, "st_abs", px_int(now + 100));
+  cast(r, "st_abs", px_int(-1));
+  px_val_release(get_log(r));
+  px_clock_advance(200);
+  px_val_release(get_log(r));
+  cr_assert_not(queued("fired"));
   px_runtime_stop();
 }

@@ -4,8 +4,10 @@
  * plain messages, and ordering is established with calls and receives,
  * never with sleeps. Timeouts use the virtual clock. */
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <string.h>
 
+#include "plexspaces/core.h"
 #include "plexspaces/error.h"
 #include "plexspaces/gen_server.h"
 #include "plexspaces/runtime.h"
@@ -77,6 +79,8 @@ typedef struct srv {
   int64_t n;
   px_val log; /* array of what happened, in order */
   bool trap;
+  px_reqid pending; /* an async request this server made (R-D-14) */
+  bool has_pending;
 } srv;
 
 static void log_add(srv *s, px_val item) { px_array_push(&s->log, item); }
@@ -172,6 +176,14 @@ static px_gs_result srv_cast(void *st, px_atom type, px_val p,
   if (type == A("crash")) px_exit_self(px_atom_val("cast_boom"));
   if (type == A("stop")) return px_gs_stop(out, px_val_retain(p));
   if (type == A("continue")) px_gs_continue(out, px_val_retain(p));
+  if (type == A("req")) {
+    /* A server making an async request; the response comes to
+     * handle_info (R-D-14 check_response). */
+    px_ref to;
+    px_val_ref(px_at(p, 0), &to);
+    s->has_pending = px_gen_server_send_request(to, px_at(p, 1).u.a, px_nil(),
+                                                &s->pending) == 0;
+  }
   return PX_GS_OK;
 }
 
@@ -183,6 +195,16 @@ static px_gs_result srv_info(void *st, px_atom type, px_val p,
   if (type == px_a()->exit_msg)
     tell("info_exit", px_val_retain(px_get(p, px_atomv(px_a()->exit_reason))));
   if (type == A("poke")) tell("poked", px_nil());
+  if (s->has_pending) {
+    px_val v;
+    int rc = px_gen_server_check_response(type, p, s->pending, &v);
+    if (rc != PX_ENOTFOUND) {
+      s->has_pending = false;
+      tell("resp", px_arr(2, px_int(rc), v));
+    } else {
+      tell("not_resp", px_atomv(type));
+    }
+  }
   return PX_GS_OK;
 }
 
@@ -916,5 +938,390 @@ Test(gen_server, R_D_2_unknown_server_noproc) {
   cr_assert_eq(px_gen_server_call(px_ref_nil(), A("ping"), px_nil(), 0, &v),
                PX_ENOPROC);
   px_val_release(v);
+  stop_rt();
+}
+
+/* ---- R-D-14: multi_call, abcast, async requests ------------------------- */
+
+static px_ref start_named(const char *name) {
+  px_ref r;
+  px_gen_start_opts o = {0};
+  o.name = name;
+  cr_assert_eq(px_gen_server_start(&srv_def, px_arr(1, px_atom_val("plain")),
+                                   &o, &r),
+               0);
+  px_val_release(expect("init_done"));
+  return r;
+}
+
+/* A server that never answers a call. */
+static px_gs_result mute_call(void *st, px_atom type, px_val p, px_from from,
+                              px_gs_out *out) {
+  return PX_GS_NOREPLY;
+}
+static px_gs_result mute_init(px_val args, void **st, px_gs_out *out) {
+  return PX_GS_OK;
+}
+static const px_gen_server mute_def = {
+    .name = "mute", .init = mute_init, .handle_call = mute_call};
+
+static px_ref dead_server(void) {
+  px_ref r = start_mode("plain");
+  cr_assert_eq(px_gen_server_stop(r, px_nil(), -1), 0);
+  px_val_release(expect("terminate"));
+  return r;
+}
+
+/* The `from` a noreply call handed to the observer. */
+static px_from expect_from(void) {
+  px_val f = expect("from");
+  px_from from;
+  cr_assert(px_val_ref(px_at(f, 0), &from.to));
+  from.corr = (uint64_t)px_at(f, 1).u.i;
+  px_val_release(f);
+  return from;
+}
+
+static bool mailbox_empty(void) {
+  px_message *m;
+  if (px_receive(NULL, NULL, 0, &m) != 0) return true;
+  px_message_free(m);
+  return false;
+}
+
+Test(gen_server, R_D_14_multi_call_reports_bad_servers) {
+  start_rt(false);
+  px_ref a = start_mode("plain");
+  start_named("mc_b");
+  px_ref dead = dead_server();
+  px_gen_target t[4] = {px_gen_target_ref(a), px_gen_target_name("mc_b"),
+                        px_gen_target_ref(dead),
+                        px_gen_target_name("mc_nobody")};
+  px_gen_multi_reply rep[4];
+  size_t bad[4], nbad = 99;
+  cr_assert_eq(px_gen_server_multi_call(t, 4, A("ping"), px_nil(), -1, rep,
+                                        bad, &nbad),
+               0);
+  cr_assert_eq(rep[0].rc, 0);
+  cr_assert(is_atom(rep[0].value, "pong"));
+  cr_assert_eq(rep[1].rc, 0, "by name: %s", px_err_name(rep[1].rc));
+  cr_assert(is_atom(rep[1].value, "pong"));
+  cr_assert_eq(rep[2].rc, PX_ENOPROC);
+  cr_assert(is_atom(rep[2].value, "noproc"));
+  cr_assert_eq(rep[3].rc, PX_ENOPROC);
+  cr_assert(is_atom(rep[3].value, "noproc"));
+  cr_assert_eq(nbad, 2);
+  cr_assert_eq(bad[0], 2);
+  cr_assert_eq(bad[1], 3);
+  for (int i = 0; i < 4; i++) px_val_release(rep[i].value);
+  /* An error reply is an answer: the server is not bad. */
+  px_gen_multi_reply r1;
+  cr_assert_eq(px_gen_server_multi_call(t, 1, A("fail"), px_nil(), -1, &r1,
+                                        NULL, &nbad),
+               0);
+  cr_assert_eq(r1.rc, PX_EHANDLER);
+  cr_assert(is_atom(r1.value, "oops"));
+  cr_assert_eq(nbad, 0);
+  cr_assert(mailbox_empty(), "multi_call leaves nothing behind");
+  stop_rt();
+}
+
+Test(gen_server, R_D_14_multi_call_timeout_is_bad_and_late_reply_dropped) {
+  start_rt(false);
+  px_ref a = start_mode("plain");
+  px_ref slow = start_mode("plain");
+  px_gen_target t[2] = {px_gen_target_ref(a), px_gen_target_ref(slow)};
+  px_gen_multi_reply rep[2];
+  size_t bad[2], nbad;
+  /* Both hold the request (noreply) past the timeout (real time: the
+   * test thread is not an actor). */
+  cr_assert_eq(px_gen_server_multi_call(t, 2, A("noreply"), px_nil(), 100,
+                                        rep, bad, &nbad),
+               0);
+  cr_assert_eq(rep[0].rc, PX_ETIMEDOUT);
+  cr_assert_eq(rep[1].rc, PX_ETIMEDOUT);
+  cr_assert_eq(nbad, 2);
+  cr_assert_eq(bad[0], 0);
+  cr_assert_eq(bad[1], 1);
+  /* The servers answer after the multi_call gave up: dropped. */
+  for (int i = 0; i < 2; i++)
+    cr_assert_eq(px_gen_server_reply(expect_from(), px_atom_val("late")), 0);
+  px_val v = call(a, "ping", px_nil(), NULL);
+  cr_assert(is_atom(v, "pong"));
+  v = call(slow, "ping", px_nil(), NULL);
+  cr_assert(is_atom(v, "pong"));
+  cr_assert(mailbox_empty(), "no late response in the mailbox");
+  /* Mixed: one answers, one never does. */
+  px_ref mute;
+  cr_assert_eq(px_gen_server_start(&mute_def, px_nil(), NULL, &mute), 0);
+  t[1] = px_gen_target_ref(mute);
+  cr_assert_eq(px_gen_server_multi_call(t, 2, A("ping"), px_nil(), 100, rep,
+                                        bad, &nbad),
+               0);
+  cr_assert_eq(rep[0].rc, 0);
+  cr_assert(is_atom(rep[0].value, "pong"));
+  cr_assert_eq(rep[1].rc, PX_ETIMEDOUT);
+  cr_assert_eq(nbad, 1);
+  cr_assert_eq(bad[0], 1);
+  stop_rt();
+}
+
+Test(gen_server, R_D_14_abcast_to_present_and_absent) {
+  start_rt(false);
+  px_ref a = start_mode("plain");
+  px_ref b = start_named("ab_b");
+  px_ref dead = dead_server();
+  px_gen_target t[4] = {px_gen_target_ref(a), px_gen_target_name("ab_b"),
+                        px_gen_target_name("ab_nobody"),
+                        px_gen_target_ref(dead)};
+  cr_assert_eq(px_gen_server_abcast(t, 4, A("add"), px_int(5)), 0);
+  px_val v = call(a, "get", px_nil(), NULL);
+  cr_assert_eq(v.u.i, 5);
+  v = call(b, "get", px_nil(), NULL);
+  cr_assert_eq(v.u.i, 5);
+  stop_rt();
+}
+
+Test(gen_server, R_D_14_send_request_wait_response) {
+  start_rt(false);
+  px_ref a = start_mode("plain");
+  px_reqid id;
+  cr_assert_eq(px_gen_server_send_request(a, A("ping"), px_nil(), &id), 0);
+  px_val v;
+  cr_assert_eq(px_gen_server_wait_response(id, -1, &v), 0);
+  cr_assert(is_atom(v, "pong"));
+  /* A request the server holds: the caller is not blocked, a timeout
+   * leaves the id valid, and the reply (from anywhere, later) arrives. */
+  cr_assert_eq(px_gen_server_send_request(a, A("noreply"), px_nil(), &id), 0);
+  px_from from = expect_from();
+  cr_assert_not(px_ref_eq(from.to, px_self()), "a request actor asks");
+  cr_assert_eq(px_gen_server_wait_response(id, 0, &v), PX_ETIMEDOUT);
+  cr_assert(px_is_nil(v));
+  v = call(a, "ping", px_nil(), NULL); /* the server goes on meanwhile */
+  cr_assert(is_atom(v, "pong"));
+  cr_assert_eq(px_gen_server_reply(from, px_atom_val("later")), 0);
+  cr_assert_eq(px_gen_server_wait_response(id, -1, &v), 0);
+  cr_assert(is_atom(v, "later"));
+  /* Every outcome of a call. */
+  cr_assert_eq(px_gen_server_send_request(a, A("fail"), px_nil(), &id), 0);
+  cr_assert_eq(px_gen_server_wait_response(id, -1, &v), PX_EHANDLER);
+  cr_assert(is_atom(v, "oops"));
+  px_ref dead = dead_server();
+  cr_assert_eq(px_gen_server_send_request(dead, A("ping"), px_nil(), &id), 0);
+  cr_assert_eq(px_gen_server_wait_response(id, -1, &v), PX_ENOPROC);
+  cr_assert(is_atom(v, "noproc"));
+  cr_assert_eq(px_gen_server_send_request_name("nobody_here", A("ping"),
+                                               px_nil(), &id),
+               0);
+  cr_assert_eq(px_gen_server_wait_response(id, -1, &v), PX_ENOPROC);
+  cr_assert(is_atom(v, "noproc"));
+  px_ref c = start_mode("plain");
+  cr_assert_eq(px_gen_server_send_request(c, A("crash"), px_nil(), &id), 0);
+  cr_assert_eq(px_gen_server_wait_response(id, -1, &v), PX_ENOPROC);
+  cr_assert(is_atom(v, "boom"), "the server's exit reason");
+  px_val_release(expect("terminate"));
+  cr_assert(mailbox_empty(), "each response reported once, nothing left");
+  stop_rt();
+}
+
+/* Waits (real time, bounded) until `r` is parked in a receive: its
+ * timeout timer is then armed on the virtual clock. A condition, not a
+ * sleep: nothing advances time meanwhile. */
+static void wait_parked(px_ref r) {
+  uint64_t t0 = px_now_ns();
+  for (;;) {
+    px_actor_info info;
+    cr_assert_eq(px_actor_info_get(r, &info), 0);
+    if (info.parked) return;
+    cr_assert(px_now_ns() - t0 < 5000000000ull, "never parked");
+    sched_yield();
+  }
+}
+
+/* An actor that makes a request and waits for it on the virtual clock:
+ * "round" [server, receive?] -> send_request(noreply), then
+ * wait_response / receive_response with 100 ms, told as waited [rc, v];
+ * "check" -> mailbox [rc of a zero-time receive]. */
+static void waiter_handle(void *st, const px_message *m) {
+  if (m->type == A("check")) {
+    px_message *left;
+    int rc = px_receive(NULL, NULL, 0, &left);
+    if (!rc) px_message_free(left);
+    tell("mailbox", px_int(rc));
+    return;
+  }
+  px_ref server;
+  px_val_ref(px_at(m->payload, 0), &server);
+  bool recv = px_is_atom(px_at(m->payload, 1), px_atom_of("true"));
+  px_reqid id;
+  px_gen_server_send_request(server, A("noreply"), px_nil(), &id);
+  px_val v;
+  int rc = recv ? px_gen_server_receive_response(id, 100, &v)
+                : px_gen_server_wait_response(id, 100, &v);
+  tell("waited", px_arr(2, px_int(rc), v));
+}
+static const px_actor_type waiter_type = {.name = "waiter",
+                                          .handle = waiter_handle};
+
+Test(gen_server, R_D_14_wait_response_timeout_on_virtual_clock) {
+  start_rt(true);
+  px_ref a = start_mode("plain");
+  px_ref w;
+  cr_assert_eq(px_spawn(&waiter_type, px_nil(), NULL, &w), 0);
+  /* Round 1: at 99 ms it is still waiting; the reply then arrives. */
+  px_send(w, A("round"), px_arr(2, px_ref_val(a), px_atom_val("false")));
+  px_from from = expect_from();
+  wait_parked(w);
+  px_clock_advance(99);
+  cr_assert_eq(px_gen_server_reply(from, px_atom_val("in_time")), 0);
+  px_val v = expect("waited");
+  cr_assert_eq(px_at(v, 0).u.i, 0, "got %s", px_err_name((int)px_at(v, 0).u.i));
+  cr_assert(is_atom(px_at(v, 1), "in_time"));
+  px_val_release(v);
+  /* Round 2: receive_response times out at 100 ms and abandons it. */
+  px_send(w, A("round"), px_arr(2, px_ref_val(a), px_atom_val("true")));
+  from = expect_from();
+  wait_parked(w);
+  px_clock_advance(100);
+  v = expect("waited");
+  cr_assert_eq(px_at(v, 0).u.i, PX_ETIMEDOUT);
+  px_val_release(v);
+  /* The late reply never reaches the waiter. */
+  px_gen_server_reply(from, px_atom_val("late"));
+  call(a, "ping", px_nil(), NULL);
+  px_send(w, A("check"), px_nil());
+  v = expect("mailbox");
+  cr_assert_eq(v.u.i, PX_ETIMEDOUT, "the waiter's mailbox is empty");
+  stop_rt();
+}
+
+Test(gen_server, R_D_14_check_response_in_handle_info) {
+  start_rt(false);
+  px_ref a = start_mode("plain");
+  px_ref b = start_mode("plain");
+  /* b requests from a; the response is a message for b's handle_info,
+   * recognised by check_response. */
+  px_gen_server_cast(b, A("req"),
+                     px_arr(2, px_ref_val(a), px_atom_val("ping")));
+  px_val v = expect("resp");
+  cr_assert_eq(px_at(v, 0).u.i, 0);
+  cr_assert(is_atom(px_at(v, 1), "pong"));
+  px_val_release(v);
+  /* a holds the next request: another info is not the response. */
+  px_gen_server_cast(b, A("req"),
+                     px_arr(2, px_ref_val(a), px_atom_val("noreply")));
+  px_from from = expect_from();
+  px_send(b, A("poke"), px_nil());
+  v = expect("not_resp");
+  cr_assert(is_atom(v, "poke"));
+  cr_assert_not(queued("resp"));
+  px_gen_server_reply(from, px_atom_val("held_reply"));
+  v = expect("resp");
+  cr_assert_eq(px_at(v, 0).u.i, 0);
+  cr_assert(is_atom(px_at(v, 1), "held_reply"));
+  px_val_release(v);
+  stop_rt();
+}
+
+Test(gen_server, R_D_14_reqid_collection_wait_all) {
+  start_rt(false);
+  px_ref a = start_mode("plain");
+  start_named("rc_b");
+  px_ref dead = dead_server();
+  px_reqids *c = px_gen_server_reqids_new();
+  const char *labels[4] = {"la", "lb", "lc", "ld"};
+  px_reqid id;
+  cr_assert_eq(px_gen_server_send_request(a, A("ping"), px_nil(), &id), 0);
+  px_gen_server_reqids_add(c, id, px_atom_val(labels[0]));
+  cr_assert_eq(px_gen_server_send_request_name("rc_b", A("ping"), px_nil(),
+                                               &id),
+               0);
+  px_gen_server_reqids_add(c, id, px_atom_val(labels[1]));
+  cr_assert_eq(px_gen_server_send_request(dead, A("ping"), px_nil(), &id), 0);
+  px_gen_server_reqids_add(c, id, px_atom_val(labels[2]));
+  cr_assert_eq(px_gen_server_send_request(a, A("fail"), px_nil(), &id), 0);
+  px_gen_server_reqids_add(c, id, px_atom_val(labels[3]));
+  cr_assert_eq(px_gen_server_reqids_size(c), 4);
+  px_reqid_result out[8];
+  size_t n = 0;
+  cr_assert_eq(px_gen_server_reqids_wait_all(c, -1, out, 8, &n), 0);
+  cr_assert_eq(n, 4);
+  cr_assert_eq(px_gen_server_reqids_size(c), 0);
+  int seen[4] = {0};
+  for (size_t i = 0; i < n; i++) {
+    int k = -1;
+    for (int j = 0; j < 4; j++)
+      if (is_atom(out[i].label, labels[j])) k = j;
+    cr_assert(k >= 0, "a label we gave");
+    seen[k]++;
+    int want = k < 2 ? 0 : k == 2 ? PX_ENOPROC : PX_EHANDLER;
+    const char *val = k < 2 ? "pong" : k == 2 ? "noproc" : "oops";
+    cr_assert_eq(out[i].rc, want, "%s: %s", labels[k],
+                 px_err_name(out[i].rc));
+    cr_assert(is_atom(out[i].reply, val), "%s", labels[k]);
+    px_val_release(out[i].label);
+    px_val_release(out[i].reply);
+  }
+  for (int j = 0; j < 4; j++) cr_assert_eq(seen[j], 1, "once each");
+  px_val l, r;
+  cr_assert_eq(px_gen_server_reqids_wait_any(c, -1, &l, &r), PX_ENOTFOUND,
+               "empty: no_request");
+  px_gen_server_reqids_free(c);
+  cr_assert(mailbox_empty());
+  stop_rt();
+}
+
+Test(gen_server, R_D_14_reqid_collection_wait_any_and_check) {
+  start_rt(false);
+  px_ref a = start_mode("plain");
+  px_reqids *c = px_gen_server_reqids_new();
+  px_reqid id;
+  px_gen_server_send_request(a, A("noreply"), px_nil(), &id);
+  px_gen_server_reqids_add(c, id, px_atom_val("held"));
+  px_from from = expect_from();
+  px_gen_server_send_request(a, A("ping"), px_nil(), &id);
+  px_gen_server_reqids_add(c, id, px_atom_val("quick"));
+  px_val l, v;
+  cr_assert_eq(px_gen_server_reqids_wait_any(c, -1, &l, &v), 0);
+  cr_assert(is_atom(l, "quick"));
+  cr_assert(is_atom(v, "pong"));
+  px_val_release(l);
+  cr_assert_eq(px_gen_server_reqids_wait_any(c, 0, &l, &v), PX_ETIMEDOUT);
+  cr_assert_eq(px_gen_server_reqids_size(c), 1);
+  px_gen_server_reply(from, px_atom_val("finally"));
+  /* check_response on a received message: once, with its label. */
+  px_message *m;
+  cr_assert_eq(px_receive(match_type, (void *)px_a()->down_msg, 5000, &m), 0);
+  cr_assert_eq(px_gen_server_reqids_check(c, m->type, m->payload, &l, &v), 0);
+  cr_assert(is_atom(l, "held"));
+  cr_assert(is_atom(v, "finally"));
+  px_val_release(l);
+  cr_assert_eq(px_gen_server_reqids_check(c, m->type, m->payload, &l, &v),
+               PX_ENOTFOUND, "reported once");
+  px_message_free(m);
+  cr_assert_eq(px_gen_server_reqids_size(c), 0);
+  /* Freeing a collection abandons what is left: nothing comes later. */
+  px_gen_server_send_request(a, A("noreply"), px_nil(), &id);
+  px_gen_server_reqids_add(c, id, px_atom_val("dropped"));
+  from = expect_from();
+  px_gen_server_reqids_free(c);
+  px_gen_server_reply(from, px_atom_val("too_late"));
+  call(a, "ping", px_nil(), NULL);
+  cr_assert(mailbox_empty());
+  stop_rt();
+}
+
+Test(gen_server, R_D_9_hibernating_server_keeps_working) {
+  start_rt(false);
+  px_ref r = start_mode("plain");
+  for (int i = 0; i < 3; i++) {
+    px_val v = call(r, "hibernate", px_nil(), NULL);
+    cr_assert(is_atom(v, "ok"));
+    px_gen_server_cast(r, A("add"), px_int(2));
+    px_send(r, A("poke"), px_nil());
+    px_val_release(expect("poked"));
+  }
+  px_val v = call(r, "get", px_nil(), NULL);
+  cr_assert_eq(v.u.i, 6);
   stop_rt();
 }
