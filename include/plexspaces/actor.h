@@ -93,6 +93,8 @@ typedef struct px_spawn_opts {
   px_mbox_policy mailbox_policy;
   bool trap_exit;          /* start trapping exits */
   px_ref parent;           /* shown in introspection (supervisor) */
+  const char *tenant;      /* NULL: the spawner's (none = system actor) */
+  const char *ns;          /* NULL: the spawner's */
 } px_spawn_opts;
 
 /** Spawns an actor of `type` with init `args` (takes ownership of args).
@@ -135,6 +137,18 @@ PX_API px_from px_defer_reply(const px_message *msg);
 PX_API int px_reply_to(px_from from, px_val value);
 PX_API int px_reply_error_to(px_from from, px_val error);
 
+/** A one-shot completion: the calling actor (or thread) creates it, hands
+ *  it to another thread or actor, and waits for it with px_promise_await;
+ *  whoever holds it resolves it once with px_reply_to / px_reply_error_to.
+ *  Used for work done off the workers (the group-commit writer, I/O). */
+typedef px_from px_promise;
+PX_API px_promise px_promise_new(void);
+/** Waits up to timeout_ms (-1 = forever) for the promise, which must have
+ *  been created by the caller: 0 with *out (a new value), PX_EHANDLER
+ *  with the error value, or PX_ETIMEDOUT (a later resolution is dropped).
+ *  A handler parks; other messages wait. */
+PX_API int px_promise_await(px_promise p, int64_t timeout_ms, px_val *out);
+
 /** Selective receive, only inside a handler or from an external thread.
  *  Scans the mailbox oldest first for a message `match` accepts (NULL
  *  accepts any), removes and returns it in *out (a new message: free it with
@@ -150,6 +164,11 @@ PX_API int px_sleep(int64_t ms);
 
 /** The calling actor's ref (external threads: their proxy's ref). */
 PX_API px_ref px_self(void);
+/** The calling actor's tenant and namespace, inherited from its spawner
+ *  unless px_spawn_opts names them. NULL for system actors and plain
+ *  threads. Strings live for the life of the process. */
+PX_API const char *px_self_tenant(void);
+PX_API const char *px_self_namespace(void);
 /** True when called from inside an actor handler. */
 PX_API bool px_in_actor(void);
 /** The calling actor's state pointer as set by init (NULL outside). */

@@ -38,7 +38,8 @@ PX_EXTERN_C_BEGIN
   X(EHANDLER, "handler reported an error")                                    \
   X(EDEADLOCK, "call to self would deadlock")                                 \
   X(ENOTSUP, "operation not supported")                                       \
-  X(EIO, "input/output error")
+  X(EIO, "input/output error")                                              \
+  X(EPERM, "not permitted for the caller's tenant or role")
 
 typedef enum px_errno {
   PX_OK = 0,

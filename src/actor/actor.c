@@ -34,6 +34,16 @@ px__actor *px__current(bool create) {
 
 bool px_in_actor(void) { return px__current_handler() != NULL; }
 
+const char *px_self_tenant(void) {
+  px__actor *a = px__current_handler();
+  return a && a->tenant ? px_atom_name(a->tenant) : NULL;
+}
+
+const char *px_self_namespace(void) {
+  px__actor *a = px__current_handler();
+  return a && a->ns ? px_atom_name(a->ns) : NULL;
+}
+
 px_ref px_self(void) {
   px__actor *a = px__current(true);
   return a ? px__self_ref(a) : px_ref_nil();
@@ -202,6 +212,8 @@ static void reset_incarnation(px__actor *a) {
   a->match_ud = NULL;
   a->seq = 0;
   a->parent = px_ref_nil();
+  a->tenant = NULL;
+  a->ns = NULL;
   if (a->ext) {
     px__actor_ext *e = a->ext;
     e->nlinks = e->nwatchers = e->nmonitors = e->ndeferred = 0;
@@ -234,6 +246,12 @@ int px_spawn(const px_actor_type *type, px_val args, const px_spawn_opts *o,
   px_ref ref = px__ref_of(a, gen);
   a->type = type;
   a->type_id = px__stats_type_id(type);
+  /* Identity: named in the options, else the spawner's. Atoms, so that
+   * copying it costs nothing and it never dangles. */
+  px__actor *spawner = px__current(false);
+  a->tenant = o->tenant ? px_atom_of(o->tenant) : spawner ? spawner->tenant
+                                                          : NULL;
+  a->ns = o->ns ? px_atom_of(o->ns) : spawner ? spawner->ns : NULL;
   a->parent = o->parent;
   a->mb_cap = (uint32_t)o->mailbox_cap;
   a->mb_policy = (uint8_t)(o->mailbox_cap ? o->mailbox_policy : 0);

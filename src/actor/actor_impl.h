@@ -100,6 +100,8 @@ typedef struct px__actor {
   px__msg *inbox_head, *inbox_tail; /* received, not yet handled */
   const px_actor_type *type;
   int type_id;
+  px_atom tenant;         /* identity: NULL = system actor */
+  px_atom ns;
   void *state;
   px__coro *co;           /* while parked */
   px__msg *current;       /* message being handled */

@@ -12,6 +12,59 @@
 
 #define PX__MAX_DEFERRED 1024
 
+/* Waits for the answer to `corr` (the wait is already set up): parks a
+ * handler or blocks a thread, with a timeout. */
+static int await_reply(px__actor *me, uint64_t corr, int64_t timeout_ms,
+                       px_val *reply) {
+  px_ref self = px__self_ref(me);
+  bool external = atomic_load_explicit(&me->external, memory_order_relaxed);
+  px_tref timer = 0;
+  if (timeout_ms >= 0 && !external)
+    timer = px__timer_add_coarse(timeout_ms, self, PX__MK_WAKE, corr);
+  if (external) {
+    uint64_t deadline =
+        timeout_ms >= 0 ? px_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+    for (;;) {
+      px__drain_or_die(me);
+      if (me->wait_ready) break;
+      if (!px__external_wait(me, deadline)) {
+        px__drain_or_die(me);
+        if (!me->wait_ready) {
+          me->wait_ready = 1;
+          me->wait_rc = PX_ETIMEDOUT;
+        }
+        break;
+      }
+    }
+  } else {
+    px__wait_park(me);
+  }
+  me->wait = PX__W_NONE;
+  px__msg *r = me->wait_msg;
+  me->wait_msg = NULL;
+  if (!r) {
+    /* Timed out: the timer is spent; a reply that comes later is late. */
+    return me->wait_rc ? me->wait_rc : PX_ETIMEDOUT;
+  }
+  if (timer) px__timer_cancel_quiet(timer);
+  int rc = 0;
+  switch (r->kind) {
+  case PX__MK_REPLY:
+    rc = 0;
+    break;
+  case PX__MK_REPLY_ERR:
+    rc = PX_EHANDLER;
+    break;
+  default:
+    rc = PX_ENOPROC;
+    break;
+  }
+  *reply = r->pub.payload;
+  r->pub.payload = px_nil();
+  px__msg_free(r);
+  return rc;
+}
+
 int px_ask(px_ref to, px_atom type, px_val payload, int64_t timeout_ms,
            px_val *reply) {
   px__actor *me = px__current(true);
@@ -58,53 +111,30 @@ int px_ask(px_ref to, px_atom type, px_val payload, int64_t timeout_ms,
   /* Every ask is answered exactly once: a reply, an error, or noproc with
    * the exit reason if the target exits first (see px__deliver). */
   px__deliver(t, to.gen, m);
-  bool external = atomic_load_explicit(&me->external, memory_order_relaxed);
-  px_tref timer = 0;
-  if (timeout_ms >= 0 && !external)
-    timer = px__timer_add_coarse(timeout_ms, self, PX__MK_WAKE, corr);
-  if (external) {
-    uint64_t deadline =
-        timeout_ms >= 0 ? px_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
-    for (;;) {
-      px__drain_or_die(me);
-      if (me->wait_ready) break;
-      if (!px__external_wait(me, deadline)) {
-        px__drain_or_die(me);
-        if (!me->wait_ready) {
-          me->wait_ready = 1;
-          me->wait_rc = PX_ETIMEDOUT;
-        }
-        break;
-      }
-    }
-  } else {
-    px__wait_park(me);
-  }
-  me->wait = PX__W_NONE;
-  px__msg *r = me->wait_msg;
-  me->wait_msg = NULL;
-  if (!r) {
-    /* Timed out: the timer is spent; a reply that comes later is late. */
-    return me->wait_rc ? me->wait_rc : PX_ETIMEDOUT;
-  }
-  if (timer) px__timer_cancel_quiet(timer);
-  int rc = 0;
-  switch (r->kind) {
-  case PX__MK_REPLY:
-    rc = 0;
-    break;
-  case PX__MK_REPLY_ERR:
-    rc = PX_EHANDLER;
-    break;
-  default:
-    rc = PX_ENOPROC;
-    break;
-  }
-  *reply = r->pub.payload;
-  r->pub.payload = px_nil();
-  px__msg_free(r);
-  if (timed) px__stats_ask(px_now_ns() - t0);
+  int rc = await_reply(me, corr, timeout_ms, reply);
+  if (timed && rc != PX_ETIMEDOUT) px__stats_ask(px_now_ns() - t0);
   return rc;
+}
+
+px_promise px_promise_new(void) {
+  px__actor *me = px__current(true);
+  px_promise p = {px_ref_nil(), 0};
+  if (!me) return p;
+  p.to = px__self_ref(me);
+  p.corr = ++me->seq;
+  return p;
+}
+
+int px_promise_await(px_promise p, int64_t timeout_ms, px_val *out) {
+  *out = px_nil();
+  px__actor *me = px__current(true);
+  if (!me || !p.corr || !px_ref_eq(p.to, px__self_ref(me))) return PX_EINVAL;
+  me->wait = PX__W_REPLY;
+  me->wait_token = p.corr;
+  me->wait_ready = 0;
+  me->wait_rc = 0;
+  me->wait_msg = NULL;
+  return await_reply(me, p.corr, timeout_ms, out);
 }
 
 static int reply_with(px_from f, px__mkind kind, px_val v) {

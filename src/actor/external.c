@@ -60,6 +60,8 @@ px__actor *px__external_self(void) {
   a->seq = 0;
   a->type = NULL;
   a->type_id = 0;
+  a->tenant = NULL;
+  a->ns = NULL;
   a->parent = px_ref_nil();
   a->mb_cap = 0;
   a->mb_policy = PX_MBOX_UNBOUNDED;
