@@ -7,11 +7,11 @@ set -euo pipefail
 # Build and test dependencies of the runtime core.
 PKGS=(
   build-essential cmake ninja-build pkg-config
-  libmsgpack-dev libjansson-dev libcriterion-dev
+  libmsgpack-dev libjansson-dev libcriterion-dev libsqlite3-dev
 )
 # Benchmark baselines (bench/run); installed with PX_BENCH_DEPS=1 or by
 # `make bench`, so that `make test` stays lean.
-BENCH_PKGS=(erlang-base libcaf-dev)
+BENCH_PKGS=(erlang-base libcaf-dev redis-server libhiredis-dev)
 
 want=("${PKGS[@]}")
 if [ "${PX_BENCH_DEPS:-0}" = 1 ]; then want+=("${BENCH_PKGS[@]}"); fi
