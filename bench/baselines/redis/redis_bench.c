@@ -5,8 +5,8 @@
  * server.
  *
  *   ts_pairs      one writer (LPUSH) and one taker (BRPOP) thread, N pairs
- *   ts_contended  8 writers and 8 takers over 1,000 lists; taker j blocks on
- *                 lists j, j+8, ... so every item has exactly one taker
+ *   ts_contended  8 writer/taker pairs over 1,000 lists; each pair walks
+ *                 its 125 lists in the same order (blocking pops)
  *   ts_handoff    a taker blocked in BRPOP; the writer pushes a timestamp;
  *                 latency from push to the taker waking (p50, p99)
  * BENCH_SCALE scales N like px_bench. Each workload checks its counts. */
@@ -132,65 +132,35 @@ static void ts_pairs(void) {
          (double)n_pairs / s, n_pairs);
 }
 
-/* ---- ts_contended ---------------------------------------------------------- */
+/* ---- ts_contended ---------------------------------------------------------- *
+ * Writer w and taker w share 125 of the 1,000 lists and walk them in the
+ * same order (item i goes to list w*125 + i%125); the taker BRPOPs each one
+ * in turn, so every pop blocks on one exact list, as the plexspaces side
+ * takes on one exact template. */
 
-#define WRITERS 8
-#define TAKERS 8
+#define PAIRS 8
 #define LISTS 1000
 
-static long per_writer;
-static long taken[TAKERS];
+static long per_pair;
 
 static void *cont_writer(void *arg) {
-  long id = (long)(intptr_t)arg;
+  long w = (long)(intptr_t)arg;
   redisContext *c = conn();
   if (!c) die("connect");
-  uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(id + 1);
-  for (long i = 0; i < per_writer; i++) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    cmd_ok(c, "LPUSH l%u %ld", (unsigned)(x % LISTS), i);
-  }
+  for (long i = 0; i < per_pair; i++)
+    cmd_ok(c, "LPUSH l%ld %ld", w * (LISTS / PAIRS) + i % (LISTS / PAIRS), i);
   redisFree(c);
   return NULL;
 }
 
-static long total_expected;
-static long total_taken;
-static pthread_mutex_t tk = PTHREAD_MUTEX_INITIALIZER;
-
 static void *cont_taker(void *arg) {
-  long id = (long)(intptr_t)arg;
+  long w = (long)(intptr_t)arg;
   redisContext *c = conn();
   if (!c) die("connect");
-  /* BRPOP l<id> l<id+8> ... 1 (one-second timeout to notice the end). */
-  const char *argv[LISTS / TAKERS + 3];
-  size_t lens[LISTS / TAKERS + 3];
-  char names[LISTS / TAKERS + 1][16];
-  int n = 0;
-  argv[n] = "BRPOP";
-  lens[n++] = 5;
-  for (int k = (int)id, j = 0; k < LISTS; k += TAKERS, j++) {
-    snprintf(names[j], sizeof names[j], "l%d", k);
-    argv[n] = names[j];
-    lens[n++] = strlen(names[j]);
-  }
-  argv[n] = "1";
-  lens[n++] = 1;
-  for (;;) {
-    pthread_mutex_lock(&tk);
-    bool done = total_taken >= total_expected;
-    pthread_mutex_unlock(&tk);
-    if (done) break;
-    redisReply *r = redisCommandArgv(c, n, argv, lens);
-    if (!r) die("BRPOP");
-    if (r->type == REDIS_REPLY_ARRAY) {
-      taken[id]++;
-      pthread_mutex_lock(&tk);
-      total_taken++;
-      pthread_mutex_unlock(&tk);
-    }
+  for (long i = 0; i < per_pair; i++) {
+    redisReply *r = redisCommand(c, "BRPOP l%ld 0",
+                                 w * (LISTS / PAIRS) + i % (LISTS / PAIRS));
+    if (!r || r->type != REDIS_REPLY_ARRAY) die("BRPOP");
     freeReplyObject(r);
   }
   redisFree(c);
@@ -198,21 +168,21 @@ static void *cont_taker(void *arg) {
 }
 
 static void ts_contended(void) {
-  per_writer = scaled(50000);
-  total_expected = per_writer * WRITERS;
-  pthread_t w[WRITERS], t[TAKERS];
+  per_pair = scaled(50000);
+  pthread_t w[PAIRS], t[PAIRS];
   uint64_t t0 = now_ns();
-  for (long i = 0; i < TAKERS; i++)
+  for (long i = 0; i < PAIRS; i++) {
     pthread_create(&t[i], NULL, cont_taker, (void *)(intptr_t)i);
-  for (long i = 0; i < WRITERS; i++)
     pthread_create(&w[i], NULL, cont_writer, (void *)(intptr_t)i);
-  for (int i = 0; i < WRITERS; i++) pthread_join(w[i], NULL);
-  for (int i = 0; i < TAKERS; i++) pthread_join(t[i], NULL);
+  }
+  for (int i = 0; i < PAIRS; i++) {
+    pthread_join(w[i], NULL);
+    pthread_join(t[i], NULL);
+  }
   double s = (double)(now_ns() - t0) / 1e9;
-  if (total_taken != total_expected) die("ts_contended: count mismatch");
   printf("{\"bench\":\"ts_contended\",\"impl\":\"redis\",\"value\":%.1f,"
          "\"unit\":\"pairs/s\",\"pairs\":%ld}\n",
-         (double)total_expected / s, total_expected);
+         (double)(per_pair * PAIRS) / s, per_pair * PAIRS);
 }
 
 /* ---- ts_handoff ------------------------------------------------------------ */
