@@ -79,10 +79,7 @@ static void reap(px__actor *a) {
         continue;
       }
       px__msg *m = (px__msg *)n;
-      atomic_store_explicit(&a->mb_out,
-                            atomic_load_explicit(&a->mb_out,
-                                                 memory_order_relaxed) + 1,
-                            memory_order_relaxed);
+      px__count_out(a);
       px_ref dead = {px__node, a->index, m->to_gen, 0};
       bounce(dead, m, px_atomv(px__atoms.noproc));
     }
@@ -344,7 +341,7 @@ static void inbox_append(px__actor *a, px__msg *m) {
     a->wait_ready = 1;
 }
 
-static px__msg *inbox_pop(px__actor *a) {
+px__msg *px__inbox_pop(px__actor *a) {
   px__msg *m = a->inbox_head;
   if (m) {
     a->inbox_head = next_of(m);
@@ -413,7 +410,8 @@ static void bounce(px_ref dead, px__msg *m, px_val reason) {
 
 /* Acts on one node taken from the mailbox: messages go to the inbox,
  * signals are acted on. Returns 1 when the actor must die (*reason). */
-static int accept_one(px__actor *a, uint32_t gen, px__msg *m, px_val *reason) {
+int px__accept_one(px__actor *a, uint32_t gen, px__msg *m,
+                   px_val *reason) {
   if (m->to_gen != gen) {
     px_ref dead = {px__node, a->index, m->to_gen, 0};
     bounce(dead, m, px_atomv(px__atoms.noproc));
@@ -482,7 +480,7 @@ static int accept_one(px__actor *a, uint32_t gen, px__msg *m, px_val *reason) {
   return 0;
 }
 
-static inline void count_out(px__actor *a) {
+void px__count_out(px__actor *a) {
   /* Counted for every mailbox: depth = in - out (introspection). */
   atomic_store_explicit(
         &a->mb_out,
@@ -496,8 +494,8 @@ int px__drain(px__actor *a, px_val *reason) {
     bool busy;
     px__mnode *n = px__mbox_pop(&a->mb, &a->mbc, &busy);
     if (!n) return 0; /* busy: the actor stays scheduled and comes back */
-    count_out(a);
-    if (accept_one(a, gen, (px__msg *)n, reason)) return 1;
+    px__count_out(a);
+    if (px__accept_one(a, gen, (px__msg *)n, reason)) return 1;
   }
 }
 
@@ -544,7 +542,7 @@ void px__actor_exit(px__actor *a, px_val reason, bool call_terminate) {
     e->ndeferred = 0;
   }
   px__msg *m;
-  while ((m = inbox_pop(a))) bounce(self, m, reason);
+  while ((m = px__inbox_pop(a))) bounce(self, m, reason);
   /* Final drain: every message queued so far is answered with the exit
    * reason. Then the mailbox is marked idle: a message that comes later
    * is answered by its sender (see reap). */
@@ -560,10 +558,7 @@ void px__actor_exit(px__actor *a, px_val reason, bool call_terminate) {
       continue;
     }
     m = (px__msg *)n;
-    atomic_store_explicit(&a->mb_out,
-                          atomic_load_explicit(&a->mb_out,
-                                               memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    px__count_out(a);
     bounce(self, m, m->to_gen == gen ? reason : px_atomv(px__atoms.noproc));
   }
   px__notify_exit(a, self, reason);
@@ -580,152 +575,6 @@ void px__actor_release_slot(px__actor *a) {
 _Noreturn void px__die_now(px__actor *a, px_val reason) {
   px__actor_exit(a, reason, true);
   px__sched_die(a);
-}
-
-/* ---- the turn ------------------------------------------------------------ */
-
-static void dispatch(px__actor *a, px__msg *m) {
-  if (m->kind == PX__MK_INIT) {
-    a->flags |= PX__AF_STARTED;
-    /* As `current`, the init message is freed by the exit path if init
-     * calls px_exit_self. */
-    a->current = m;
-    int rc = a->type->init ? a->type->init(m->pub.payload, &a->state) : 0;
-    a->current = NULL;
-    px__msg_free(m);
-    if (rc)
-      px__die_now(a, px_arr(2, px_atomv(px__atoms.init_failed), px_int(rc)));
-    return;
-  }
-  /* Counted before the handler runs: whoever it answers already sees it. */
-  px__stats_count(px__sched_worker_here(), a->type_id, PX__C_MESSAGES);
-  a->current = m;
-  a->type->handle(a->state, &m->pub);
-  a->current = NULL;
-  px__msg_free(m);
-}
-
-/* Before a turn goes on to another message: an actor that an earlier
- * message made runnable must not wait in this worker's unstealable "next"
- * slot behind a handler that may run long; it goes to the ring, where an
- * idle worker can take it. */
-static inline void share_next(void) {
-  px__worker *w = px__sched_worker();
-  if (w->next) px__sched_share(w);
-}
-
-/* Runs up to a batch of messages. The common case, a plain message for
- * this incarnation with nothing else waiting, goes straight from the
- * mailbox to the handler without touching the inbox. */
-static int actor_turn(px__actor *a) {
-  int batch = px__sched_batch_size;
-  uint32_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
-  int i;
-  for (i = 0; i < batch; i++) {
-    if (!a->inbox_head) {
-      bool busy;
-      px__mnode *n = px__mbox_pop(&a->mb, &a->mbc, &busy);
-      if (!n) return i;
-      count_out(a);
-      px__msg *m = (px__msg *)n;
-      if (m->kind == PX__MK_USER && m->to_gen == gen &&
-          a->mb_policy != PX_MBOX_DROP_OLD) {
-        if (i > 0) share_next();
-        dispatch(a, m);
-        continue;
-      }
-      px_val reason;
-      if (accept_one(a, gen, m, &reason)) px__die_now(a, reason);
-      if (px__drain(a, &reason)) px__die_now(a, reason);
-      if (!a->inbox_head) return i;
-    }
-    if (i > 0) share_next();
-    dispatch(a, inbox_pop(a));
-  }
-  return i;
-}
-
-static void turn_end(px__worker *w, px__actor *a) {
-  if (a->inbox_head || !px__mbox_mark_empty(&a->mb, &a->mbc))
-    px__sched_requeue(w, a);
-}
-
-void px__actor_run_turn(px__actor *a) {
-  actor_turn(a);
-  /* The turn may have parked and finished on another worker. */
-  turn_end(px__sched_worker(), a);
-}
-
-void px__actor_parked(px__worker *w, px__actor *a, px__coro *co) {
-  a->co = co;
-  px__show(a, PX__SHOWN_PARKED, true);
-  if (a->wait == PX__W_ROOM) {
-    a->wait_ready = 1; /* a yield: just go to the back of the queue */
-    px__sched_requeue(w, a);
-  } else if (!px__mbox_mark_empty(&a->mb, &a->mbc)) {
-    px__sched_requeue(w, a);
-  }
-}
-
-void px__actor_died(px__worker *w, px__actor *a, bool overflow) {
-  (void)w;
-  if (overflow) {
-    px_log(PX_LOG_ERROR, "actor", "actor %u of type %s overflowed its stack",
-           a->index, a->type && a->type->name ? a->type->name : "?");
-    px__actor_exit(a, px_atomv(px__atoms.stack_overflow), true);
-  }
-  px__actor_release_slot(a);
-}
-
-void px__actor_run(px__worker *w, px__actor *a) {
-  w->current = a;
-  px__coro *co = a->co;
-  if (co) {
-    px_val reason;
-    if (!a->wait_ready && px__drain(a, &reason)) {
-      /* Killed while parked: the handler's stack is simply abandoned. */
-      a->co = NULL;
-      px__actor_exit(a, reason, true);
-      px__coro_reset(co);
-      px__coro_free(co);
-      px__actor_release_slot(a);
-    } else if (!a->wait_ready) {
-      if (!px__mbox_mark_empty(&a->mb, &a->mbc)) px__sched_requeue(w, a);
-    } else {
-      a->co = NULL;
-      px__show(a, PX__SHOWN_PARKED, false);
-      px__sched_resume(w, co);
-    }
-    px__sched_worker()->current = NULL;
-    return;
-  }
-  size_t ss = a->type->stack_size;
-  if (ss && ss != px__sched_default_stack()) {
-    px__sched_run_on(w, a, ss);
-  } else {
-    px__actor_run_turn(a);
-  }
-  px__sched_worker()->current = NULL;
-}
-
-/* ---- parking a handler --------------------------------------------------- */
-
-void px__drain_or_die(px__actor *a) {
-  px_val reason;
-  /* External proxies always trap, so only handlers can be told to die. */
-  if (px__drain(a, &reason)) px__die_now(a, reason);
-}
-
-void px__wait_park(px__actor *a) {
-  for (;;) {
-    px__drain_or_die(a);
-    if (a->wait_ready) return;
-    if (atomic_load_explicit(&a->external, memory_order_relaxed)) {
-      if (!px__external_wait(a, 0)) return;
-    } else {
-      px__sched_park(a);
-    }
-  }
 }
 
 /* ---- exit API ------------------------------------------------------------ */
@@ -760,49 +609,3 @@ bool px_trap_exit(bool on) {
   return was;
 }
 
-bool px_reason_is_normal(px_val r) {
-  if (px_is_atom(r, px__atoms.normal) || px_is_atom(r, px__atoms.shutdown))
-    return true;
-  return px_typeof(r) == PX_T_ARRAY && px_len(r) == 2 &&
-         px_is_atom(px_at(r, 0), px__atoms.shutdown);
-}
-
-char *px_ref_format(px_ref r, char *buf, size_t cap) {
-  snprintf(buf, cap, "<%u.%u.%u>", r.node, r.index, r.gen);
-  return buf;
-}
-
-px_val px_ref_val(px_ref r) {
-  char b[48];
-  return px_str(px_ref_format(r, b, sizeof b));
-}
-
-/* Parses "<node.index.gen>" by hand: refs travel inside payloads, and
- * sscanf costs a microsecond. */
-static bool parse_u32(const char **p, const char *end, char stop,
-                      uint32_t *out) {
-  uint64_t v = 0;
-  const char *s = *p;
-  if (s >= end || *s < '0' || *s > '9') return false;
-  while (s < end && *s >= '0' && *s <= '9') {
-    v = v * 10 + (uint64_t)(*s - '0');
-    if (v > UINT32_MAX) return false;
-    s++;
-  }
-  if (s >= end || *s != stop) return false;
-  *out = (uint32_t)v;
-  *p = s + 1;
-  return true;
-}
-
-bool px_val_ref(px_val v, px_ref *out) {
-  if (px_typeof(v) != PX_T_STR) return false;
-  const char *s = px_str_ptr(v), *end = s + px_str_len(v);
-  if (s >= end || *s++ != '<') return false;
-  px_ref r = {0, 0, 0, 0};
-  if (!parse_u32(&s, end, '.', &r.node) || !parse_u32(&s, end, '.', &r.index) ||
-      !parse_u32(&s, end, '>', &r.gen) || s != end)
-    return false;
-  *out = r;
-  return true;
-}

@@ -116,7 +116,6 @@ typedef struct px__actor {
   px__msg *wait_msg;      /* the reply that ended a REPLY wait */
   px_match_fn match;
   void *match_ud;
-  px__msg *scan_from;     /* receive: first inbox message not yet tested */
   uint64_t seq;           /* corr and token source */
   struct px__actor *free_next;
 } px__actor;
@@ -200,8 +199,13 @@ int px__drain(px__actor *a, px_val *reason);
 void px__actor_exit(px__actor *a, px_val reason, bool call_terminate);
 /* Called by whoever finished an exit: returns the slot to the pool. */
 void px__actor_release_slot(px__actor *a);
-/* Inbox access for ask.c and link.c (owner only). */
+/* Inbox and mailbox access for the other files of src/actor (owner
+ * only). accept_one acts on one node taken from the mailbox (messages to
+ * the inbox, signals acted on); 1 means the actor must die (*reason). */
 void px__inbox_push(px__actor *a, px__msg *m);
+px__msg *px__inbox_pop(px__actor *a);
+int px__accept_one(px__actor *a, uint32_t gen, px__msg *m, px_val *reason);
+void px__count_out(px__actor *a);
 void px__inbox_remove(px__actor *a, px__msg *prev, px__msg *m);
 extern _Atomic(bool) px__stopping;
 /* Drains; if a signal kills the calling handler, it dies here and this

@@ -58,7 +58,6 @@ __attribute__((noinline)) px__worker *px__sched_worker(void) {
 int px__sched_nworkers(void) { return S.n; }
 px__worker *px__sched_worker_at(int i) { return &S.workers[i]; }
 size_t px__sched_default_stack(void) { return S.stack_size; }
-int px__sched_batch(void) { return S.batch; }
 
 static long futex(_Atomic(uint32_t) *addr, int op, uint32_t val,
                   const struct timespec *ts) {

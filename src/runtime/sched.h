@@ -100,7 +100,6 @@ static inline void px__cpu_relax(void) {
 int px__sched_nworkers(void);
 px__worker *px__sched_worker_at(int i);
 size_t px__sched_default_stack(void);
-int px__sched_batch(void);
 
 /* Makes a runnable actor known to the scheduler. From a worker it goes to
  * that worker ("next" slot, so talking actors stay on one core); from
