@@ -19,5 +19,6 @@ int bench_big(void);
 int bench_ask_latency(void);
 int bench_idle_memory(void);
 int bench_idle_cpu(void);
+int bench_store_commit(void);
 
 #endif

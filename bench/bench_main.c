@@ -50,6 +50,7 @@ static const struct {
     {"counting", bench_counting},       {"fork_join", bench_fork_join},
     {"big", bench_big},                 {"ask_latency", bench_ask_latency},
     {"idle_memory", bench_idle_memory}, {"idle_cpu", bench_idle_cpu},
+    {"store_commit", bench_store_commit},
 };
 
 int main(int argc, char **argv) {

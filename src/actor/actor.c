@@ -121,6 +121,95 @@ bool px__signal(px_ref to, px__mkind kind, px_ref from, px_atom type,
   return px__deliver(a, to.gen, m);
 }
 
+static inline void room_lock(px__actor *a) {
+  /* acquire: the waiter list written by the last holder is visible. */
+  while (atomic_exchange_explicit(&a->room_lock, 1, memory_order_acquire))
+    px__cpu_relax();
+}
+
+static inline void room_unlock(px__actor *a) {
+  atomic_store_explicit(&a->room_lock, 0, memory_order_release);
+}
+
+static bool is_full(px__actor *a) {
+  uint64_t in = atomic_load_explicit(&a->mb_in, memory_order_relaxed);
+  uint64_t out = atomic_load_explicit(&a->mb_out, memory_order_relaxed);
+  return in - out >= a->mb_cap;
+}
+
+/* The `block` policy: the sender waits (a handler parks, a thread blocks)
+ * until the owner takes a message, which wakes the oldest waiter; the
+ * owner's exit wakes them all. An actor sending to itself never waits:
+ * that would wait forever. */
+static void block_for_room(px__actor *a, uint32_t gen) {
+  px__actor *me = px__current(true);
+  if (!me || me == a) return;
+  for (;;) {
+    if (!is_full(a) || atomic_load_explicit(&a->gen, memory_order_acquire) !=
+                           gen)
+      return;
+    px__room_waiter w = {px_promise_new(), NULL};
+    room_lock(a);
+    px__room_waiter *tail = atomic_load_explicit(&a->room_head,
+                                                 memory_order_relaxed);
+    if (!tail) {
+      /* seq_cst, with the seq_cst load of mb_out below: pairs with the
+       * owner's seq_cst increment of mb_out and load of room_head, so
+       * either it sees us waiting, or we see the room it made. */
+      atomic_store_explicit(&a->room_head, &w, memory_order_seq_cst);
+    } else {
+      while (tail->next) tail = tail->next;
+      tail->next = &w;
+    }
+    uint64_t in = atomic_load_explicit(&a->mb_in, memory_order_relaxed);
+    uint64_t out = atomic_load_explicit(&a->mb_out, memory_order_seq_cst);
+    bool still = in - out >= a->mb_cap &&
+                 atomic_load_explicit(&a->gen, memory_order_acquire) == gen;
+    if (!still) {
+      /* Unregister (if the owner has not already woken us). */
+      bool found = false;
+      px__room_waiter *head = atomic_load_explicit(&a->room_head,
+                                                   memory_order_relaxed);
+      if (head == &w) {
+        atomic_store_explicit(&a->room_head, w.next, memory_order_relaxed);
+        found = true;
+      } else {
+        for (px__room_waiter *it = head; it; it = it->next)
+          if (it->next == &w) {
+            it->next = w.next;
+            found = true;
+            break;
+          }
+      }
+      room_unlock(a);
+      if (found) return;
+    } else {
+      room_unlock(a);
+    }
+    px_val v;
+    px_promise_await(w.p, -1, &v);
+  }
+}
+
+void px__room_wake(px__actor *a, bool all) {
+  /* seq_cst: see block_for_room. */
+  if (!atomic_load_explicit(&a->room_head, memory_order_seq_cst)) return;
+  px_promise wake[64];
+  int n = 0;
+  room_lock(a);
+  px__room_waiter *w;
+  while (n < 64 && (w = atomic_load_explicit(&a->room_head,
+                                             memory_order_relaxed))) {
+    atomic_store_explicit(&a->room_head, w->next, memory_order_relaxed);
+    wake[n++] = w->p; /* copied: w may be gone once it is resolved */
+    if (!all) break;
+  }
+  room_unlock(a);
+  for (int i = 0; i < n; i++) px_reply_to(wake[i], px_nil());
+  if (all && atomic_load_explicit(&a->room_head, memory_order_relaxed))
+    px__room_wake(a, true);
+}
+
 /* Full mailbox handling for bounded actors. Returns 0 to go on with the
  * send, 1 when the message was consumed (dropped). */
 static int bounded_check(px__actor *a, uint32_t gen, px__msg *m) {
@@ -141,25 +230,9 @@ static int bounded_check(px__actor *a, uint32_t gen, px__msg *m) {
                px_atomv(px__atoms.mailbox_overflow), 0, 2);
     return 1;
   }
-  case PX_MBOX_BLOCK: {
-    px__actor *me = px__current(false);
-    while (in - out >= a->mb_cap) {
-      if (atomic_load_explicit(&a->gen, memory_order_acquire) != gen) break;
-      if (me && px__sched_worker()) {
-        /* Yield: go to the back of the run queue and try again. */
-        me->wait = PX__W_ROOM;
-        px__sched_park(me);
-        me->wait = PX__W_NONE;
-        me->wait_ready = 0;
-      } else {
-        struct timespec ts = {0, 50000};
-        nanosleep(&ts, NULL);
-      }
-      in = atomic_load_explicit(&a->mb_in, memory_order_relaxed);
-      out = atomic_load_explicit(&a->mb_out, memory_order_relaxed);
-    }
+  case PX_MBOX_BLOCK:
+    block_for_room(a, gen);
     return 0;
-  }
   default: /* drop_old: the owner drops from the front as it drains */
     return 0;
   }
@@ -346,6 +419,7 @@ px__msg *px__inbox_pop(px__actor *a) {
   if (m) {
     a->inbox_head = next_of(m);
     if (!a->inbox_head) a->inbox_tail = NULL;
+    px__count_out(a);
   }
   return m;
 }
@@ -358,6 +432,7 @@ void px__inbox_remove(px__actor *a, px__msg *prev, px__msg *m) {
   else
     a->inbox_head = n;
   if (a->inbox_tail == m) a->inbox_tail = prev;
+  px__count_out(a);
 }
 
 static void drop_oldest(px__actor *a) {
@@ -410,25 +485,45 @@ static void bounce(px_ref dead, px__msg *m, px_val reason) {
 
 /* Acts on one node taken from the mailbox: messages go to the inbox,
  * signals are acted on. Returns 1 when the actor must die (*reason). */
+/* Mailbox accounting: a message counts from its push (mb_in) until it is
+ * consumed (mb_out): a signal when it is acted on here, a message when it
+ * leaves the inbox (handled, received, dropped or answered at exit). So a
+ * message waiting in the inbox for a selective receive still fills the
+ * mailbox. */
 int px__accept_one(px__actor *a, uint32_t gen, px__msg *m,
                    px_val *reason) {
   if (m->to_gen != gen) {
     px_ref dead = {px__node, a->index, m->to_gen, 0};
+    px__count_out(a);
     bounce(dead, m, px_atomv(px__atoms.noproc));
     return 0;
   }
   switch ((px__mkind)m->kind) {
   case PX__MK_USER:
   case PX__MK_INIT:
-    inbox_append(a, m);
+  case PX__MK_EXITMSG:
+    inbox_append(a, m); /* still counted: it is in the mailbox */
     if (a->mb_policy == PX_MBOX_DROP_OLD) {
-      size_t queued = 0;
-      for (px__msg *it = a->inbox_head; it; it = next_of(it)) queued++;
       uint64_t in = atomic_load_explicit(&a->mb_in, memory_order_relaxed);
       uint64_t out = atomic_load_explicit(&a->mb_out, memory_order_relaxed);
-      if (queued + (in - out) > a->mb_cap) drop_oldest(a);
+      if (in - out > a->mb_cap) drop_oldest(a);
+    }
+    return 0;
+  case PX__MK_DOWN:
+    if (px__on_down(a, m->aux)) {
+      m->pub.type = px__atoms.down_msg;
+      inbox_append(a, m);
+      return 0;
     }
     break;
+  default:
+    break;
+  }
+  /* Everything else is consumed right here. An exit signal that a trapping
+   * actor turns into an __EXIT__ message goes back in through
+   * px__inbox_push, which counts it in again. */
+  px__count_out(a);
+  switch ((px__mkind)m->kind) {
   case PX__MK_REPLY:
   case PX__MK_REPLY_ERR:
   case PX__MK_NOPROC:
@@ -465,16 +560,11 @@ int px__accept_one(px__actor *a, uint32_t gen, px__msg *m,
     px__on_demonitor(a, m->aux);
     px__msg_free(m);
     break;
-  case PX__MK_DOWN:
-    if (px__on_down(a, m->aux)) {
-      m->pub.type = px__atoms.down_msg;
-      inbox_append(a, m);
-    } else {
-      px__msg_free(m);
-    }
+  case PX__MK_DOWN: /* a DOWN for a monitor no longer held */
+    px__msg_free(m);
     break;
-  case PX__MK_EXITMSG:
-    inbox_append(a, m);
+  default:
+    px__msg_free(m);
     break;
   }
   return 0;
@@ -482,6 +572,12 @@ int px__accept_one(px__actor *a, uint32_t gen, px__msg *m,
 
 void px__count_out(px__actor *a) {
   /* Counted for every mailbox: depth = in - out (introspection). */
+  if (a->mb_policy == PX_MBOX_BLOCK) {
+    /* seq_cst: the owner's half of the handshake in block_for_room. */
+    atomic_fetch_add_explicit(&a->mb_out, 1, memory_order_seq_cst);
+    px__room_wake(a, false);
+    return;
+  }
   atomic_store_explicit(
         &a->mb_out,
         atomic_load_explicit(&a->mb_out, memory_order_relaxed) + 1,
@@ -494,13 +590,16 @@ int px__drain(px__actor *a, px_val *reason) {
     bool busy;
     px__mnode *n = px__mbox_pop(&a->mb, &a->mbc, &busy);
     if (!n) return 0; /* busy: the actor stays scheduled and comes back */
-    px__count_out(a);
     if (px__accept_one(a, gen, (px__msg *)n, reason)) return 1;
   }
 }
 
 /* Called by link.c when a trapped exit becomes a message. */
-void px__inbox_push(px__actor *a, px__msg *m) { inbox_append(a, m); }
+void px__inbox_push(px__actor *a, px__msg *m) {
+  /* Straight into the inbox, not through the mailbox queue: count it in. */
+  atomic_fetch_add_explicit(&a->mb_in, 1, memory_order_relaxed);
+  inbox_append(a, m);
+}
 
 /* ---- exit ---------------------------------------------------------------- */
 
@@ -561,6 +660,8 @@ void px__actor_exit(px__actor *a, px_val reason, bool call_terminate) {
     px__count_out(a);
     bounce(self, m, m->to_gen == gen ? reason : px_atomv(px__atoms.noproc));
   }
+  /* Senders waiting for room re-check, find the actor gone, and go on. */
+  px__room_wake(a, true);
   px__notify_exit(a, self, reason);
   px__stats_exit(a->type_id, reason);
   px_val_release(reason);

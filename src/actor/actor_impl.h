@@ -48,8 +48,13 @@ typedef enum px__wait {
   PX__W_NONE = 0,
   PX__W_REPLY,   /* parked in px_ask: waiting for corr */
   PX__W_RECEIVE, /* parked in px_receive: waiting for a match */
-  PX__W_ROOM,    /* parked sending to a full block-policy mailbox */
 } px__wait;
+
+/* A sender parked on a full `block` mailbox; lives on its stack. */
+typedef struct px__room_waiter {
+  px_promise p;
+  struct px__room_waiter *next;
+} px__room_waiter;
 
 typedef struct px__watcher {
   px_mref mref;
@@ -94,6 +99,10 @@ typedef struct px__actor {
   _Atomic(uint8_t) external;  /* proxy of a non-worker thread */
   _Atomic(uint8_t) has_name;  /* registry entry to drop at exit */
   _Atomic(uint8_t) shown;     /* PX__SHOWN_*: what introspection may read */
+  /* Senders waiting for room in a full `block` mailbox, oldest first;
+   * guarded by room_lock, peeked without it by the owner. */
+  _Atomic(uint32_t) room_lock;
+  _Atomic(struct px__room_waiter *) room_head;
   /* ---- owner side ---- */
   _Alignas(64) px__mbox_cons mbc;
   _Atomic(uint64_t) mb_out; /* messages taken (readable by introspection) */
@@ -173,6 +182,7 @@ static inline px_ref px__self_ref(const px__actor *a) {
 px__msg *px__msg_new(void);
 void px__msg_free_node(px__msg *m); /* the node only */
 void px__msg_release_all(void);     /* at runtime stop */
+void px__msg_caching(bool on);      /* at runtime start */
 /* Releases the payload and the node. Scalars need no release call. */
 static inline void px__msg_free(px__msg *m) {
   if (m->pub.payload.type >= PX_T_STR) px_val_release(m->pub.payload);
@@ -206,6 +216,8 @@ void px__inbox_push(px__actor *a, px__msg *m);
 px__msg *px__inbox_pop(px__actor *a);
 int px__accept_one(px__actor *a, uint32_t gen, px__msg *m, px_val *reason);
 void px__count_out(px__actor *a);
+/* Wakes one sender waiting for room (all of them when `all`). */
+void px__room_wake(px__actor *a, bool all);
 void px__inbox_remove(px__actor *a, px__msg *prev, px__msg *m);
 extern _Atomic(bool) px__stopping;
 /* Drains; if a signal kills the calling handler, it dies here and this

@@ -30,6 +30,10 @@ typedef struct msg_cache {
 } msg_cache;
 
 static _Thread_local msg_cache cache;
+/* Nodes are cached only while a runtime runs: a thread that frees nodes
+ * after px_runtime_stop (a store's writer thread, say) frees them to
+ * malloc instead of a depot that was already released. */
+static _Atomic(bool) caching;
 static pthread_key_t cache_key;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
@@ -60,6 +64,8 @@ static void depot_put(px__msg *head, uint32_t count) {
   pthread_mutex_unlock(&depot.lock);
 }
 
+static inline void cache_register(void);
+
 static bool depot_take(void) {
   pthread_mutex_lock(&depot.lock);
   batch *b = depot.full;
@@ -71,17 +77,41 @@ static bool depot_take(void) {
     depot.spare = b;
   }
   pthread_mutex_unlock(&depot.lock);
+  if (b) cache_register();
   return b != NULL;
+}
+
+static void free_list(px__msg *m) {
+  while (m) {
+    px__msg *n = link_of(m);
+    free(m);
+    m = n;
+  }
 }
 
 static void cache_flush(void *unused) {
   (void)unused;
-  if (cache.free) depot_put(cache.free, cache.count);
+  if (cache.free) {
+    if (atomic_load_explicit(&caching, memory_order_acquire))
+      depot_put(cache.free, cache.count);
+    else
+      free_list(cache.free);
+  }
   cache.free = NULL;
   cache.count = 0;
 }
 
 static void make_key(void) { pthread_key_create(&cache_key, cache_flush); }
+
+/* Arranges for this thread's list to be handed back when the thread exits;
+ * done the first time the list gets nodes (by a free, or a depot batch). */
+static inline void cache_register(void) {
+  if (!cache.registered) {
+    pthread_once(&cache_once, make_key);
+    pthread_setspecific(cache_key, &cache);
+    cache.registered = true;
+  }
+}
 
 px__msg *px__msg_new(void) {
   px__msg *m = cache.free;
@@ -104,12 +134,11 @@ px__msg *px__msg_new(void) {
 }
 
 void px__msg_free_node(px__msg *m) {
-  if (!cache.registered) {
-    /* The key's destructor hands the list to the depot at thread exit. */
-    pthread_once(&cache_once, make_key);
-    pthread_setspecific(cache_key, &cache);
-    cache.registered = true;
+  if (!atomic_load_explicit(&caching, memory_order_relaxed)) {
+    free(m);
+    return;
   }
+  cache_register();
   set_link(m, cache.free);
   cache.free = m;
   if (++cache.count >= HIGH) {
@@ -129,18 +158,18 @@ void px_message_free(px_message *msg) {
 
 /* Frees every cached node: the calling thread's list and the depot. Other
  * threads' lists go to the depot when they exit. */
+void px__msg_caching(bool on) {
+  atomic_store_explicit(&caching, on, memory_order_release);
+}
+
 void px__msg_release_all(void) {
+  px__msg_caching(false);
   cache_flush(NULL);
   pthread_mutex_lock(&depot.lock);
   while (depot.full) {
     batch *b = depot.full;
     depot.full = b->next;
-    px__msg *m = b->head;
-    while (m) {
-      px__msg *n = link_of(m);
-      free(m);
-      m = n;
-    }
+    free_list(b->head);
     free(b);
   }
   while (depot.spare) {

@@ -40,6 +40,7 @@ int px_runtime_start(const px_runtime_opts *opts) {
   intern_atoms();
   px__node = o.node_id ? o.node_id : 1;
   atomic_store(&px__stopping, false);
+  px__msg_caching(true);
   px__table_init();
   px__registry_init();
   px__stats_init();

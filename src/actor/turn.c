@@ -49,10 +49,10 @@ static int actor_turn(px__actor *a) {
       bool busy;
       px__mnode *n = px__mbox_pop(&a->mb, &a->mbc, &busy);
       if (!n) return i;
-      px__count_out(a);
       px__msg *m = (px__msg *)n;
       if (m->kind == PX__MK_USER && m->to_gen == gen &&
           a->mb_policy != PX_MBOX_DROP_OLD) {
+        px__count_out(a); /* straight to the handler */
         if (i > 0) share_next();
         dispatch(a, m);
         continue;
@@ -82,12 +82,7 @@ void px__actor_run_turn(px__actor *a) {
 void px__actor_parked(px__worker *w, px__actor *a, px__coro *co) {
   a->co = co;
   px__show(a, PX__SHOWN_PARKED, true);
-  if (a->wait == PX__W_ROOM) {
-    a->wait_ready = 1; /* a yield: just go to the back of the queue */
-    px__sched_requeue(w, a);
-  } else if (!px__mbox_mark_empty(&a->mb, &a->mbc)) {
-    px__sched_requeue(w, a);
-  }
+  if (!px__mbox_mark_empty(&a->mb, &a->mbc)) px__sched_requeue(w, a);
 }
 
 void px__actor_died(px__worker *w, px__actor *a, bool overflow) {

@@ -1,0 +1,165 @@
+/* store_commit: N concurrent actors (BENCH_STORE_ACTORS, default 64) each
+ * doing sequential px_store_apply of one TUPLE_PUT, 100,000 in total, in a
+ * temporary directory (BENCH_STORE_DIR, default /tmp) with
+ * synchronous=FULL. Reports applies per second and the commits they took,
+ * next to the raw SQLite rates on the same disk: one transaction of
+ * 100,000 prepared inserts, and one transaction (and fsync) per row. */
+#include <ftw.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "plexspaces/store.h"
+
+static px_store *g_store;
+static px_ref g_main;
+static long g_per_actor;
+
+static int rm_one(const char *p, const struct stat *sb, int flag,
+                  struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  remove(p);
+  return 0;
+}
+
+static char *make_dir(void) {
+  const char *base = getenv("BENCH_STORE_DIR");
+  char *d = malloc(4096);
+  snprintf(d, 4096, "%s/px_bench_store_XXXXXX", base ? base : "/tmp");
+  if (!mkdtemp(d)) bench_fail("store_commit", "mkdtemp failed");
+  return d;
+}
+
+static void remove_dir(char *d) {
+  nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  free(d);
+}
+
+static int committer_init(px_val args, void **state) {
+  *state = (void *)(intptr_t)args.u.i;
+  return 0;
+}
+
+static void committer_handle(void *state, const px_message *m) {
+  int64_t idx = (int64_t)(intptr_t)state;
+  long bad = 0;
+  for (long i = 0; i < g_per_actor; i++) {
+    px_val v = px_arr(2, px_int(idx), px_str("a tuple of modest size"));
+    px_store_op op = {PX_STORE_TUPLE_PUT, "bench/ns/commit",
+                      (uint64_t)(idx * g_per_actor + i + 1), v, 0};
+    if (px_store_apply(g_store, &op, 1) != 0) bad++;
+    px_val_release(v);
+  }
+  px_send(g_main, px_atom_of("done"), px_int(bad));
+  px_exit_self(px_atomv(px_a()->normal));
+}
+
+static const px_actor_type committer_t = {"store_committer", 0,
+                                          committer_init, committer_handle,
+                                          NULL};
+
+/* Raw SQLite on the same disk: rows/s with `per_txn` rows per
+ * transaction (synchronous=FULL, WAL, prepared insert of a same-sized
+ * MessagePack value). */
+static double raw_sqlite_rate(const char *dir, long rows, long per_txn) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/raw.db", dir);
+  sqlite3 *db;
+  if (sqlite3_open(path, &db) != SQLITE_OK) bench_fail("store_commit", "raw");
+  sqlite3_exec(db,
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+               "DROP TABLE IF EXISTS t;"
+               "CREATE TABLE t(space TEXT NOT NULL, id INTEGER NOT NULL, "
+               "value BLOB NOT NULL, expiry_ms INTEGER NOT NULL DEFAULT 0, "
+               "PRIMARY KEY(space, id)) WITHOUT ROWID;",
+               NULL, NULL, NULL);
+  sqlite3_stmt *ins;
+  sqlite3_prepare_v2(db, "INSERT INTO t VALUES(?1, ?2, ?3, 0)", -1, &ins,
+                     NULL);
+  px_val v = px_arr(2, px_int(1), px_str("a tuple of modest size"));
+  char *enc;
+  size_t len;
+  px_msgpack_encode(v, &enc, &len);
+  px_val_release(v);
+  uint64_t t0 = px_now_ns();
+  for (long i = 0; i < rows; i++) {
+    if (i % per_txn == 0) sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    sqlite3_bind_text(ins, 1, "bench/ns/raw", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 2, i + 1);
+    sqlite3_bind_blob(ins, 3, enc, (int)len, SQLITE_STATIC);
+    if (sqlite3_step(ins) != SQLITE_DONE) bench_fail("store_commit", "raw insert");
+    sqlite3_reset(ins);
+    if (i % per_txn == per_txn - 1 || i == rows - 1)
+      sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+  }
+  double s = (double)(px_now_ns() - t0) / 1e9;
+  free(enc);
+  sqlite3_finalize(ins);
+  sqlite3_close(db);
+  remove(path);
+  return (double)rows / s;
+}
+
+int bench_store_commit(void) {
+  long total = bench_scaled(100000);
+  const char *a = getenv("BENCH_STORE_ACTORS");
+  long actors = a ? atol(a) : 64;
+  if (actors < 1) actors = 1;
+  g_per_actor = total / actors;
+  if (g_per_actor < 1) g_per_actor = 1;
+  total = g_per_actor * actors;
+
+  char *dir = make_dir();
+  char err[512];
+  px_store_opts so = {0};
+  if (px_store_open_sqlite(dir, &so, &g_store, err, sizeof err) != 0)
+    bench_fail("store_commit", err);
+  bench_start_runtime();
+  g_main = px_self();
+  px_ref *refs = malloc((size_t)actors * sizeof *refs);
+  for (long i = 0; i < actors; i++)
+    if (px_spawn(&committer_t, px_int(i), NULL, &refs[i]) != 0)
+      bench_fail("store_commit", "spawn failed");
+  uint64_t t0 = px_now_ns();
+  for (long i = 0; i < actors; i++) px_send(refs[i], px_atom_of("go"), px_nil());
+  long bad = 0;
+  for (long i = 0; i < actors; i++) {
+    px_message *m;
+    if (px_receive(NULL, NULL, 600000, &m) != 0)
+      bench_fail("store_commit", "timeout");
+    bad += m->payload.u.i;
+    px_message_free(m);
+  }
+  double secs = (double)(px_now_ns() - t0) / 1e9;
+  px_runtime_stop();
+  free(refs);
+  px_store_stats st;
+  px_store_get_stats(g_store, &st);
+  px_store_close(g_store);
+  if (bad || st.ops != (uint64_t)total)
+    bench_fail("store_commit", "applies failed");
+
+  double raw_batched = raw_sqlite_rate(dir, bench_scaled(100000), 100000);
+  long fs_rows = bench_scaled(2000);
+  double raw_fsync = raw_sqlite_rate(dir, fs_rows, 1);
+  remove_dir(dir);
+
+  double rate = (double)total / secs;
+  char extra[512];
+  snprintf(extra, sizeof extra,
+           "\"actors\":%ld,\"applies\":%ld,\"seconds\":%.4f,"
+           "\"commits\":%llu,\"applies_per_commit\":%.1f,"
+           "\"raw_sqlite_batched_rows_per_s\":%.0f,"
+           "\"raw_sqlite_fsync_per_row_rows_per_s\":%.0f,"
+           "\"pct_of_raw_batched\":%.1f",
+           actors, total, secs, (unsigned long long)st.commits,
+           st.commits ? (double)total / (double)st.commits : 0.0, raw_batched,
+           raw_fsync, 100.0 * rate / raw_batched);
+  bench_report("store_commit", rate, "applies/s", extra);
+  return 0;
+}

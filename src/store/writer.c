@@ -1,0 +1,374 @@
+/* The group-commit writer: one thread per store takes every request
+ * queued, applies them in one BEGIN IMMEDIATE ... COMMIT (one fsync), then
+ * resumes their callers. Batching is natural: while a commit runs, the
+ * queue fills, and the next commit takes it all. opts.max_batch_delay_us
+ * adds a bounded wait to gather more.
+ *
+ * A caller whose ops fail (a duplicate put, a delete of a missing tuple)
+ * must not fail the others: the batch is rolled back and replayed with one
+ * savepoint per caller, so only that caller's ops are dropped. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "plexspaces/core.h"
+#include "plexspaces/error.h"
+#include "store/store_impl.h"
+
+/* Stop gathering (max_batch_delay_us) once this many ops are queued. */
+#define GATHER_MAX_OPS 8192
+/* Small applies encode into arrays on the caller's stack. */
+#define INLINE_OPS 4
+
+static int step_done(sqlite3_stmt *st) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* Runs one caller's ops; 0 or the PX error of the first failing op. */
+static int apply_ops(px_store *s, px__store_req *r) {
+  sqlite3 *db = s->wdb;
+  for (size_t i = 0; i < r->n; i++) {
+    const px_store_op *op = &r->ops[i];
+    sqlite3_stmt *st;
+    switch (op->kind) {
+    case PX_STORE_TUPLE_PUT:
+      st = s->st[PX__ST_PUT];
+      sqlite3_bind_blob(st, 3, r->enc[i], (int)r->enc_len[i], SQLITE_STATIC);
+      sqlite3_bind_int64(st, 4, op->expiry_ms);
+      break;
+    case PX_STORE_TUPLE_DEL:
+      st = s->st[PX__ST_DEL];
+      break;
+    case PX_STORE_TUPLE_EXPIRY:
+      st = s->st[PX__ST_EXPIRY];
+      sqlite3_bind_int64(st, 3, op->expiry_ms);
+      break;
+    default:
+      return PX_EINVAL;
+    }
+    sqlite3_bind_text(st, 1, op->space, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)op->id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+      if ((rc & 0xff) == SQLITE_CONSTRAINT) return PX_EEXIST;
+      px_log(PX_LOG_ERROR, "store", "apply: %s", sqlite3_errmsg(db));
+      return PX_EIO;
+    }
+    if (op->kind != PX_STORE_TUPLE_PUT && sqlite3_changes(db) == 0)
+      return PX_ENOTFOUND;
+  }
+  return 0;
+}
+
+static void set_all(px__store_req *b, int rc) {
+  for (; b; b = b->next) b->rc = rc;
+}
+
+/* Applies a batch; sets every request's rc. */
+static void run_batch(px_store *s, px__store_req *batch) {
+  int rc = step_done(s->st[PX__ST_BEGIN]);
+  if (rc != SQLITE_OK) goto io;
+  set_all(batch, 0);
+  bool failed = false;
+  for (px__store_req *r = batch; r; r = r->next)
+    if ((r->rc = apply_ops(s, r)) != 0) {
+      failed = true;
+      break;
+    }
+  if (!failed) {
+    rc = step_done(s->st[PX__ST_COMMIT]);
+    if (rc != SQLITE_OK) goto io_rollback;
+    atomic_fetch_add_explicit(&s->commits, 1, memory_order_relaxed);
+    return;
+  }
+  /* Someone failed: replay with a savepoint per caller. */
+  step_done(s->st[PX__ST_ROLLBACK]);
+  rc = step_done(s->st[PX__ST_BEGIN]);
+  if (rc != SQLITE_OK) goto io;
+  for (px__store_req *r = batch; r; r = r->next) {
+    if (step_done(s->st[PX__ST_SAVEPOINT]) != SQLITE_OK) goto io_rollback;
+    r->rc = apply_ops(s, r);
+    if (r->rc != 0 && step_done(s->st[PX__ST_ROLLBACK_TO]) != SQLITE_OK)
+      goto io_rollback;
+    if (step_done(s->st[PX__ST_RELEASE]) != SQLITE_OK) goto io_rollback;
+  }
+  rc = step_done(s->st[PX__ST_COMMIT]);
+  if (rc != SQLITE_OK) goto io_rollback;
+  atomic_fetch_add_explicit(&s->commits, 1, memory_order_relaxed);
+  return;
+io_rollback:
+  px_log(PX_LOG_ERROR, "store", "commit failed: %s", sqlite3_errmsg(s->wdb));
+  if (sqlite3_get_autocommit(s->wdb) == 0) step_done(s->st[PX__ST_ROLLBACK]);
+  set_all(batch, PX_EIO);
+  return;
+io:
+  px_log(PX_LOG_ERROR, "store", "begin failed: %s", sqlite3_errmsg(s->wdb));
+  set_all(batch, PX_EIO);
+}
+
+static void free_enc(char **enc, size_t n);
+
+typedef struct pending_reply {
+  px_promise p;
+  int rc;
+} pending_reply;
+
+static void *writer_main(void *arg) {
+  px_store *s = arg;
+  pending_reply *replies = NULL;
+  size_t rcap = 0;
+  for (;;) {
+    pthread_mutex_lock(&s->mu);
+    while (!s->head && !s->closing) pthread_cond_wait(&s->cv, &s->mu);
+    if (!s->head) { /* closing, and everything is drained */
+      pthread_mutex_unlock(&s->mu);
+      break;
+    }
+    if (s->opts.max_batch_delay_us > 0 && !s->closing) {
+      struct timespec dl;
+      clock_gettime(CLOCK_MONOTONIC, &dl);
+      long long ns = dl.tv_nsec + (long long)s->opts.max_batch_delay_us * 1000;
+      dl.tv_sec += (time_t)(ns / 1000000000);
+      dl.tv_nsec = (long)(ns % 1000000000);
+      while (s->queued_ops < GATHER_MAX_OPS && !s->closing)
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) break;
+    }
+    px__store_req *batch = s->head;
+    s->head = s->tail = NULL;
+    s->queued_ops = 0;
+    pthread_mutex_unlock(&s->mu);
+
+    run_batch(s, batch);
+
+    uint64_t nops = 0, ncallers = 0;
+    size_t nrep = 0;
+    for (px__store_req *r = batch; r; r = r->next) {
+      ncallers++;
+      if (r->rc == 0) nops += r->n;
+      if (r->use_promise) nrep++;
+    }
+    atomic_fetch_add_explicit(&s->ops, nops, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->callers, ncallers, memory_order_relaxed);
+    if (nrep > rcap) {
+      size_t nc = rcap ? rcap : 64;
+      while (nc < nrep) nc *= 2;
+      pending_reply *nr = realloc(replies, nc * sizeof *nr);
+      if (!nr) px_panic("store: out of memory");
+      replies = nr;
+      rcap = nc;
+    }
+    /* Wake the blocked threads under the lock (a request is gone the
+     * moment its caller sees done); note the promises, then answer them
+     * without touching the requests again. */
+    nrep = 0;
+    pthread_mutex_lock(&s->mu);
+    for (px__store_req *r = batch, *next; r; r = next) {
+      next = r->next;
+      if (r->use_promise) {
+        replies[nrep].p = r->promise;
+        replies[nrep].rc = r->rc;
+        nrep++;
+        free_enc(r->enc, r->n);
+        free(r); /* one block with its ops (apply_parked) */
+      } else {
+        r->done = true;
+        pthread_cond_signal(&r->cv);
+      }
+    }
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < nrep; i++) {
+      if (replies[i].rc == 0)
+        px_reply_to(replies[i].p, px_nil());
+      else
+        px_reply_error_to(replies[i].p, px_int(replies[i].rc));
+    }
+  }
+  free(replies);
+  return NULL;
+}
+
+int px__store_writer_start(px_store *s, char *errbuf, size_t errcap) {
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_cond_init(&s->idle, NULL);
+  pthread_mutex_init(&s->mu, NULL);
+  if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+    pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->idle);
+    pthread_mutex_destroy(&s->mu);
+    if (errbuf && errcap) snprintf(errbuf, errcap, "cannot start the writer");
+    return PX_ENOMEM;
+  }
+  return 0;
+}
+
+void px__store_writer_stop(px_store *s) {
+  pthread_mutex_lock(&s->mu);
+  s->closing = true;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+  pthread_join(s->writer, NULL);
+  /* Every request is answered; let the woken threads leave s->mu before
+   * it goes away. */
+  pthread_mutex_lock(&s->mu);
+  while (s->waiters) pthread_cond_wait(&s->idle, &s->mu);
+  pthread_mutex_unlock(&s->mu);
+  pthread_cond_destroy(&s->idle);
+  pthread_cond_destroy(&s->cv);
+  pthread_mutex_destroy(&s->mu);
+}
+
+/* ---- px_store_apply ------------------------------------------------------- */
+
+static void free_enc(char **enc, size_t n) {
+  for (size_t i = 0; i < n; i++) free(enc[i]);
+}
+
+/* Encodes the values of the puts (on the caller's thread: the writer only
+ * runs SQL). */
+static int encode_all(const px_store_op *ops, size_t n, char **enc,
+                      size_t *enc_len) {
+  for (size_t i = 0; i < n; i++) {
+    enc[i] = NULL;
+    enc_len[i] = 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (ops[i].kind != PX_STORE_TUPLE_PUT) continue;
+    int rc = px_msgpack_encode(ops[i].value, &enc[i], &enc_len[i]);
+    if (rc) {
+      free_enc(enc, n);
+      return rc;
+    }
+  }
+  return 0;
+}
+
+/* Queues r; false if the store is closing. Called with s->mu held. */
+static bool enqueue_locked(px_store *s, px__store_req *r) {
+  if (s->closing) return false;
+  if (s->tail)
+    s->tail->next = r;
+  else
+    s->head = r;
+  s->tail = r;
+  s->queued_ops += r->n;
+  pthread_cond_signal(&s->cv);
+  return true;
+}
+
+/* From a handler: the request, a copy of the ops and their spaces live in
+ * one heap block that the writer frees. A handler killed while parked
+ * abandons its stack, so nothing the writer reads may live there. */
+static int apply_parked(px_store *s, const px_store_op *ops, size_t n,
+                        px_promise p) {
+  size_t strs = 0;
+  for (size_t i = 0; i < n; i++) strs += strlen(ops[i].space) + 1;
+  size_t sz = sizeof(px__store_req) + n * sizeof(px_store_op) +
+              n * sizeof(char *) + n * sizeof(size_t) + strs;
+  px__store_req *r = calloc(1, sz);
+  if (!r) return PX_ENOMEM;
+  px_store_op *cops = (px_store_op *)(r + 1);
+  char **enc = (char **)(cops + n);
+  size_t *enc_len = (size_t *)(enc + n);
+  char *str = (char *)(enc_len + n);
+  int rc = encode_all(ops, n, enc, enc_len);
+  if (rc) {
+    free(r);
+    return rc;
+  }
+  for (size_t i = 0; i < n; i++) {
+    cops[i] = ops[i];
+    cops[i].value = px_nil(); /* encoded already */
+    size_t l = strlen(ops[i].space) + 1;
+    memcpy(str, ops[i].space, l);
+    cops[i].space = str;
+    str += l;
+  }
+  r->ops = cops;
+  r->n = n;
+  r->enc = enc;
+  r->enc_len = enc_len;
+  r->use_promise = true;
+  r->promise = p;
+  pthread_mutex_lock(&s->mu);
+  bool ok = enqueue_locked(s, r);
+  pthread_mutex_unlock(&s->mu);
+  if (!ok) {
+    free_enc(enc, n);
+    free(r);
+    return PX_ESTOPPED;
+  }
+  /* The handler parks; the writer answers after the commit. */
+  px_val v;
+  int ar = px_promise_await(p, -1, &v);
+  rc = (ar == PX_EHANDLER && v.type == PX_T_INT) ? (int)v.u.i : ar;
+  px_val_release(v);
+  return rc;
+}
+
+/* From a plain thread (with or without a runtime): block on a condvar;
+ * everything stays on this thread's stack. */
+static int apply_blocking(px_store *s, const px_store_op *ops, size_t n) {
+  char *enc_inline[INLINE_OPS];
+  size_t len_inline[INLINE_OPS];
+  char **enc = enc_inline;
+  size_t *enc_len = len_inline;
+  if (n > INLINE_OPS) {
+    enc = malloc(n * sizeof *enc);
+    enc_len = malloc(n * sizeof *enc_len);
+    if (!enc || !enc_len) {
+      free(enc);
+      free(enc_len);
+      return PX_ENOMEM;
+    }
+  }
+  int rc = encode_all(ops, n, enc, enc_len);
+  if (rc == 0) {
+    px__store_req r;
+    memset(&r, 0, sizeof r);
+    r.ops = ops;
+    r.n = n;
+    r.enc = enc;
+    r.enc_len = enc_len;
+    pthread_cond_init(&r.cv, NULL);
+    pthread_mutex_lock(&s->mu);
+    if (!enqueue_locked(s, &r)) {
+      rc = PX_ESTOPPED;
+    } else {
+      s->waiters++;
+      while (!r.done) pthread_cond_wait(&r.cv, &s->mu);
+      rc = r.rc;
+      if (--s->waiters == 0 && s->closing) pthread_cond_signal(&s->idle);
+    }
+    pthread_mutex_unlock(&s->mu);
+    pthread_cond_destroy(&r.cv);
+    free_enc(enc, n);
+  }
+  if (enc != enc_inline) {
+    free(enc);
+    free(enc_len);
+  }
+  return rc;
+}
+
+int px_store_apply(px_store *s, const px_store_op *ops, size_t n) {
+  if (!s || (n && !ops)) return PX_EINVAL;
+  if (n == 0) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!ops[i].space || ops[i].kind < PX_STORE_TUPLE_PUT ||
+        ops[i].kind > PX_STORE_TUPLE_EXPIRY)
+      return PX_EINVAL;
+  if (px_in_actor()) {
+    px_promise p = px_promise_new();
+    if (p.corr) return apply_parked(s, ops, n, p);
+  }
+  return apply_blocking(s, ops, n);
+}

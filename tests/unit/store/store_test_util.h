@@ -1,0 +1,111 @@
+/* Helpers of the px_store tests: temporary data directories, counting
+ * scans, whole-file reads. */
+#ifndef PX_TEST_STORE_UTIL_H
+#define PX_TEST_STORE_UTIL_H
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "plexspaces/px.h"
+#include "plexspaces/store.h"
+
+static inline char *tmpdir_new(void) {
+  char *d = strdup("/tmp/px_store_test_XXXXXX");
+  cr_assert(mkdtemp(d) != NULL);
+  return d;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag,
+                  struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  remove(p);
+  return 0;
+}
+
+static inline void tmpdir_free(char *d) {
+  nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  free(d);
+}
+
+static inline px_store *store_open(const char *dir, const px_store_opts *o) {
+  px_store *s = NULL;
+  char err[512];
+  int rc = px_store_open_sqlite(dir, o, &s, err, sizeof err);
+  cr_assert_eq(rc, 0, "open %s: %s (%s)", dir, px_err_name(rc), err);
+  return s;
+}
+
+/* Reads a whole file into a malloc'd buffer. */
+static inline char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  cr_assert(f, "cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)n + 1);
+  cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  *len = (size_t)n;
+  return b;
+}
+
+typedef struct collected {
+  size_t n, cap;
+  uint64_t *ids;
+  px_val *vals;
+  int64_t *exp;
+} collected;
+
+static int collect_cb(void *ud, uint64_t id, px_val v, int64_t exp) {
+  collected *c = ud;
+  if (c->n == c->cap) {
+    c->cap = c->cap ? c->cap * 2 : 16;
+    c->ids = realloc(c->ids, c->cap * sizeof *c->ids);
+    c->vals = realloc(c->vals, c->cap * sizeof *c->vals);
+    c->exp = realloc(c->exp, c->cap * sizeof *c->exp);
+  }
+  c->ids[c->n] = id;
+  c->vals[c->n] = v;
+  c->exp[c->n] = exp;
+  c->n++;
+  return 0;
+}
+
+static inline void collected_free(collected *c) {
+  for (size_t i = 0; i < c->n; i++) px_val_release(c->vals[i]);
+  free(c->ids);
+  free(c->vals);
+  free(c->exp);
+  memset(c, 0, sizeof *c);
+}
+
+static inline collected scan_all(px_store *s, const char *space) {
+  collected c = {0};
+  cr_assert_eq(px_store_scan_tuples(s, space, collect_cb, &c), 0);
+  return c;
+}
+
+static inline px_store_op put_op(const char *space, uint64_t id, px_val v,
+                                 int64_t exp) {
+  px_store_op o = {PX_STORE_TUPLE_PUT, space, id, v, exp};
+  return o;
+}
+static inline px_store_op del_op(const char *space, uint64_t id) {
+  px_store_op o = {PX_STORE_TUPLE_DEL, space, id, {0}, 0};
+  return o;
+}
+static inline px_store_op exp_op(const char *space, uint64_t id,
+                                 int64_t exp) {
+  px_store_op o = {PX_STORE_TUPLE_EXPIRY, space, id, {0}, exp};
+  return o;
+}
+
+#endif
