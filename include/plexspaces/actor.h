@@ -145,7 +145,8 @@ typedef px_from px_promise;
 PX_API px_promise px_promise_new(void);
 /** Waits up to timeout_ms (-1 = forever) for the promise, which must have
  *  been created by the caller: 0 with *out (a new value), PX_EHANDLER
- *  with the error value, or PX_ETIMEDOUT (a later resolution is dropped).
+ *  with the error value, or PX_ETIMEDOUT: the promise is then spent, and a
+ *  resolution that comes later (or races with the timeout) is dropped.
  *  A handler parks; other messages wait. */
 PX_API int px_promise_await(px_promise p, int64_t timeout_ms, px_val *out);
 

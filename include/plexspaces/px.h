@@ -10,6 +10,8 @@
 #include "gen_fsm.h"
 #include "gen_server.h"
 #include "runtime.h"
+#include "space.h"
+#include "store.h"
 #include "supervisor.h"
 #include "val.h"
 

@@ -16,7 +16,10 @@ typedef struct px_runtime_opts {
   uint32_t node_id;          /* 0 = 1 */
   size_t stack_size;         /* default handler stack, 0 = 128 KiB */
   int batch;                 /* messages per actor turn, 0 = 64 */
-  bool virtual_clock;        /* timers advance only via px_clock_advance */
+  bool virtual_clock;        /* timers advance only via px_clock_advance;
+                                timeouts of handlers follow it, while a
+                                plain thread's own waits (px_receive,
+                                px_ask, px_promise_await) keep real time */
   int spin_us;               /* idle spin before parking, 0 = 50 us */
 } px_runtime_opts;
 

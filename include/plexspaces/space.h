@@ -1,0 +1,154 @@
+/* The tuple space: Linda coordination between actors (SEMANTICS.md K).
+ *
+ * A tuple is an array of 1..1000 px_val fields. A template is an array of
+ * the same arity whose fields are:
+ *   - an exact value: matches a field of the same type and equal value
+ *     (typed equality on the canonical encoding: int 1 != double 1.0);
+ *   - nil: a wildcard, matches anything;
+ *   - a formal, written as a map with exactly one key:
+ *       {"$type": "int"|"double"|"string"|"binary"|"atom"|"bool"|"array"|"map"|"nil"}
+ *       {"$range": [lo, hi]}     an int with lo <= v <= hi (inclusive)
+ *       {"$prefix": "abc"}       a string starting with "abc"
+ *       {"$exact": v}            v itself (escapes a map that looks like a
+ *                                formal, or nil when nil must match only nil)
+ *     (keys may be strings or atoms). The same form is used by the HTTP
+ *     API, the WASM ABI and the SDKs.
+ * Templates that do not follow these rules are rejected with PX_EINVAL.
+ *
+ * Spaces are named and scoped by (tenant, namespace): an actor sees only
+ * the spaces of its own tenant unless it is a system actor (threads that
+ * are not workers, and actors spawned by them, are system actors until
+ * the node gives them an identity).
+ *
+ * Blocking calls (read, take, barrier with a timeout) park the calling
+ * handler on its coroutine (or the calling thread) and never busy-wait.
+ * timeout_ms: 0 = try once, -1 = forever, otherwise milliseconds. On
+ * PX_ETIMEDOUT nothing changed and no waiter is left behind.
+ *
+ * Ownership: operations take ownership of the tuples and templates passed
+ * in; results are new values the caller releases. */
+#ifndef PLEXSPACES_SPACE_H
+#define PLEXSPACES_SPACE_H
+
+#include "actor.h"
+#include "common.h"
+#include "val.h"
+
+PX_EXTERN_C_BEGIN
+
+typedef struct px_space px_space;
+
+typedef enum px_space_kind {
+  PX_SPACE_MEMORY = 0,
+  PX_SPACE_DURABLE, /* through px_store; survives kill -9 */
+} px_space_kind;
+
+#define PX_TUPLE_MAX_ARITY 1000
+
+/** Opens (creating if needed) the space `name` of (tenant, ns); NULL
+ *  tenant/ns mean "default". Opening an existing space with another kind
+ *  fails with PX_EEXIST. PX_EPERM when the caller's tenant is not
+ *  `tenant`. The handle is reference counted: close it with
+ *  px_space_close. Thread-safe. */
+PX_API int px_space_open(const char *tenant, const char *ns, const char *name,
+                         px_space_kind kind, px_space **out);
+PX_API void px_space_close(px_space *s);
+
+/* ---- writing ------------------------------------------------------------- */
+
+/** Writes a tuple (takes ownership). ttl_ms > 0 gives it a lease; 0 = no
+ *  expiry. On success *lease (if given) identifies the lease (0 when
+ *  none). PX_EINVAL for a bad tuple. Never blocks on other actors (a
+ *  durable write waits for its fsync). */
+PX_API int px_ts_write(px_space *s, px_val tuple, int64_t ttl_ms,
+                       uint64_t *lease);
+/** Writes n tuples as one atomic step (all or none visible). */
+PX_API int px_ts_write_batch(px_space *s, const px_val *tuples, size_t n,
+                             int64_t ttl_ms);
+/** Writes `tuple` only if nothing matches `tmpl`, atomically. Returns 0
+ *  when written, PX_EEXIST when a match existed (nothing written). */
+PX_API int px_ts_write_if_absent(px_space *s, px_val tmpl, px_val tuple,
+                                 int64_t ttl_ms);
+/** Atomically takes one tuple matching `tmpl` and writes `tuple`. Blocks
+ *  like take. On 0, *old (if given) is the tuple taken. */
+PX_API int px_ts_replace(px_space *s, px_val tmpl, px_val tuple,
+                         int64_t timeout_ms, px_val *old);
+
+/* ---- reading and taking -------------------------------------------------- */
+
+/** Returns (a copy of) the oldest matching tuple, waiting up to
+ *  timeout_ms. 0 and *out, or PX_ETIMEDOUT. */
+PX_API int px_ts_read(px_space *s, px_val tmpl, int64_t timeout_ms,
+                      px_val *out);
+/** Same, and removes it: each tuple is taken exactly once. Blocked takers
+ *  of the same template are served FIFO. */
+PX_API int px_ts_take(px_space *s, px_val tmpl, int64_t timeout_ms,
+                      px_val *out);
+/** Up to `limit` matches (0 = all), oldest first, as a new array; never
+ *  blocks. */
+PX_API int px_ts_read_all(px_space *s, px_val tmpl, size_t limit,
+                          px_val *out);
+PX_API int px_ts_take_all(px_space *s, px_val tmpl, size_t limit,
+                          px_val *out);
+PX_API int px_ts_count(px_space *s, px_val tmpl, size_t *out);
+PX_API int px_ts_exists(px_space *s, px_val tmpl, bool *out);
+
+/* ---- leases -------------------------------------------------------------- */
+
+/** Extends a lease to expire ttl_ms from now. PX_ENOTFOUND when the
+ *  tuple is gone (expired, taken or cancelled). */
+PX_API int px_ts_renew(px_space *s, uint64_t lease, int64_t ttl_ms);
+/** Removes the tuple now. PX_ENOTFOUND when already gone. */
+PX_API int px_ts_cancel(px_space *s, uint64_t lease);
+
+/* ---- notifications ------------------------------------------------------- */
+
+enum {
+  PX_TS_WRITTEN = 1,
+  PX_TS_TAKEN = 2,
+  PX_TS_EXPIRED = 4,
+};
+
+/** Watches `tmpl`: the actor `to` receives ts_written / ts_taken /
+ *  ts_expired messages with payload {watch, seq, tuple} (seq strictly
+ *  increasing per watch) for the selected events, until px_ts_unwatch or
+ *  the watcher exits. */
+PX_API int px_ts_watch(px_space *s, px_val tmpl, unsigned events, px_ref to,
+                       uint64_t *watch);
+PX_API int px_ts_unwatch(px_space *s, uint64_t watch);
+
+/* ---- transactions -------------------------------------------------------- */
+
+typedef struct px_ts_txn px_ts_txn;
+
+/** Begins a transaction owned by the calling actor; it aborts if the
+ *  actor exits first. Operations under a transaction use the _tx forms. */
+PX_API int px_ts_begin(px_space *s, px_ts_txn **out);
+/** Writes are invisible outside the transaction until commit; takes hide
+ *  the tuple from everyone else and restore it on abort. */
+PX_API int px_ts_commit(px_ts_txn *t);
+PX_API int px_ts_abort(px_ts_txn *t);
+PX_API int px_ts_write_tx(px_ts_txn *t, px_val tuple, int64_t ttl_ms);
+PX_API int px_ts_take_tx(px_ts_txn *t, px_val tmpl, int64_t timeout_ms,
+                         px_val *out);
+PX_API int px_ts_read_tx(px_ts_txn *t, px_val tmpl, int64_t timeout_ms,
+                         px_val *out);
+
+/* ---- barrier ------------------------------------------------------------- */
+
+/** Waits until `count` callers have arrived at barrier `name` of this
+ *  space, then releases them all. PX_ETIMEDOUT leaves the arrival count
+ *  as if the caller never came. */
+PX_API int px_ts_barrier(px_space *s, const char *name, size_t count,
+                         int64_t timeout_ms);
+
+/* ---- templates ----------------------------------------------------------- */
+
+/** Checks a template (arity, formals); PX_EINVAL with a reason in errbuf. */
+PX_API int px_ts_template_check(px_val tmpl, char *errbuf, size_t errcap);
+/** True when `tuple` matches `tmpl` (both borrowed). */
+PX_API bool px_ts_match(px_val tmpl, px_val tuple);
+
+PX_EXTERN_C_END
+
+#endif

@@ -1,0 +1,1453 @@
+/* The in-memory tuple space (SEMANTICS.md K, issue 3).
+ *
+ * Data structures (all under the space mutex `mu`):
+ *  - every visible or transaction-held tuple is a ts_tuple node on two
+ *    lists, both ordered by sequence number (oldest first, R-K-7 [ours]):
+ *    its bucket, keyed by (arity, hash of field 0), and its arity list.
+ *    A template whose field 0 is exact reads one bucket; otherwise it scans
+ *    its arity list. Leased tuples are also in a lease hash (id = seq).
+ *  - blocked read/take/replace callers are ts_waiter nodes, queued FIFO in
+ *    the bucket of their template's field 0 (or the arity's "wild" queue
+ *    when field 0 is not exact) and on a space-wide list. A new tuple is
+ *    offered to the waiters of its bucket and of its arity's wild queue,
+ *    merged by waiter seq: every matching reader gets a copy, the first
+ *    matching taker gets the tuple and the offer stops.
+ *  - waiters are owned by the space. A resolved waiter keeps its result
+ *    until its caller collects it under the lock, so the resolution never
+ *    depends on the wake-up signal arriving (a timed-out await just
+ *    re-checks under the lock). A taker whose actor dies before collecting
+ *    has its tuple restored by the reaper.
+ *  - each space has a reaper actor (spawned at open, killed at the last
+ *    close) that monitors blocked callers, watchers and transaction owners
+ *    and receives the lease timers. It finds its space by id in the
+ *    registry, so it never holds a dangling pointer.
+ *
+ * Locking: the mutex is held only for short critical sections; promise
+ * resolutions and watch notifications are collected under it and performed
+ * after unlocking (notifications through a per-space outbox drained by one
+ * thread at a time, so each watcher sees seq in increasing order).
+ * px_send_after/px_cancel_timer (a spinlock, never parks) are called under
+ * it. Nothing blocks while it is held.
+ *
+ * Dying waiters: an actor is only killed at a park point, so a taker that
+ * dies after being handed a tuple dies before collecting it; the reaper
+ * (on __DOWN__) then puts the tuple back (as a new, newest tuple without
+ * its lease) and offers it to the other waiters. The remaining window:
+ * between the death and the reaper's __DOWN__, a dead waiter is still
+ * queued, so a tuple written then goes to it first (then comes back by
+ * the path above; a dead *reader* only wastes a copy). A dead replace
+ * caller's replace stands (its new tuple was written atomically). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "plexspaces/error.h"
+#include "plexspaces/runtime.h"
+#include "space/space_internal.h"
+
+typedef struct ts_bucket ts_bucket;
+typedef struct ts_arity ts_arity;
+typedef struct ts_waiter ts_waiter;
+typedef struct ts_watch ts_watch;
+
+typedef struct ts_tuple {
+  px_val v;
+  uint64_t seq;     /* also the lease id when leased */
+  uint64_t expires; /* clock ms, 0 = never */
+  px_tref tref;
+  bool leased;
+  ts_bucket *b;
+  ts_arity *ar;
+  struct ts_tuple *bprev, *bnext, *aprev, *anext;
+  struct ts_tuple *lnext; /* lease hash chain */
+  px_ts_txn *wtx;         /* written by this uncommitted txn */
+  px_ts_txn *ttx;         /* taken (hidden) by this uncommitted txn */
+} ts_tuple;
+
+typedef struct wq {
+  ts_waiter *head, *tail;
+} wq;
+
+struct ts_bucket {
+  size_t arity;
+  uint64_t h0;
+  ts_tuple *head, *tail;
+  wq waiters;
+  ts_bucket *hnext;
+};
+
+struct ts_arity {
+  ts_tuple *head, *tail;
+  wq wild;
+};
+
+enum { W_READ, W_TAKE, W_REPLACE, W_BARRIER };
+enum { WS_WAITING, WS_DONE };
+
+struct ts_waiter {
+  uint64_t seq;
+  int kind, state;
+  px_val tmpl;
+  px_val newt; /* replace: the tuple to write */
+  int64_t new_ttl;
+  px_ts_txn *tx; /* take_tx / read_tx */
+  px_ref owner;
+  px_promise p;
+  px_val result;
+  wq *q; /* queue it waits in, NULL when resolved */
+  ts_waiter *prev, *next;
+  ts_waiter *all_prev, *all_next;
+  struct ts_barrier *bar;
+};
+
+struct ts_watch {
+  uint64_t id, seq;
+  px_val tmpl;
+  unsigned events;
+  px_ref to;
+  ts_watch *next;
+};
+
+typedef struct ts_barrier {
+  char *name;
+  size_t arrived;
+  struct ts_barrier *next;
+} ts_barrier;
+
+struct px_ts_txn {
+  px_space *s;
+  uint64_t id;
+  px_ref owner;
+  bool done;
+  ts_tuple **writes;
+  size_t nw, cw;
+  ts_tuple **takes;
+  size_t nt, ct;
+  px_ts_txn *next;
+};
+
+typedef struct ts_note {
+  px_ref to;
+  px_atom type;
+  px_val payload;
+} ts_note;
+
+typedef struct ts_mon {
+  px_ref ref;
+  struct ts_mon *next;
+} ts_mon;
+
+struct px_space {
+  /* registry fields (under reg_mu) */
+  char *tenant, *ns, *name;
+  px_space_kind kind;
+  uint64_t id;
+  int refs;
+  px_space *rnext;
+  px_ref reaper;
+  px__ts_persist *persist; /* NULL for memory spaces */
+
+  pthread_mutex_t mu;
+  uint64_t seq, wseq;
+  size_t count; /* stored tuple nodes (visible or held by a txn) */
+  ts_bucket **bt;
+  size_t bt_cap, bt_n;
+  ts_arity *ar[PX_TUPLE_MAX_ARITY + 1];
+  ts_tuple **lt; /* lease hash */
+  size_t lt_cap, lt_n;
+  ts_waiter *all_head, *all_tail;
+  ts_watch *watches;
+  uint64_t watch_ids, txn_ids;
+  ts_barrier *barriers;
+  px_ts_txn *txns;
+  ts_mon *mons;
+  /* outbox of watch notifications */
+  ts_note *ob;
+  size_t ob_head, ob_n, ob_cap;
+  bool draining;
+  uint64_t visits; /* tuple nodes examined by lookups (tests: no scans) */
+};
+
+/* Effects collected under the lock and performed after it. */
+typedef struct fx {
+  px_promise *p;
+  size_t n, cap;
+  bool notes;
+  px_ref mon[4];
+  int nmon;
+} fx;
+
+static void fx_wake(fx *f, px_promise p) {
+  if (f->n == f->cap) {
+    f->cap = f->cap ? f->cap * 2 : 8;
+    f->p = px__xrealloc(f->p, f->cap * sizeof *f->p);
+  }
+  f->p[f->n++] = p;
+}
+
+/* ---- registry ------------------------------------------------------------ */
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static px_space *reg_head;
+static uint64_t reg_ids;
+
+static void space_free(px_space *s);
+
+static px_space *space_by_id(uint64_t id) {
+  pthread_mutex_lock(&reg_mu);
+  px_space *s = reg_head;
+  while (s && s->id != id) s = s->rnext;
+  if (s) s->refs++;
+  pthread_mutex_unlock(&reg_mu);
+  return s;
+}
+
+/* Drops a reference; the last one unregisters, stops the reaper, frees. */
+static void space_unref(px_space *s) {
+  pthread_mutex_lock(&reg_mu);
+  bool last = --s->refs == 0;
+  if (last) {
+    px_space **pp = &reg_head;
+    while (*pp != s) pp = &(*pp)->rnext;
+    *pp = s->rnext;
+  }
+  pthread_mutex_unlock(&reg_mu);
+  if (!last) return;
+  if (!px_ref_is_nil(s->reaper)) px_exit(s->reaper, px_atomv(px_a()->kill));
+  space_free(s);
+}
+
+/* ---- atoms ---------------------------------------------------------------- */
+
+static px_atom A_WRITTEN, A_TAKEN, A_EXPIRED, A_EXPIRE, A_MON, A_WATCH, A_SEQ,
+    A_TUPLE;
+static pthread_once_t atoms_once = PTHREAD_ONCE_INIT;
+static void atoms_init(void) {
+  A_WRITTEN = px_atom_of("ts_written");
+  A_TAKEN = px_atom_of("ts_taken");
+  A_EXPIRED = px_atom_of("ts_expired");
+  A_EXPIRE = px_atom_of("ts_expire");
+  A_MON = px_atom_of("ts_monitor");
+  A_WATCH = px_atom_of("watch");
+  A_SEQ = px_atom_of("seq");
+  A_TUPLE = px_atom_of("tuple");
+}
+
+/* ---- buckets -------------------------------------------------------------- */
+
+static uint64_t bkey(size_t arity, uint64_t h0) {
+  return h0 * 0x9E3779B97F4A7C15ull ^ (uint64_t)arity;
+}
+
+static ts_bucket *bucket_find(px_space *s, size_t arity, uint64_t h0,
+                              bool create) {
+  if (s->bt_cap) {
+    for (ts_bucket *b = s->bt[bkey(arity, h0) & (s->bt_cap - 1)]; b;
+         b = b->hnext)
+      if (b->arity == arity && b->h0 == h0) return b;
+  }
+  if (!create) return NULL;
+  if (s->bt_n + 1 > s->bt_cap * 3 / 4) {
+    size_t nc = s->bt_cap ? s->bt_cap * 2 : 64;
+    ts_bucket **nt = px__xcalloc(nc, sizeof *nt);
+    for (size_t i = 0; i < s->bt_cap; i++)
+      for (ts_bucket *b = s->bt[i], *n; b; b = n) {
+        n = b->hnext;
+        size_t j = bkey(b->arity, b->h0) & (nc - 1);
+        b->hnext = nt[j];
+        nt[j] = b;
+      }
+    free(s->bt);
+    s->bt = nt;
+    s->bt_cap = nc;
+  }
+  ts_bucket *b = px__xcalloc(1, sizeof *b);
+  b->arity = arity;
+  b->h0 = h0;
+  size_t j = bkey(arity, h0) & (s->bt_cap - 1);
+  b->hnext = s->bt[j];
+  s->bt[j] = b;
+  s->bt_n++;
+  return b;
+}
+
+static void bucket_maybe_free(px_space *s, ts_bucket *b) {
+  if (b->head || b->waiters.head) return;
+  ts_bucket **pp = &s->bt[bkey(b->arity, b->h0) & (s->bt_cap - 1)];
+  while (*pp != b) pp = &(*pp)->hnext;
+  *pp = b->hnext;
+  s->bt_n--;
+  free(b);
+}
+
+static ts_arity *arity_get(px_space *s, size_t n) {
+  if (!s->ar[n]) s->ar[n] = px__xcalloc(1, sizeof(ts_arity));
+  return s->ar[n];
+}
+
+/* ---- leases ---------------------------------------------------------------- */
+
+static void lease_add(px_space *s, ts_tuple *t) {
+  if (s->lt_n + 1 > s->lt_cap * 3 / 4) {
+    size_t nc = s->lt_cap ? s->lt_cap * 2 : 64;
+    ts_tuple **nt = px__xcalloc(nc, sizeof *nt);
+    for (size_t i = 0; i < s->lt_cap; i++)
+      for (ts_tuple *x = s->lt[i], *n; x; x = n) {
+        n = x->lnext;
+        x->lnext = nt[x->seq & (nc - 1)];
+        nt[x->seq & (nc - 1)] = x;
+      }
+    free(s->lt);
+    s->lt = nt;
+    s->lt_cap = nc;
+  }
+  t->lnext = s->lt[t->seq & (s->lt_cap - 1)];
+  s->lt[t->seq & (s->lt_cap - 1)] = t;
+  s->lt_n++;
+  t->leased = true;
+}
+
+static ts_tuple *lease_find(px_space *s, uint64_t id) {
+  if (!s->lt_cap) return NULL;
+  for (ts_tuple *t = s->lt[id & (s->lt_cap - 1)]; t; t = t->lnext)
+    if (t->seq == id) return t;
+  return NULL;
+}
+
+static void lease_del(px_space *s, ts_tuple *t) {
+  if (!t->leased) return;
+  ts_tuple **pp = &s->lt[t->seq & (s->lt_cap - 1)];
+  while (*pp != t) pp = &(*pp)->lnext;
+  *pp = t->lnext;
+  s->lt_n--;
+  t->leased = false;
+  if (t->tref) px_cancel_timer(t->tref);
+  t->tref = 0;
+}
+
+/* ---- tuple nodes ----------------------------------------------------------- */
+
+static uint64_t h0_of(px_val tuple) { return px_val_hash(px_at(tuple, 0)); }
+
+static ts_tuple *tuple_new(px_space *s, px_val v, int64_t ttl_ms,
+                           uint64_t now) {
+  ts_tuple *t = px__xcalloc(1, sizeof *t);
+  t->v = v;
+  t->seq = ++s->seq;
+  if (ttl_ms > 0) t->expires = now + (uint64_t)ttl_ms;
+  return t;
+}
+
+static void tuple_schedule(px_space *s, ts_tuple *t) {
+  if (!t->expires) return;
+  lease_add(s, t);
+  uint64_t now = px_clock_ms();
+  int64_t in = t->expires > now ? (int64_t)(t->expires - now) : 0;
+  if (!px_ref_is_nil(s->reaper))
+    t->tref = px_send_after(in, s->reaper, A_EXPIRE, px_int((int64_t)t->seq));
+}
+
+/* Links a node into its bucket and arity list, keeping seq order (a
+ * restored tuple goes back to its place). */
+static void tuple_link(px_space *s, ts_tuple *t) {
+  size_t n = px_len(t->v);
+  ts_bucket *b = bucket_find(s, n, h0_of(t->v), true);
+  ts_arity *a = arity_get(s, n);
+  t->b = b;
+  t->ar = a;
+  ts_tuple *after = b->tail;
+  while (after && after->seq > t->seq) after = after->bprev;
+  t->bprev = after;
+  t->bnext = after ? after->bnext : b->head;
+  if (t->bnext) t->bnext->bprev = t; else b->tail = t;
+  if (after) after->bnext = t; else b->head = t;
+  after = a->tail;
+  while (after && after->seq > t->seq) after = after->aprev;
+  t->aprev = after;
+  t->anext = after ? after->anext : a->head;
+  if (t->anext) t->anext->aprev = t; else a->tail = t;
+  if (after) after->anext = t; else a->head = t;
+  s->count++;
+}
+
+static void tuple_unlink(px_space *s, ts_tuple *t) {
+  ts_bucket *b = t->b;
+  ts_arity *a = t->ar;
+  if (t->bprev) t->bprev->bnext = t->bnext; else b->head = t->bnext;
+  if (t->bnext) t->bnext->bprev = t->bprev; else b->tail = t->bprev;
+  if (t->aprev) t->aprev->anext = t->anext; else a->head = t->anext;
+  if (t->anext) t->anext->aprev = t->aprev; else a->tail = t->aprev;
+  t->b = NULL;
+  t->ar = NULL;
+  s->count--;
+  bucket_maybe_free(s, b);
+}
+
+/* Removes a stored node and returns its value (owned). */
+static px_val tuple_remove(px_space *s, ts_tuple *t) {
+  tuple_unlink(s, t);
+  lease_del(s, t);
+  px_val v = t->v;
+  free(t);
+  return v;
+}
+
+/* ---- notifications ---------------------------------------------------------- */
+
+static void note_push(px_space *s, px_ref to, px_atom type, px_val payload) {
+  if (s->ob_n == s->ob_cap) {
+    size_t nc = s->ob_cap ? s->ob_cap * 2 : 16;
+    ts_note *nb = px__xmalloc(nc * sizeof *nb);
+    for (size_t i = 0; i < s->ob_n; i++)
+      nb[i] = s->ob[(s->ob_head + i) % s->ob_cap];
+    free(s->ob);
+    s->ob = nb;
+    s->ob_cap = nc;
+    s->ob_head = 0;
+  }
+  s->ob[(s->ob_head + s->ob_n) % s->ob_cap] = (ts_note){to, type, payload};
+  s->ob_n++;
+}
+
+static void notify(px_space *s, fx *f, unsigned ev, px_val tuple) {
+  px_atom type = ev == PX_TS_WRITTEN ? A_WRITTEN
+                 : ev == PX_TS_TAKEN ? A_TAKEN
+                                     : A_EXPIRED;
+  for (ts_watch *w = s->watches; w; w = w->next) {
+    if (!(w->events & ev) || !px_ts_match(w->tmpl, tuple)) continue;
+    px_val p = px_map(3, px_atomv(A_WATCH), px_int((int64_t)w->id),
+                      px_atomv(A_SEQ), px_int((int64_t)++w->seq),
+                      px_atomv(A_TUPLE), px_val_retain(tuple));
+    note_push(s, w->to, type, p);
+    f->notes = true;
+  }
+}
+
+/* Unlocks the space and performs the effects. */
+static void unlock_fx(px_space *s, fx *f) {
+  bool drain = f->notes && !s->draining;
+  if (drain) s->draining = true;
+  pthread_mutex_unlock(&s->mu);
+  for (size_t i = 0; i < f->n; i++) px_reply_to(f->p[i], px_nil());
+  free(f->p);
+  f->p = NULL;
+  f->n = f->cap = 0;
+  for (int i = 0; i < f->nmon; i++)
+    px_send(s->reaper, A_MON, px_ref_val(f->mon[i]));
+  f->nmon = 0;
+  if (!drain) return;
+  pthread_mutex_lock(&s->mu);
+  while (s->ob_n) {
+    ts_note n = s->ob[s->ob_head];
+    s->ob_head = (s->ob_head + 1) % s->ob_cap;
+    s->ob_n--;
+    pthread_mutex_unlock(&s->mu);
+    px_send(n.to, n.type, n.payload);
+    pthread_mutex_lock(&s->mu);
+  }
+  s->draining = false;
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* Asks the reaper to monitor `r` (once per actor). Plain threads are not
+ * monitored: their proxies never exit. */
+static void want_monitor(px_space *s, fx *f, px_ref r) {
+  if (!px_in_actor() || px_ref_is_nil(s->reaper)) return;
+  for (ts_mon *m = s->mons; m; m = m->next)
+    if (px_ref_eq(m->ref, r)) return;
+  ts_mon *m = px__xmalloc(sizeof *m);
+  m->ref = r;
+  m->next = s->mons;
+  s->mons = m;
+  if (f->nmon < 4) f->mon[f->nmon++] = r;
+}
+
+/* ---- visibility and lookup ---------------------------------------------------- */
+
+static bool visible(const ts_tuple *t, const px_ts_txn *tx) {
+  if (t->ttx) return false;
+  if (t->wtx && t->wtx != tx) return false;
+  return true;
+}
+
+static void expire_node(px_space *s, fx *f, ts_tuple *t) {
+  px_val v = tuple_remove(s, t);
+  notify(s, f, PX_TS_EXPIRED, v);
+  px_val_release(v);
+}
+
+/* The oldest visible match, reclaiming expired tuples met on the way. */
+static ts_tuple *find_match(px_space *s, fx *f, px_val tmpl,
+                            const px_ts_txn *tx, uint64_t now) {
+  size_t n = px_len(tmpl);
+  px_val e;
+  bool by_bucket = px__ts_field_exact(px_at(tmpl, 0), &e);
+  ts_tuple *t;
+  if (by_bucket) {
+    ts_bucket *b = bucket_find(s, n, px_val_hash(e), false);
+    t = b ? b->head : NULL;
+  } else {
+    t = s->ar[n] ? s->ar[n]->head : NULL;
+  }
+  while (t) {
+    ts_tuple *next = by_bucket ? t->bnext : t->anext;
+    s->visits++;
+    if (t->expires && t->expires <= now && !t->ttx) {
+      /* Reclaiming may free the bucket only when it empties, and then
+       * next is NULL too. */
+      expire_node(s, f, t);
+    } else if (visible(t, tx) && px_ts_match(tmpl, t->v)) {
+      return t;
+    }
+    t = next;
+  }
+  return NULL;
+}
+
+/* ---- waiters -------------------------------------------------------------- */
+
+static void wq_push(wq *q, ts_waiter *w) {
+  w->q = q;
+  w->prev = q->tail;
+  w->next = NULL;
+  if (q->tail) q->tail->next = w; else q->head = w;
+  q->tail = w;
+}
+
+static void wq_del(wq *q, ts_waiter *w) {
+  if (w->prev) w->prev->next = w->next; else q->head = w->next;
+  if (w->next) w->next->prev = w->prev; else q->tail = w->prev;
+  w->q = NULL;
+  w->prev = w->next = NULL;
+}
+
+static void all_add(px_space *s, ts_waiter *w) {
+  w->all_prev = s->all_tail;
+  w->all_next = NULL;
+  if (s->all_tail) s->all_tail->all_next = w; else s->all_head = w;
+  s->all_tail = w;
+}
+
+static void all_del(px_space *s, ts_waiter *w) {
+  if (w->all_prev) w->all_prev->all_next = w->all_next;
+  else s->all_head = w->all_next;
+  if (w->all_next) w->all_next->all_prev = w->all_prev;
+  else s->all_tail = w->all_prev;
+}
+
+/* The queue a template waits in. */
+static wq *queue_for(px_space *s, px_val tmpl) {
+  size_t n = px_len(tmpl);
+  px_val e;
+  if (px__ts_field_exact(px_at(tmpl, 0), &e))
+    return &bucket_find(s, n, px_val_hash(e), true)->waiters;
+  return &arity_get(s, n)->wild;
+}
+
+/* Takes a waiter out of its queue (it stays on the all-list). */
+static void waiter_dequeue(px_space *s, ts_waiter *w) {
+  wq *q = w->q;
+  if (!q) return;
+  wq_del(q, w);
+  /* A bucket whose last waiter left may be empty now. */
+  if (w->kind != W_BARRIER) {
+    px_val e;
+    if (px__ts_field_exact(px_at(w->tmpl, 0), &e)) {
+      ts_bucket *b =
+          bucket_find(s, px_len(w->tmpl), px_val_hash(e), false);
+      if (b) bucket_maybe_free(s, b);
+    }
+  }
+}
+
+static void waiter_free(ts_waiter *w) {
+  px_val_release(w->tmpl);
+  px_val_release(w->newt);
+  px_val_release(w->result);
+  free(w);
+}
+
+static void insert_new(px_space *s, fx *f, ts_tuple *t);
+
+/* Offers a visible tuple (not yet linked when `linked` is false) to the
+ * blocked callers: every matching reader gets a copy, the first matching
+ * taker (FIFO by arrival) gets the tuple. Returns true when it was taken
+ * (then the node is freed). */
+static bool offer(px_space *s, fx *f, ts_tuple *t, bool linked) {
+  size_t n = px_len(t->v);
+  ts_bucket *b = bucket_find(s, n, h0_of(t->v), false);
+  ts_waiter *x = b ? b->waiters.head : NULL;
+  ts_waiter *y = s->ar[n] ? s->ar[n]->wild.head : NULL;
+  ts_waiter *tk = NULL;
+  while (x || y) {
+    ts_waiter *w;
+    if (x && (!y || x->seq < y->seq)) {
+      w = x;
+      x = x->next;
+    } else {
+      w = y;
+      y = y->next;
+    }
+    if (w->tx && t->wtx && t->wtx != w->tx) continue;
+    if (!w->tx && t->wtx) continue;
+    if (!px_ts_match(w->tmpl, t->v)) continue;
+    if (w->kind == W_READ) {
+      waiter_dequeue(s, w);
+      w->result = px_val_retain(t->v);
+      w->state = WS_DONE;
+      fx_wake(f, w->p);
+    } else if (!tk) {
+      tk = w; /* the first taker in FIFO order; readers after it still read */
+    }
+  }
+  if (!tk) return false;
+  ts_waiter *w = tk;
+  waiter_dequeue(s, w);
+  w->state = WS_DONE;
+  fx_wake(f, w->p);
+  if (w->tx) {
+    /* take under a transaction: hidden until commit. */
+    if (!linked) tuple_link(s, t);
+    t->ttx = w->tx;
+    px_ts_txn *tx = w->tx;
+    if (tx->nt == tx->ct) {
+      tx->ct = tx->ct ? tx->ct * 2 : 8;
+      tx->takes = px__xrealloc(tx->takes, tx->ct * sizeof *tx->takes);
+    }
+    tx->takes[tx->nt++] = t;
+    w->result = px_val_retain(t->v);
+    return true;
+  }
+  px_val v;
+  if (linked) {
+    v = tuple_remove(s, t);
+  } else {
+    lease_del(s, t);
+    v = t->v;
+    free(t);
+  }
+  notify(s, f, PX_TS_TAKEN, v);
+  w->result = v;
+  if (w->kind == W_REPLACE) {
+    ts_tuple *nt = tuple_new(s, w->newt, w->new_ttl, px_clock_ms());
+    w->newt = px_nil();
+    insert_new(s, f, nt);
+  }
+  return true;
+}
+
+/* A new visible tuple: announce, offer, store if nobody took it. */
+static void insert_new(px_space *s, fx *f, ts_tuple *t) {
+  notify(s, f, PX_TS_WRITTEN, t->v);
+  if (offer(s, f, t, false)) return;
+  tuple_link(s, t);
+  tuple_schedule(s, t);
+}
+
+/* ---- open / close ------------------------------------------------------------ */
+
+typedef struct reaper_state {
+  uint64_t id;
+} reaper_state;
+
+static void reaper_down(px_space *s, px_ref dead);
+
+static int reaper_init(px_val args, void **state) {
+  reaper_state *r = px__xmalloc(sizeof *r);
+  r->id = (uint64_t)args.u.i;
+  *state = r;
+  return 0;
+}
+
+static void reaper_expire(px_space *s, uint64_t id) {
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  ts_tuple *t = lease_find(s, id);
+  if (t) {
+    t->tref = 0;
+    uint64_t now = px_clock_ms();
+    if (t->expires <= now && !t->ttx) {
+      expire_node(s, &f, t);
+    } else if (t->expires > now && !t->ttx) {
+      /* renewed in the meantime without a new timer: re-arm */
+      t->tref = px_send_after((int64_t)(t->expires - now), s->reaper,
+                              A_EXPIRE, px_int((int64_t)t->seq));
+    }
+  }
+  unlock_fx(s, &f);
+}
+
+static void reaper_handle(void *state, const px_message *m) {
+  reaper_state *r = state;
+  px_space *s = space_by_id(r->id);
+  if (!s) return;
+  if (m->type == A_EXPIRE) {
+    reaper_expire(s, (uint64_t)m->payload.u.i);
+  } else if (m->type == A_MON) {
+    px_ref ref;
+    if (px_val_ref(m->payload, &ref)) px_monitor(ref);
+  } else if (m->type == px_a()->down_msg) {
+    px_ref ref;
+    if (px_val_ref(px_get(m->payload, px_atomv(px_a()->down_from)), &ref))
+      reaper_down(s, ref);
+  }
+  space_unref(s);
+}
+
+static void reaper_terminate(void *state, px_val reason) { free(state); }
+
+static const px_actor_type reaper_type = {"ts_reaper", 0, reaper_init,
+                                          reaper_handle, reaper_terminate};
+
+static bool streq0(const char *a, const char *b) { return strcmp(a, b) == 0; }
+
+int px_space_open(const char *tenant, const char *ns, const char *name,
+                  px_space_kind kind, px_space **out) {
+  *out = NULL;
+  pthread_once(&atoms_once, atoms_init);
+  if (!name || !*name) return PX_EINVAL;
+  if (kind != PX_SPACE_MEMORY && kind != PX_SPACE_DURABLE) return PX_EINVAL;
+  const char *t = tenant ? tenant : "default";
+  const char *n = ns ? ns : "default";
+  const char *me = px_self_tenant();
+  if (me && !streq0(me, t)) return PX_EPERM;
+  pthread_mutex_lock(&reg_mu);
+  for (px_space *s = reg_head; s; s = s->rnext) {
+    if (streq0(s->tenant, t) && streq0(s->ns, n) && streq0(s->name, name)) {
+      if (s->kind != kind) {
+        pthread_mutex_unlock(&reg_mu);
+        return PX_EEXIST;
+      }
+      s->refs++;
+      pthread_mutex_unlock(&reg_mu);
+      *out = s;
+      return 0;
+    }
+  }
+  if (kind == PX_SPACE_DURABLE) {
+    /* px_store backend: next step (it plugs in through px__ts_persist) */
+    pthread_mutex_unlock(&reg_mu);
+    return PX_ENOTSUP;
+  }
+  px_space *s = px__xcalloc(1, sizeof *s);
+  s->tenant = px__xstrndup(t, strlen(t));
+  s->ns = px__xstrndup(n, strlen(n));
+  s->name = px__xstrndup(name, strlen(name));
+  s->kind = kind;
+  s->id = ++reg_ids;
+  s->refs = 1;
+  pthread_mutex_init(&s->mu, NULL);
+  s->rnext = reg_head;
+  reg_head = s;
+  /* The reaper is a system actor; it only learns the space's id. */
+  px_spawn_opts o = {0};
+  int rc = px_spawn(&reaper_type, px_int((int64_t)s->id), &o, &s->reaper);
+  if (rc) {
+    reg_head = s->rnext;
+    pthread_mutex_unlock(&reg_mu);
+    s->reaper = px_ref_nil();
+    space_free(s);
+    return rc;
+  }
+  pthread_mutex_unlock(&reg_mu);
+  *out = s;
+  return 0;
+}
+
+void px_space_close(px_space *s) {
+  if (s) space_unref(s);
+}
+
+static void space_free(px_space *s) {
+  for (size_t n = 1; n <= PX_TUPLE_MAX_ARITY; n++) {
+    if (!s->ar[n]) continue;
+    for (ts_tuple *t = s->ar[n]->head, *nx; t; t = nx) {
+      nx = t->anext;
+      px_val_release(t->v);
+      free(t);
+    }
+    free(s->ar[n]);
+  }
+  for (size_t i = 0; i < s->bt_cap; i++)
+    for (ts_bucket *b = s->bt[i], *nx; b; b = nx) {
+      nx = b->hnext;
+      free(b);
+    }
+  free(s->bt);
+  free(s->lt);
+  for (ts_waiter *w = s->all_head, *nx; w; w = nx) {
+    nx = w->all_next;
+    waiter_free(w);
+  }
+  for (ts_watch *w = s->watches, *nx; w; w = nx) {
+    nx = w->next;
+    px_val_release(w->tmpl);
+    free(w);
+  }
+  for (ts_barrier *b = s->barriers, *nx; b; b = nx) {
+    nx = b->next;
+    free(b->name);
+    free(b);
+  }
+  for (px_ts_txn *t = s->txns, *nx; t; t = nx) {
+    nx = t->next;
+    free(t->writes);
+    free(t->takes);
+    free(t);
+  }
+  for (ts_mon *m = s->mons, *nx; m; m = nx) {
+    nx = m->next;
+    free(m);
+  }
+  for (size_t i = 0; i < s->ob_n; i++)
+    px_val_release(s->ob[(s->ob_head + i) % s->ob_cap].payload);
+  free(s->ob);
+  if (s->persist && s->persist->close) s->persist->close(s->persist->ctx);
+  pthread_mutex_destroy(&s->mu);
+  free(s->tenant);
+  free(s->ns);
+  free(s->name);
+  free(s);
+}
+
+/* ---- writing ------------------------------------------------------------------ */
+
+int px_ts_write(px_space *s, px_val tuple, int64_t ttl_ms, uint64_t *lease) {
+  if (lease) *lease = 0;
+  if (!s || px__ts_tuple_check(tuple) || ttl_ms < 0) {
+    px_val_release(tuple);
+    return PX_EINVAL;
+  }
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  ts_tuple *t = tuple_new(s, tuple, ttl_ms, px_clock_ms());
+  if (lease && ttl_ms > 0) *lease = t->seq;
+  insert_new(s, &f, t);
+  unlock_fx(s, &f);
+  return 0;
+}
+
+int px_ts_write_batch(px_space *s, const px_val *tuples, size_t n,
+                      int64_t ttl_ms) {
+  bool ok = s && ttl_ms >= 0 && (n == 0 || tuples);
+  for (size_t i = 0; ok && i < n; i++)
+    if (px__ts_tuple_check(tuples[i])) ok = false;
+  if (!ok) {
+    for (size_t i = 0; tuples && i < n; i++) px_val_release(tuples[i]);
+    return PX_EINVAL;
+  }
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  uint64_t now = px_clock_ms();
+  for (size_t i = 0; i < n; i++)
+    insert_new(s, &f, tuple_new(s, tuples[i], ttl_ms, now));
+  unlock_fx(s, &f);
+  return 0;
+}
+
+static int check_tmpl(px_val tmpl) {
+  return px_ts_template_check(tmpl, NULL, 0);
+}
+
+int px_ts_write_if_absent(px_space *s, px_val tmpl, px_val tuple,
+                          int64_t ttl_ms) {
+  if (!s || check_tmpl(tmpl) || px__ts_tuple_check(tuple) || ttl_ms < 0) {
+    px_val_release(tmpl);
+    px_val_release(tuple);
+    return PX_EINVAL;
+  }
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  uint64_t now = px_clock_ms();
+  int rc = 0;
+  if (find_match(s, &f, tmpl, NULL, now)) {
+    rc = PX_EEXIST;
+    px_val_release(tuple);
+  } else {
+    insert_new(s, &f, tuple_new(s, tuple, ttl_ms, now));
+  }
+  unlock_fx(s, &f);
+  px_val_release(tmpl);
+  return rc;
+}
+
+/* ---- read / take ------------------------------------------------------------------- */
+
+/* The common blocking path of read, take, replace and their _tx forms.
+ * Takes ownership of tmpl and newt. */
+static int wait_op(px_space *s, int kind, px_ts_txn *tx, px_val tmpl,
+                   px_val newt, int64_t new_ttl, int64_t timeout_ms,
+                   px_val *out) {
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  uint64_t now = px_clock_ms();
+  if (tx && tx->done) {
+    pthread_mutex_unlock(&s->mu);
+    px_val_release(tmpl);
+    px_val_release(newt);
+    return PX_ENOTFOUND;
+  }
+  ts_tuple *t = find_match(s, &f, tmpl, tx, now);
+  if (t) {
+    if (kind == W_READ) {
+      *out = px_val_retain(t->v);
+    } else if (tx) {
+      if (t->wtx == tx) {
+        /* written and taken inside the same txn: never visible outside */
+        for (size_t i = 0; i < tx->nw; i++)
+          if (tx->writes[i] == t) tx->writes[i] = NULL;
+        *out = tuple_remove(s, t);
+      } else {
+        t->ttx = tx;
+        if (tx->nt == tx->ct) {
+          tx->ct = tx->ct ? tx->ct * 2 : 8;
+          tx->takes = px__xrealloc(tx->takes, tx->ct * sizeof *tx->takes);
+        }
+        tx->takes[tx->nt++] = t;
+        *out = px_val_retain(t->v);
+      }
+    } else {
+      *out = tuple_remove(s, t);
+      notify(s, &f, PX_TS_TAKEN, *out);
+      if (kind == W_REPLACE) {
+        insert_new(s, &f, tuple_new(s, newt, new_ttl, now));
+        newt = px_nil();
+      }
+    }
+    unlock_fx(s, &f);
+    px_val_release(tmpl);
+    px_val_release(newt);
+    return 0;
+  }
+  if (timeout_ms == 0) {
+    unlock_fx(s, &f);
+    px_val_release(tmpl);
+    px_val_release(newt);
+    return PX_ETIMEDOUT;
+  }
+  ts_waiter *w = px__xcalloc(1, sizeof *w);
+  w->seq = ++s->wseq;
+  w->kind = kind;
+  w->tmpl = tmpl;
+  w->newt = newt;
+  w->new_ttl = new_ttl;
+  w->tx = tx;
+  w->owner = px_self();
+  w->p = px_promise_new();
+  w->state = WS_WAITING;
+  wq_push(queue_for(s, tmpl), w);
+  all_add(s, w);
+  want_monitor(s, &f, w->owner);
+  unlock_fx(s, &f);
+
+  px_val ignored;
+  int rc = px_promise_await(w->p, timeout_ms < 0 ? -1 : timeout_ms, &ignored);
+  px_val_release(ignored);
+  (void)rc;
+  /* Whatever the await says, the waiter's state under the lock decides:
+   * a resolution that raced with the timeout is kept. */
+  pthread_mutex_lock(&s->mu);
+  all_del(s, w);
+  if (w->state == WS_DONE) {
+    *out = w->result;
+    w->result = px_nil();
+    rc = 0;
+  } else {
+    waiter_dequeue(s, w);
+    rc = PX_ETIMEDOUT;
+  }
+  pthread_mutex_unlock(&s->mu);
+  waiter_free(w);
+  return rc;
+}
+
+static int op_entry(px_space *s, px_val tmpl, px_val *out) {
+  if (out) *out = px_nil();
+  if (!s || !out || check_tmpl(tmpl)) {
+    px_val_release(tmpl);
+    return PX_EINVAL;
+  }
+  return 0;
+}
+
+int px_ts_read(px_space *s, px_val tmpl, int64_t timeout_ms, px_val *out) {
+  int rc = op_entry(s, tmpl, out);
+  if (rc) return rc;
+  return wait_op(s, W_READ, NULL, tmpl, px_nil(), 0, timeout_ms, out);
+}
+
+int px_ts_take(px_space *s, px_val tmpl, int64_t timeout_ms, px_val *out) {
+  int rc = op_entry(s, tmpl, out);
+  if (rc) return rc;
+  return wait_op(s, W_TAKE, NULL, tmpl, px_nil(), 0, timeout_ms, out);
+}
+
+int px_ts_replace(px_space *s, px_val tmpl, px_val tuple, int64_t timeout_ms,
+                  px_val *old) {
+  px_val dummy;
+  if (old) *old = px_nil();
+  if (px__ts_tuple_check(tuple) || !s) {
+    px_val_release(tmpl);
+    px_val_release(tuple);
+    return PX_EINVAL;
+  }
+  int rc = op_entry(s, tmpl, &dummy);
+  if (rc) {
+    px_val_release(tuple);
+    return rc;
+  }
+  rc = wait_op(s, W_REPLACE, NULL, tmpl, tuple, 0, timeout_ms, &dummy);
+  if (old) *old = dummy;
+  else px_val_release(dummy);
+  return rc;
+}
+
+static int scan_all(px_space *s, px_val tmpl, size_t limit, bool take,
+                    px_val *arr, size_t *count) {
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  uint64_t now = px_clock_ms();
+  size_t n = px_len(tmpl), got = 0;
+  px_val e;
+  bool by_bucket = px__ts_field_exact(px_at(tmpl, 0), &e);
+  ts_tuple *t;
+  if (by_bucket) {
+    ts_bucket *b = bucket_find(s, n, px_val_hash(e), false);
+    t = b ? b->head : NULL;
+  } else {
+    t = s->ar[n] ? s->ar[n]->head : NULL;
+  }
+  while (t && (!limit || got < limit)) {
+    ts_tuple *next = by_bucket ? t->bnext : t->anext;
+    if (t->expires && t->expires <= now && !t->ttx) {
+      expire_node(s, &f, t);
+    } else if (visible(t, NULL) && px_ts_match(tmpl, t->v)) {
+      got++;
+      if (take) {
+        px_val v = tuple_remove(s, t);
+        notify(s, &f, PX_TS_TAKEN, v);
+        if (arr) px_array_push(arr, v); else px_val_release(v);
+      } else if (arr) {
+        px_array_push(arr, px_val_retain(t->v));
+      }
+    }
+    t = next;
+  }
+  unlock_fx(s, &f);
+  if (count) *count = got;
+  return 0;
+}
+
+int px_ts_read_all(px_space *s, px_val tmpl, size_t limit, px_val *out) {
+  int rc = op_entry(s, tmpl, out);
+  if (rc) return rc;
+  *out = px_array_new(limit ? limit : 8);
+  scan_all(s, tmpl, limit, false, out, NULL);
+  px_val_release(tmpl);
+  return 0;
+}
+
+int px_ts_take_all(px_space *s, px_val tmpl, size_t limit, px_val *out) {
+  int rc = op_entry(s, tmpl, out);
+  if (rc) return rc;
+  *out = px_array_new(limit ? limit : 8);
+  scan_all(s, tmpl, limit, true, out, NULL);
+  px_val_release(tmpl);
+  return 0;
+}
+
+int px_ts_count(px_space *s, px_val tmpl, size_t *out) {
+  px_val dummy;
+  if (out) *out = 0;
+  int rc = op_entry(s, tmpl, &dummy);
+  if (rc) return rc;
+  if (!out) {
+    px_val_release(tmpl);
+    return PX_EINVAL;
+  }
+  scan_all(s, tmpl, 0, false, NULL, out);
+  px_val_release(tmpl);
+  return 0;
+}
+
+int px_ts_exists(px_space *s, px_val tmpl, bool *out) {
+  px_val dummy;
+  if (out) *out = false;
+  int rc = op_entry(s, tmpl, &dummy);
+  if (rc) return rc;
+  if (!out) {
+    px_val_release(tmpl);
+    return PX_EINVAL;
+  }
+  size_t n = 0;
+  scan_all(s, tmpl, 1, false, NULL, &n);
+  *out = n > 0;
+  px_val_release(tmpl);
+  return 0;
+}
+
+/* ---- leases ------------------------------------------------------------------ */
+
+int px_ts_renew(px_space *s, uint64_t lease, int64_t ttl_ms) {
+  if (!s || ttl_ms <= 0) return PX_EINVAL;
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  uint64_t now = px_clock_ms();
+  ts_tuple *t = lease_find(s, lease);
+  int rc = PX_ENOTFOUND;
+  if (t && t->expires <= now) {
+    if (!t->ttx) expire_node(s, &f, t);
+  } else if (t) {
+    t->expires = now + (uint64_t)ttl_ms;
+    if (t->tref) px_cancel_timer(t->tref);
+    t->tref = px_send_after(ttl_ms, s->reaper, A_EXPIRE,
+                            px_int((int64_t)t->seq));
+    rc = 0;
+  }
+  unlock_fx(s, &f);
+  return rc;
+}
+
+int px_ts_cancel(px_space *s, uint64_t lease) {
+  if (!s) return PX_EINVAL;
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  uint64_t now = px_clock_ms();
+  ts_tuple *t = lease_find(s, lease);
+  int rc = PX_ENOTFOUND;
+  if (t && !t->ttx) {
+    if (t->expires <= now) {
+      expire_node(s, &f, t);
+    } else {
+      px_val_release(tuple_remove(s, t));
+      rc = 0;
+    }
+  }
+  unlock_fx(s, &f);
+  return rc;
+}
+
+/* ---- watch ---------------------------------------------------------------------- */
+
+int px_ts_watch(px_space *s, px_val tmpl, unsigned events, px_ref to,
+                uint64_t *watch) {
+  if (watch) *watch = 0;
+  if (!s || check_tmpl(tmpl) || !events || px_ref_is_nil(to)) {
+    px_val_release(tmpl);
+    return PX_EINVAL;
+  }
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  ts_watch *w = px__xcalloc(1, sizeof *w);
+  w->id = ++s->watch_ids;
+  w->tmpl = tmpl;
+  w->events = events;
+  w->to = to;
+  w->next = s->watches;
+  s->watches = w;
+  if (watch) *watch = w->id;
+  /* The watcher is monitored even when a plain thread registers it. */
+  bool known = false;
+  for (ts_mon *m = s->mons; m; m = m->next)
+    if (px_ref_eq(m->ref, to)) known = true;
+  if (!known && !px_ref_is_nil(s->reaper)) {
+    ts_mon *m = px__xmalloc(sizeof *m);
+    m->ref = to;
+    m->next = s->mons;
+    s->mons = m;
+    f.mon[f.nmon++] = to;
+  }
+  unlock_fx(s, &f);
+  return 0;
+}
+
+int px_ts_unwatch(px_space *s, uint64_t watch) {
+  if (!s) return PX_EINVAL;
+  pthread_mutex_lock(&s->mu);
+  int rc = PX_ENOTFOUND;
+  for (ts_watch **pp = &s->watches; *pp; pp = &(*pp)->next) {
+    if ((*pp)->id != watch) continue;
+    ts_watch *w = *pp;
+    *pp = w->next;
+    px_val_release(w->tmpl);
+    free(w);
+    rc = 0;
+    break;
+  }
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+/* ---- transactions -------------------------------------------------------------- */
+
+int px_ts_begin(px_space *s, px_ts_txn **out) {
+  *out = NULL;
+  if (!s) return PX_EINVAL;
+  fx f = {0};
+  px_ts_txn *t = px__xcalloc(1, sizeof *t);
+  t->s = s;
+  t->owner = px_self();
+  pthread_mutex_lock(&s->mu);
+  t->id = ++s->txn_ids;
+  t->next = s->txns;
+  s->txns = t;
+  want_monitor(s, &f, t->owner);
+  unlock_fx(s, &f);
+  *out = t;
+  return 0;
+}
+
+static void txn_unlist(px_space *s, px_ts_txn *t) {
+  for (px_ts_txn **pp = &s->txns; *pp; pp = &(*pp)->next)
+    if (*pp == t) {
+      *pp = t->next;
+      return;
+    }
+}
+
+/* Ends a transaction under the lock: commit publishes its writes and
+ * removes its takes; abort drops its writes and restores its takes. */
+static void txn_end(px_space *s, fx *f, px_ts_txn *t, bool commit) {
+  for (size_t i = 0; i < t->nw; i++) {
+    ts_tuple *x = t->writes[i];
+    if (!x) continue;
+    if (commit) {
+      x->wtx = NULL;
+      notify(s, f, PX_TS_WRITTEN, x->v);
+      if (!offer(s, f, x, true)) tuple_schedule(s, x);
+    } else {
+      px_val_release(tuple_remove(s, x));
+    }
+  }
+  for (size_t i = 0; i < t->nt; i++) {
+    ts_tuple *x = t->takes[i];
+    x->ttx = NULL;
+    if (commit) {
+      px_val v = tuple_remove(s, x);
+      notify(s, f, PX_TS_TAKEN, v);
+      px_val_release(v);
+    } else {
+      offer(s, f, x, true);
+    }
+  }
+  t->nw = t->nt = 0;
+  t->done = true;
+}
+
+static int txn_finish(px_ts_txn *t, bool commit) {
+  if (!t) return PX_EINVAL;
+  px_space *s = t->s;
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  int rc = 0;
+  if (t->done) {
+    rc = PX_ENOTFOUND; /* aborted because its owner exited */
+  } else {
+    txn_end(s, &f, t, commit);
+  }
+  txn_unlist(s, t);
+  unlock_fx(s, &f);
+  free(t->writes);
+  free(t->takes);
+  free(t);
+  return rc;
+}
+
+int px_ts_commit(px_ts_txn *t) { return txn_finish(t, true); }
+int px_ts_abort(px_ts_txn *t) { return txn_finish(t, false); }
+
+int px_ts_write_tx(px_ts_txn *t, px_val tuple, int64_t ttl_ms) {
+  if (!t || px__ts_tuple_check(tuple) || ttl_ms < 0) {
+    px_val_release(tuple);
+    return PX_EINVAL;
+  }
+  px_space *s = t->s;
+  pthread_mutex_lock(&s->mu);
+  if (t->done) {
+    pthread_mutex_unlock(&s->mu);
+    px_val_release(tuple);
+    return PX_ENOTFOUND;
+  }
+  ts_tuple *x = tuple_new(s, tuple, ttl_ms, px_clock_ms());
+  x->wtx = t;
+  tuple_link(s, x);
+  if (t->nw == t->cw) {
+    t->cw = t->cw ? t->cw * 2 : 8;
+    t->writes = px__xrealloc(t->writes, t->cw * sizeof *t->writes);
+  }
+  t->writes[t->nw++] = x;
+  pthread_mutex_unlock(&s->mu);
+  return 0;
+}
+
+int px_ts_take_tx(px_ts_txn *t, px_val tmpl, int64_t timeout_ms,
+                  px_val *out) {
+  if (!t) {
+    px_val_release(tmpl);
+    return PX_EINVAL;
+  }
+  int rc = op_entry(t->s, tmpl, out);
+  if (rc) return rc;
+  return wait_op(t->s, W_TAKE, t, tmpl, px_nil(), 0, timeout_ms, out);
+}
+
+int px_ts_read_tx(px_ts_txn *t, px_val tmpl, int64_t timeout_ms,
+                  px_val *out) {
+  if (!t) {
+    px_val_release(tmpl);
+    return PX_EINVAL;
+  }
+  int rc = op_entry(t->s, tmpl, out);
+  if (rc) return rc;
+  return wait_op(t->s, W_READ, t, tmpl, px_nil(), 0, timeout_ms, out);
+}
+
+/* ---- barrier ---------------------------------------------------------------------- */
+
+static wq barrier_q_dummy;
+
+int px_ts_barrier(px_space *s, const char *name, size_t count,
+                  int64_t timeout_ms) {
+  if (!s || !name || count == 0) return PX_EINVAL;
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  ts_barrier *b = s->barriers;
+  while (b && strcmp(b->name, name) != 0) b = b->next;
+  if (!b) {
+    b = px__xcalloc(1, sizeof *b);
+    b->name = px__xstrndup(name, strlen(name));
+    b->next = s->barriers;
+    s->barriers = b;
+  }
+  if (b->arrived + 1 >= count) {
+    /* The last arrival releases everyone waiting at this barrier. */
+    for (ts_waiter *w = s->all_head; w; w = w->all_next) {
+      if (w->kind != W_BARRIER || w->bar != b || w->state != WS_WAITING)
+        continue;
+      w->state = WS_DONE;
+      w->q = NULL;
+      fx_wake(&f, w->p);
+    }
+    b->arrived = 0;
+    unlock_fx(s, &f);
+    return 0;
+  }
+  if (timeout_ms == 0) {
+    pthread_mutex_unlock(&s->mu);
+    return PX_ETIMEDOUT;
+  }
+  b->arrived++;
+  ts_waiter *w = px__xcalloc(1, sizeof *w);
+  w->seq = ++s->wseq;
+  w->kind = W_BARRIER;
+  w->bar = b;
+  w->owner = px_self();
+  w->p = px_promise_new();
+  w->q = &barrier_q_dummy; /* marks "waiting"; not on a queue */
+  all_add(s, w);
+  want_monitor(s, &f, w->owner);
+  unlock_fx(s, &f);
+  px_val ignored;
+  px_promise_await(w->p, timeout_ms < 0 ? -1 : timeout_ms, &ignored);
+  px_val_release(ignored);
+  pthread_mutex_lock(&s->mu);
+  all_del(s, w);
+  int rc = 0;
+  if (w->state != WS_DONE) {
+    b->arrived--;
+    rc = PX_ETIMEDOUT;
+  }
+  pthread_mutex_unlock(&s->mu);
+  free(w);
+  return rc;
+}
+
+/* ---- an actor died -------------------------------------------------------------- */
+
+static void reaper_down(px_space *s, px_ref dead) {
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  for (ts_mon **pp = &s->mons; *pp; pp = &(*pp)->next)
+    if (px_ref_eq((*pp)->ref, dead)) {
+      ts_mon *m = *pp;
+      *pp = m->next;
+      free(m);
+      break;
+    }
+  for (ts_waiter *w = s->all_head, *nx; w; w = nx) {
+    nx = w->all_next;
+    if (!px_ref_eq(w->owner, dead)) continue;
+    all_del(s, w);
+    if (w->kind == W_BARRIER) {
+      if (w->state == WS_WAITING) w->bar->arrived--;
+      free(w);
+      continue;
+    }
+    if (w->state == WS_WAITING) {
+      waiter_dequeue(s, w);
+    } else if ((w->kind == W_TAKE) && !w->tx && !px_is_nil(w->result)) {
+      /* Handed to a taker that died before collecting it: restore. */
+      ts_tuple *t = tuple_new(s, w->result, 0, 0);
+      w->result = px_nil();
+      insert_new(s, &f, t);
+    }
+    waiter_free(w);
+  }
+  for (ts_watch **pp = &s->watches; *pp;) {
+    if (px_ref_eq((*pp)->to, dead)) {
+      ts_watch *w = *pp;
+      *pp = w->next;
+      px_val_release(w->tmpl);
+      free(w);
+    } else {
+      pp = &(*pp)->next;
+    }
+  }
+  for (px_ts_txn **pp = &s->txns; *pp;) {
+    px_ts_txn *t = *pp;
+    if (px_ref_eq(t->owner, dead)) {
+      *pp = t->next;
+      if (!t->done) txn_end(s, &f, t, false);
+      free(t->writes);
+      free(t->takes);
+      free(t);
+    } else {
+      pp = &t->next;
+    }
+  }
+  unlock_fx(s, &f);
+}
+
+/* ---- introspection for tests ------------------------------------------------ */
+
+size_t px__ts_waiters(px_space *s) {
+  size_t n = 0;
+  pthread_mutex_lock(&s->mu);
+  for (ts_waiter *w = s->all_head; w; w = w->all_next)
+    if (w->state == WS_WAITING) n++;
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+
+size_t px__ts_watches(px_space *s) {
+  size_t n = 0;
+  pthread_mutex_lock(&s->mu);
+  for (ts_watch *w = s->watches; w; w = w->next) n++;
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+
+size_t px__ts_stored(px_space *s) {
+  pthread_mutex_lock(&s->mu);
+  size_t n = s->count;
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+
+uint64_t px__ts_visits(px_space *s) {
+  pthread_mutex_lock(&s->mu);
+  uint64_t n = s->visits;
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
