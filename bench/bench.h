@@ -19,6 +19,10 @@ int bench_big(void);
 int bench_ask_latency(void);
 int bench_idle_memory(void);
 int bench_idle_cpu(void);
+int bench_ts_pairs(void);
+int bench_ts_contended(void);
+int bench_ts_handoff(void);
+int bench_ts_match(void);
 int bench_store_commit(void);
 
 #endif

@@ -50,6 +50,8 @@ static const struct {
     {"counting", bench_counting},       {"fork_join", bench_fork_join},
     {"big", bench_big},                 {"ask_latency", bench_ask_latency},
     {"idle_memory", bench_idle_memory}, {"idle_cpu", bench_idle_cpu},
+    {"ts_pairs", bench_ts_pairs},       {"ts_contended", bench_ts_contended},
+    {"ts_handoff", bench_ts_handoff},   {"ts_match", bench_ts_match},
     {"store_commit", bench_store_commit},
 };
 
