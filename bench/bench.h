@@ -23,6 +23,7 @@ int bench_ts_pairs(void);
 int bench_ts_contended(void);
 int bench_ts_handoff(void);
 int bench_ts_match(void);
+int bench_ts_durable(void);
 int bench_store_commit(void);
 
 #endif

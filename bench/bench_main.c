@@ -52,6 +52,7 @@ static const struct {
     {"idle_memory", bench_idle_memory}, {"idle_cpu", bench_idle_cpu},
     {"ts_pairs", bench_ts_pairs},       {"ts_contended", bench_ts_contended},
     {"ts_handoff", bench_ts_handoff},   {"ts_match", bench_ts_match},
+    {"ts_durable", bench_ts_durable},
     {"store_commit", bench_store_commit},
 };
 

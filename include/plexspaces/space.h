@@ -32,6 +32,7 @@
 
 #include "actor.h"
 #include "common.h"
+#include "store.h"
 #include "val.h"
 
 PX_EXTERN_C_BEGIN
@@ -40,10 +41,37 @@ typedef struct px_space px_space;
 
 typedef enum px_space_kind {
   PX_SPACE_MEMORY = 0,
-  PX_SPACE_DURABLE, /* through px_store; survives kill -9 */
+  PX_SPACE_DURABLE, /* through px_store; survives kill -9 (see
+                       px_space_set_store) */
 } px_space_kind;
 
 #define PX_TUPLE_MAX_ARITY 1000
+
+/** Sets the store that durable spaces are opened on (process-wide; NULL
+ *  detaches). A durable space captures the store when it is first opened,
+ *  so the store must outlive every durable space opened on it. Without a
+ *  store, opening a PX_SPACE_DURABLE space fails with PX_ENOTSUP.
+ *
+ *  Durability contract of a PX_SPACE_DURABLE space (its tuples live in the
+ *  store under the space string "tenant/ns/name"; tuple ids = lease ids,
+ *  increasing per space, restored from the largest stored id):
+ *   - every write (write, write_batch, write_if_absent, replace, commit)
+ *     returns only once it is durable, and becomes visible to others only
+ *     then;
+ *   - every take (take, take_all, replace, cancel, commit) returns only once
+ *     the delete is durable; the tuple is reserved (invisible to everyone
+ *     else) meanwhile, and put back if the store fails. A blocked taker
+ *     handed a freshly written tuple persists the delete itself before it
+ *     returns (the write and the delete are two group-committed applies);
+ *   - renew returns once the new expiry is durable;
+ *   - leases are stored with their absolute wall-clock expiry: on open,
+ *     tuples whose expiry passed are dropped (and deleted from the store),
+ *     the others keep their expiry. Expiry at run time needs no ack: the
+ *     delete is issued in the background (and re-done at the next open if
+ *     lost in a crash).
+ *  Callers park in px_store_apply (many share one fsync); the space lock is
+ *  never held meanwhile. */
+PX_API void px_space_set_store(px_store *store);
 
 /** Opens (creating if needed) the space `name` of (tenant, ns); NULL
  *  tenant/ns mean "default". Opening an existing space with another kind

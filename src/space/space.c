@@ -38,8 +38,10 @@
  * the path above; a dead *reader* only wastes a copy). A dead replace
  * caller's replace stands (its new tuple was written atomically). */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/mem.h"
 #include "plexspaces/error.h"
@@ -55,8 +57,11 @@ typedef struct ts_tuple {
   px_val v;
   uint64_t seq;     /* also the lease id when leased */
   uint64_t expires; /* clock ms, 0 = never */
+  int64_t wexp;     /* the same on the wall clock (stored), 0 = never */
   px_tref tref;
   bool leased;
+  bool resv; /* durable: being taken (delete in flight), invisible */
+  bool pend; /* durable: write_if_absent in flight, invisible */
   ts_bucket *b;
   ts_arity *ar;
   struct ts_tuple *bprev, *bnext, *aprev, *anext;
@@ -95,6 +100,8 @@ struct ts_waiter {
   px_ref owner;
   px_promise p;
   px_val result;
+  struct ts_tuple *tnode;   /* durable take: the node handed over */
+  struct ts_tuple *newnode; /* durable replace: the tuple to write */
   wq *q; /* queue it waits in, NULL when resolved */
   ts_waiter *prev, *next;
   ts_waiter *all_prev, *all_next;
@@ -124,6 +131,7 @@ struct px_ts_txn {
   size_t nw, cw;
   ts_tuple **takes;
   size_t nt, ct;
+  bool committing; /* durable commit in flight */
   px_ts_txn *next;
 };
 
@@ -146,7 +154,8 @@ struct px_space {
   int refs;
   px_space *rnext;
   px_ref reaper;
-  px__ts_persist *persist; /* NULL for memory spaces */
+  px_store *store; /* durable spaces; NULL for memory spaces */
+  char *key;       /* "tenant/ns/name": the store's space string */
 
   pthread_mutex_t mu;
   uint64_t seq, wseq;
@@ -167,6 +176,9 @@ struct px_space {
   size_t ob_head, ob_n, ob_cap;
   bool draining;
   uint64_t visits; /* tuple nodes examined by lookups (tests: no scans) */
+  /* durable: ids of expired tuples whose delete the reaper issues */
+  uint64_t *purge;
+  size_t npurge, cpurge;
 };
 
 /* Effects collected under the lock and performed after it. */
@@ -176,6 +188,7 @@ typedef struct fx {
   bool notes;
   px_ref mon[4];
   int nmon;
+  bool purge;
 } fx;
 
 static void fx_wake(fx *f, px_promise p) {
@@ -221,7 +234,7 @@ static void space_unref(px_space *s) {
 /* ---- atoms ---------------------------------------------------------------- */
 
 static px_atom A_WRITTEN, A_TAKEN, A_EXPIRED, A_EXPIRE, A_MON, A_WATCH, A_SEQ,
-    A_TUPLE;
+    A_TUPLE, A_PURGE;
 static pthread_once_t atoms_once = PTHREAD_ONCE_INIT;
 static void atoms_init(void) {
   A_WRITTEN = px_atom_of("ts_written");
@@ -232,6 +245,29 @@ static void atoms_init(void) {
   A_WATCH = px_atom_of("watch");
   A_SEQ = px_atom_of("seq");
   A_TUPLE = px_atom_of("tuple");
+  A_PURGE = px_atom_of("ts_purge");
+}
+
+/* ---- durability helpers ---------------------------------------------------- */
+
+static _Atomic(px_store *) g_store;
+
+void px_space_set_store(px_store *store) { g_store = store; }
+
+uint64_t px__ts_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static px_store_op op_put(px_space *s, uint64_t id, px_val v, int64_t wexp) {
+  px_store_op o = {PX_STORE_TUPLE_PUT, s->key, id, v, wexp};
+  return o;
+}
+
+static px_store_op op_del(px_space *s, uint64_t id) {
+  px_store_op o = {PX_STORE_TUPLE_DEL, s->key, id, {0}, 0};
+  return o;
 }
 
 /* ---- buckets -------------------------------------------------------------- */
@@ -335,7 +371,10 @@ static ts_tuple *tuple_new(px_space *s, px_val v, int64_t ttl_ms,
   ts_tuple *t = px__xcalloc(1, sizeof *t);
   t->v = v;
   t->seq = ++s->seq;
-  if (ttl_ms > 0) t->expires = now + (uint64_t)ttl_ms;
+  if (ttl_ms > 0) {
+    t->expires = now + (uint64_t)ttl_ms;
+    t->wexp = (int64_t)(px__ts_wall_ms() + (uint64_t)ttl_ms);
+  }
   return t;
 }
 
@@ -436,6 +475,9 @@ static void unlock_fx(px_space *s, fx *f) {
   for (int i = 0; i < f->nmon; i++)
     px_send(s->reaper, A_MON, px_ref_val(f->mon[i]));
   f->nmon = 0;
+  if (f->purge && !px_ref_is_nil(s->reaper))
+    px_send(s->reaper, A_PURGE, px_nil());
+  f->purge = false;
   if (!drain) return;
   pthread_mutex_lock(&s->mu);
   while (s->ob_n) {
@@ -465,21 +507,36 @@ static void want_monitor(px_space *s, fx *f, px_ref r) {
 
 /* ---- visibility and lookup ---------------------------------------------------- */
 
+/* Held by a transaction's take or a durable operation in flight: neither
+ * visible nor reclaimable by expiry. */
+static bool busy(const ts_tuple *t) { return t->ttx || t->resv || t->pend; }
+
 static bool visible(const ts_tuple *t, const px_ts_txn *tx) {
-  if (t->ttx) return false;
+  if (busy(t)) return false;
   if (t->wtx && t->wtx != tx) return false;
   return true;
 }
 
 static void expire_node(px_space *s, fx *f, ts_tuple *t) {
+  if (s->store) {
+    /* no caller waits for an expiry: the reaper deletes it from the store
+     * later (an open drops what expired anyway) */
+    if (s->npurge == s->cpurge) {
+      s->cpurge = s->cpurge ? s->cpurge * 2 : 16;
+      s->purge = px__xrealloc(s->purge, s->cpurge * sizeof *s->purge);
+    }
+    if (s->npurge == 0) f->purge = true;
+    s->purge[s->npurge++] = t->seq;
+  }
   px_val v = tuple_remove(s, t);
   notify(s, f, PX_TS_EXPIRED, v);
   px_val_release(v);
 }
 
 /* The oldest visible match, reclaiming expired tuples met on the way. */
-static ts_tuple *find_match(px_space *s, fx *f, px_val tmpl,
-                            const px_ts_txn *tx, uint64_t now) {
+static ts_tuple *find_match_ex(px_space *s, fx *f, px_val tmpl,
+                               const px_ts_txn *tx, uint64_t now,
+                               bool pend_too) {
   size_t n = px_len(tmpl);
   px_val e;
   bool by_bucket = px__ts_field_exact(px_at(tmpl, 0), &e);
@@ -493,16 +550,22 @@ static ts_tuple *find_match(px_space *s, fx *f, px_val tmpl,
   while (t) {
     ts_tuple *next = by_bucket ? t->bnext : t->anext;
     s->visits++;
-    if (t->expires && t->expires <= now && !t->ttx) {
+    if (t->expires && t->expires <= now && !busy(t)) {
       /* Reclaiming may free the bucket only when it empties, and then
        * next is NULL too. */
       expire_node(s, f, t);
-    } else if (visible(t, tx) && px_ts_match(tmpl, t->v)) {
+    } else if ((visible(t, tx) || (pend_too && t->pend)) &&
+               px_ts_match(tmpl, t->v)) {
       return t;
     }
     t = next;
   }
   return NULL;
+}
+
+static ts_tuple *find_match(px_space *s, fx *f, px_val tmpl,
+                            const px_ts_txn *tx, uint64_t now) {
+  return find_match_ex(s, f, tmpl, tx, now, false);
 }
 
 /* ---- waiters -------------------------------------------------------------- */
@@ -561,10 +624,18 @@ static void waiter_dequeue(px_space *s, ts_waiter *w) {
   }
 }
 
+static void node_free(ts_tuple *t) {
+  if (!t) return;
+  px_val_release(t->v);
+  free(t);
+}
+
 static void waiter_free(ts_waiter *w) {
   px_val_release(w->tmpl);
   px_val_release(w->newt);
   px_val_release(w->result);
+  node_free(w->tnode);
+  node_free(w->newnode);
   free(w);
 }
 
@@ -619,6 +690,21 @@ static bool offer(px_space *s, fx *f, ts_tuple *t, bool linked) {
     w->result = px_val_retain(t->v);
     return true;
   }
+  if (s->store) {
+    /* Durable: the taker persists the delete (and its replace's write)
+     * before it returns; it keeps the node meanwhile, to restore it if the
+     * store fails or the taker dies first. */
+    if (linked) tuple_unlink(s, t);
+    lease_del(s, t);
+    notify(s, f, PX_TS_TAKEN, t->v);
+    w->result = px_val_retain(t->v);
+    w->tnode = t;
+    if (w->kind == W_REPLACE) {
+      w->newnode = tuple_new(s, w->newt, w->new_ttl, px_clock_ms());
+      w->newt = px_nil();
+    }
+    return true;
+  }
   px_val v;
   if (linked) {
     v = tuple_remove(s, t);
@@ -667,9 +753,9 @@ static void reaper_expire(px_space *s, uint64_t id) {
   if (t) {
     t->tref = 0;
     uint64_t now = px_clock_ms();
-    if (t->expires <= now && !t->ttx) {
+    if (t->expires <= now && !busy(t)) {
       expire_node(s, &f, t);
-    } else if (t->expires > now && !t->ttx) {
+    } else if (t->expires > now && !busy(t)) {
       /* renewed in the meantime without a new timer: re-arm */
       t->tref = px_send_after((int64_t)(t->expires - now), s->reaper,
                               A_EXPIRE, px_int((int64_t)t->seq));
@@ -678,11 +764,32 @@ static void reaper_expire(px_space *s, uint64_t id) {
   unlock_fx(s, &f);
 }
 
+/* Deletes expired tuples from the store (durable spaces). Nobody waits for
+ * these: a crash before they are durable only leaves rows that the next
+ * open drops by their expiry. */
+static void reaper_purge(px_space *s) {
+  pthread_mutex_lock(&s->mu);
+  uint64_t *ids = s->purge;
+  size_t n = s->npurge;
+  s->purge = NULL;
+  s->npurge = s->cpurge = 0;
+  pthread_mutex_unlock(&s->mu);
+  if (!n) return;
+  px_store_op *ops = px__xmalloc(n * sizeof *ops);
+  for (size_t i = 0; i < n; i++) ops[i] = op_del(s, ids[i]);
+  if (px_store_apply(s->store, ops, n) != 0) /* e.g. one already gone */
+    for (size_t i = 0; i < n; i++) (void)px_store_apply(s->store, &ops[i], 1);
+  free(ops);
+  free(ids);
+}
+
 static void reaper_handle(void *state, const px_message *m) {
   reaper_state *r = state;
   px_space *s = space_by_id(r->id);
   if (!s) return;
-  if (m->type == A_EXPIRE) {
+  if (m->type == A_PURGE) {
+    reaper_purge(s);
+  } else if (m->type == A_EXPIRE) {
     reaper_expire(s, (uint64_t)m->payload.u.i);
   } else if (m->type == A_MON) {
     px_ref ref;
@@ -701,6 +808,55 @@ static const px_actor_type reaper_type = {"ts_reaper", 0, reaper_init,
                                           reaper_handle, reaper_terminate};
 
 static bool streq0(const char *a, const char *b) { return strcmp(a, b) == 0; }
+
+typedef struct load_ctx {
+  px_space *s;
+  uint64_t wall, now;
+} load_ctx;
+
+static int load_cb(void *ud, uint64_t id, px_val v, int64_t wexp) {
+  load_ctx *c = ud;
+  px_space *s = c->s;
+  if (id > s->seq) s->seq = id;
+  if (px__ts_tuple_check(v)) { /* not a tuple: leave the row alone */
+    px_val_release(v);
+    return 0;
+  }
+  if (wexp > 0 && (uint64_t)wexp <= c->wall) {
+    px_val_release(v);
+    if (s->npurge == s->cpurge) {
+      s->cpurge = s->cpurge ? s->cpurge * 2 : 16;
+      s->purge = px__xrealloc(s->purge, s->cpurge * sizeof *s->purge);
+    }
+    s->purge[s->npurge++] = id;
+    return 0;
+  }
+  ts_tuple *t = px__xcalloc(1, sizeof *t);
+  t->v = v;
+  t->seq = id;
+  if (wexp > 0) {
+    t->wexp = wexp;
+    t->expires = c->now + ((uint64_t)wexp - c->wall);
+  }
+  tuple_link(s, t);
+  tuple_schedule(s, t);
+  return 0;
+}
+
+/* Replays the stored tuples of a new durable space (not yet visible to
+ * anyone but the registry lock's holder), oldest id first; expired ones are
+ * queued for deletion. */
+static int durable_load(px_space *s, px_store *store) {
+  size_t kl = strlen(s->tenant) + strlen(s->ns) + strlen(s->name) + 3;
+  s->key = px__xmalloc(kl);
+  snprintf(s->key, kl, "%s/%s/%s", s->tenant, s->ns, s->name);
+  s->store = store;
+  load_ctx c = {s, px__ts_wall_ms(), px_clock_ms()};
+  pthread_mutex_lock(&s->mu);
+  int rc = px_store_scan_tuples(store, s->key, load_cb, &c);
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
 
 int px_space_open(const char *tenant, const char *ns, const char *name,
                   px_space_kind kind, px_space **out) {
@@ -725,8 +881,8 @@ int px_space_open(const char *tenant, const char *ns, const char *name,
       return 0;
     }
   }
-  if (kind == PX_SPACE_DURABLE) {
-    /* px_store backend: next step (it plugs in through px__ts_persist) */
+  px_store *store = g_store;
+  if (kind == PX_SPACE_DURABLE && !store) {
     pthread_mutex_unlock(&reg_mu);
     return PX_ENOTSUP;
   }
@@ -743,14 +899,18 @@ int px_space_open(const char *tenant, const char *ns, const char *name,
   /* The reaper is a system actor; it only learns the space's id. */
   px_spawn_opts o = {0};
   int rc = px_spawn(&reaper_type, px_int((int64_t)s->id), &o, &s->reaper);
+  if (!rc && kind == PX_SPACE_DURABLE) rc = durable_load(s, store);
   if (rc) {
     reg_head = s->rnext;
     pthread_mutex_unlock(&reg_mu);
+    if (!px_ref_is_nil(s->reaper))
+      px_exit(s->reaper, px_atomv(px_a()->kill));
     s->reaper = px_ref_nil();
     space_free(s);
     return rc;
   }
   pthread_mutex_unlock(&reg_mu);
+  if (s->npurge) reaper_purge(s); /* expired while down */
   *out = s;
   return 0;
 }
@@ -803,7 +963,8 @@ static void space_free(px_space *s) {
   for (size_t i = 0; i < s->ob_n; i++)
     px_val_release(s->ob[(s->ob_head + i) % s->ob_cap].payload);
   free(s->ob);
-  if (s->persist && s->persist->close) s->persist->close(s->persist->ctx);
+  free(s->purge);
+  free(s->key);
   pthread_mutex_destroy(&s->mu);
   free(s->tenant);
   free(s->ns);
@@ -822,6 +983,17 @@ int px_ts_write(px_space *s, px_val tuple, int64_t ttl_ms, uint64_t *lease) {
   fx f = {0};
   pthread_mutex_lock(&s->mu);
   ts_tuple *t = tuple_new(s, tuple, ttl_ms, px_clock_ms());
+  if (s->store) {
+    /* durable: visible (and offered) only once the put is durable */
+    pthread_mutex_unlock(&s->mu);
+    px_store_op op = op_put(s, t->seq, t->v, t->wexp);
+    int rc = px_store_apply(s->store, &op, 1);
+    if (rc) {
+      node_free(t);
+      return rc;
+    }
+    pthread_mutex_lock(&s->mu);
+  }
   if (lease && ttl_ms > 0) *lease = t->seq;
   insert_new(s, &f, t);
   unlock_fx(s, &f);
@@ -840,6 +1012,26 @@ int px_ts_write_batch(px_space *s, const px_val *tuples, size_t n,
   fx f = {0};
   pthread_mutex_lock(&s->mu);
   uint64_t now = px_clock_ms();
+  if (s->store && n) {
+    ts_tuple **ts = px__xmalloc(n * sizeof *ts);
+    for (size_t i = 0; i < n; i++) ts[i] = tuple_new(s, tuples[i], ttl_ms, now);
+    pthread_mutex_unlock(&s->mu);
+    px_store_op *ops = px__xmalloc(n * sizeof *ops);
+    for (size_t i = 0; i < n; i++)
+      ops[i] = op_put(s, ts[i]->seq, ts[i]->v, ts[i]->wexp);
+    int rc = px_store_apply(s->store, ops, n);
+    free(ops);
+    if (rc) {
+      for (size_t i = 0; i < n; i++) node_free(ts[i]);
+      free(ts);
+      return rc;
+    }
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < n; i++) insert_new(s, &f, ts[i]);
+    free(ts);
+    unlock_fx(s, &f);
+    return 0;
+  }
   for (size_t i = 0; i < n; i++)
     insert_new(s, &f, tuple_new(s, tuples[i], ttl_ms, now));
   unlock_fx(s, &f);
@@ -861,9 +1053,24 @@ int px_ts_write_if_absent(px_space *s, px_val tmpl, px_val tuple,
   pthread_mutex_lock(&s->mu);
   uint64_t now = px_clock_ms();
   int rc = 0;
-  if (find_match(s, &f, tmpl, NULL, now)) {
+  /* durable: a matching write still in flight counts as present */
+  if (find_match_ex(s, &f, tmpl, NULL, now, s->store != NULL)) {
     rc = PX_EEXIST;
     px_val_release(tuple);
+  } else if (s->store) {
+    /* linked but pending (invisible) while its put becomes durable, so a
+     * concurrent write_if_absent sees it */
+    ts_tuple *t = tuple_new(s, tuple, ttl_ms, now);
+    t->pend = true;
+    tuple_link(s, t);
+    unlock_fx(s, &f);
+    px_store_op op = op_put(s, t->seq, t->v, t->wexp);
+    rc = px_store_apply(s->store, &op, 1);
+    pthread_mutex_lock(&s->mu);
+    tuple_unlink(s, t);
+    t->pend = false;
+    if (rc) node_free(t);
+    else insert_new(s, &f, t);
   } else {
     insert_new(s, &f, tuple_new(s, tuple, ttl_ms, now));
   }
@@ -873,6 +1080,53 @@ int px_ts_write_if_absent(px_space *s, px_val tmpl, px_val tuple,
 }
 
 /* ---- read / take ------------------------------------------------------------------- */
+
+/* Durable take (or replace, when nn is set) of a node already removed from
+ * the space and handed to this caller: persists its delete (and nn's put)
+ * as one apply, then publishes nn and returns the tuple. On a store error
+ * the node goes back (offered again) and nn is dropped. */
+static int durable_finish(px_space *s, ts_tuple *old, ts_tuple *nn,
+                          px_val *out) {
+  px_store_op ops[2] = {op_del(s, old->seq), {0}};
+  if (nn) ops[1] = op_put(s, nn->seq, nn->v, nn->wexp);
+  int rc = px_store_apply(s->store, ops, nn ? 2 : 1);
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  if (rc) {
+    insert_new(s, &f, old);
+    node_free(nn);
+  } else {
+    *out = old->v;
+    free(old);
+    if (nn) insert_new(s, &f, nn);
+  }
+  unlock_fx(s, &f);
+  return rc;
+}
+
+/* Durable take (or replace, when nn is set) of the linked node t, reserved
+ * (invisible, not reclaimable) by the caller under the lock, called with
+ * the lock released: persists t's delete and nn's put as one apply; then
+ * removes t and publishes nn, or un-reserves t if the store fails. */
+static int durable_take(px_space *s, ts_tuple *t, ts_tuple *nn,
+                        px_val *out) {
+  px_store_op ops[2] = {op_del(s, t->seq), {0}};
+  if (nn) ops[1] = op_put(s, nn->seq, nn->v, nn->wexp);
+  int rc = px_store_apply(s->store, ops, nn ? 2 : 1);
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  t->resv = false;
+  if (rc) {
+    node_free(nn);
+    offer(s, &f, t, true);
+  } else {
+    *out = tuple_remove(s, t);
+    notify(s, &f, PX_TS_TAKEN, *out);
+    if (nn) insert_new(s, &f, nn);
+  }
+  unlock_fx(s, &f);
+  return rc;
+}
 
 /* The common blocking path of read, take, replace and their _tx forms.
  * Takes ownership of tmpl and newt. */
@@ -907,6 +1161,13 @@ static int wait_op(px_space *s, int kind, px_ts_txn *tx, px_val tmpl,
         tx->takes[tx->nt++] = t;
         *out = px_val_retain(t->v);
       }
+    } else if (s->store) {
+      t->resv = true; /* nobody else gets it while its delete is in flight */
+      ts_tuple *nn =
+          kind == W_REPLACE ? tuple_new(s, newt, new_ttl, now) : NULL;
+      unlock_fx(s, &f);
+      px_val_release(tmpl);
+      return durable_take(s, t, nn, out);
     } else {
       *out = tuple_remove(s, t);
       notify(s, &f, PX_TS_TAKEN, *out);
@@ -949,7 +1210,15 @@ static int wait_op(px_space *s, int kind, px_ts_txn *tx, px_val tmpl,
    * a resolution that raced with the timeout is kept. */
   pthread_mutex_lock(&s->mu);
   all_del(s, w);
-  if (w->state == WS_DONE) {
+  if (w->state == WS_DONE && w->tnode) {
+    /* durable take handed a tuple by offer: persist its delete (and the
+     * replace's write) before returning it */
+    ts_tuple *old = w->tnode, *nn = w->newnode;
+    w->tnode = w->newnode = NULL;
+    pthread_mutex_unlock(&s->mu);
+    waiter_free(w);
+    return durable_finish(s, old, nn, out);
+  } else if (w->state == WS_DONE) {
     *out = w->result;
     w->result = px_nil();
     rc = 0;
@@ -1006,6 +1275,8 @@ int px_ts_replace(px_space *s, px_val tmpl, px_val tuple, int64_t timeout_ms,
 static int scan_all(px_space *s, px_val tmpl, size_t limit, bool take,
                     px_val *arr, size_t *count) {
   fx f = {0};
+  ts_tuple **resv = NULL; /* durable take_all: reserved nodes */
+  size_t nresv = 0;
   pthread_mutex_lock(&s->mu);
   uint64_t now = px_clock_ms();
   size_t n = px_len(tmpl), got = 0;
@@ -1020,11 +1291,16 @@ static int scan_all(px_space *s, px_val tmpl, size_t limit, bool take,
   }
   while (t && (!limit || got < limit)) {
     ts_tuple *next = by_bucket ? t->bnext : t->anext;
-    if (t->expires && t->expires <= now && !t->ttx) {
+    if (t->expires && t->expires <= now && !busy(t)) {
       expire_node(s, &f, t);
     } else if (visible(t, NULL) && px_ts_match(tmpl, t->v)) {
       got++;
-      if (take) {
+      if (take && s->store) {
+        t->resv = true;
+        if ((nresv & (nresv - 1)) == 0)
+          resv = px__xrealloc(resv, (nresv ? nresv * 2 : 1) * sizeof *resv);
+        resv[nresv++] = t;
+      } else if (take) {
         px_val v = tuple_remove(s, t);
         notify(s, &f, PX_TS_TAKEN, v);
         if (arr) px_array_push(arr, v); else px_val_release(v);
@@ -1036,7 +1312,28 @@ static int scan_all(px_space *s, px_val tmpl, size_t limit, bool take,
   }
   unlock_fx(s, &f);
   if (count) *count = got;
-  return 0;
+  if (!nresv) return 0;
+  /* durable take_all: one apply deletes them all, then they go */
+  px_store_op *ops = px__xmalloc(nresv * sizeof *ops);
+  for (size_t i = 0; i < nresv; i++) ops[i] = op_del(s, resv[i]->seq);
+  int rc = px_store_apply(s->store, ops, nresv);
+  free(ops);
+  pthread_mutex_lock(&s->mu);
+  for (size_t i = 0; i < nresv; i++) {
+    ts_tuple *x = resv[i];
+    x->resv = false;
+    if (rc) {
+      offer(s, &f, x, true);
+    } else {
+      px_val v = tuple_remove(s, x);
+      notify(s, &f, PX_TS_TAKEN, v);
+      if (arr) px_array_push(arr, v); else px_val_release(v);
+    }
+  }
+  unlock_fx(s, &f);
+  free(resv);
+  if (rc && count) *count = 0;
+  return rc;
 }
 
 int px_ts_read_all(px_space *s, px_val tmpl, size_t limit, px_val *out) {
@@ -1052,9 +1349,9 @@ int px_ts_take_all(px_space *s, px_val tmpl, size_t limit, px_val *out) {
   int rc = op_entry(s, tmpl, out);
   if (rc) return rc;
   *out = px_array_new(limit ? limit : 8);
-  scan_all(s, tmpl, limit, true, out, NULL);
+  rc = scan_all(s, tmpl, limit, true, out, NULL);
   px_val_release(tmpl);
-  return 0;
+  return rc;
 }
 
 int px_ts_count(px_space *s, px_val tmpl, size_t *out) {
@@ -1097,9 +1394,26 @@ int px_ts_renew(px_space *s, uint64_t lease, int64_t ttl_ms) {
   ts_tuple *t = lease_find(s, lease);
   int rc = PX_ENOTFOUND;
   if (t && t->expires <= now) {
-    if (!t->ttx) expire_node(s, &f, t);
+    if (!busy(t)) expire_node(s, &f, t);
+  } else if (t && s->store) {
+    /* durable: the new absolute expiry is stored before it counts */
+    int64_t wexp = (int64_t)(px__ts_wall_ms() + (uint64_t)ttl_ms);
+    unlock_fx(s, &f);
+    px_store_op op = {PX_STORE_TUPLE_EXPIRY, s->key, lease, {0}, wexp};
+    rc = px_store_apply(s->store, &op, 1);
+    if (rc) return rc; /* PX_ENOTFOUND: taken or expired meanwhile */
+    pthread_mutex_lock(&s->mu);
+    t = lease_find(s, lease);
+    if (t) {
+      t->expires = px_clock_ms() + (uint64_t)ttl_ms;
+      t->wexp = wexp;
+      if (t->tref) px_cancel_timer(t->tref);
+      t->tref = px_send_after(ttl_ms, s->reaper, A_EXPIRE,
+                              px_int((int64_t)t->seq));
+    }
   } else if (t) {
     t->expires = now + (uint64_t)ttl_ms;
+    t->wexp = (int64_t)(px__ts_wall_ms() + (uint64_t)ttl_ms);
     if (t->tref) px_cancel_timer(t->tref);
     t->tref = px_send_after(ttl_ms, s->reaper, A_EXPIRE,
                             px_int((int64_t)t->seq));
@@ -1116,9 +1430,19 @@ int px_ts_cancel(px_space *s, uint64_t lease) {
   uint64_t now = px_clock_ms();
   ts_tuple *t = lease_find(s, lease);
   int rc = PX_ENOTFOUND;
-  if (t && !t->ttx) {
+  if (t && !busy(t)) {
     if (t->expires <= now) {
       expire_node(s, &f, t);
+    } else if (s->store) {
+      /* durable: reserved while its delete is persisted */
+      t->resv = true;
+      unlock_fx(s, &f);
+      px_store_op op = op_del(s, lease);
+      rc = px_store_apply(s->store, &op, 1);
+      pthread_mutex_lock(&s->mu);
+      t->resv = false;
+      if (rc) offer(s, &f, t, true);
+      else px_val_release(tuple_remove(s, t));
     } else {
       px_val_release(tuple_remove(s, t));
       rc = 0;
@@ -1243,6 +1567,23 @@ static int txn_finish(px_ts_txn *t, bool commit) {
   int rc = 0;
   if (t->done) {
     rc = PX_ENOTFOUND; /* aborted because its owner exited */
+  } else if (commit && s->store && (t->nw || t->nt)) {
+    /* durable: its writes and takes are one apply; they stay hidden (held
+     * by the txn) until it is durable, and the txn aborts if it fails */
+    px_store_op *ops = px__xmalloc((t->nw + t->nt) * sizeof *ops);
+    size_t n = 0;
+    for (size_t i = 0; i < t->nw; i++)
+      if (t->writes[i])
+        ops[n++] = op_put(s, t->writes[i]->seq, t->writes[i]->v,
+                          t->writes[i]->wexp);
+    for (size_t i = 0; i < t->nt; i++) ops[n++] = op_del(s, t->takes[i]->seq);
+    t->committing = true;
+    pthread_mutex_unlock(&s->mu);
+    rc = n ? px_store_apply(s->store, ops, n) : 0;
+    free(ops);
+    pthread_mutex_lock(&s->mu);
+    t->committing = false;
+    txn_end(s, &f, t, rc == 0);
   } else {
     txn_end(s, &f, t, commit);
   }
@@ -1386,6 +1727,11 @@ static void reaper_down(px_space *s, px_ref dead) {
     }
     if (w->state == WS_WAITING) {
       waiter_dequeue(s, w);
+    } else if (w->tnode) {
+      /* durable: handed a tuple whose delete was never issued: it goes
+       * back with its id and lease (a replace's write is dropped) */
+      insert_new(s, &f, w->tnode);
+      w->tnode = NULL;
     } else if ((w->kind == W_TAKE) && !w->tx && !px_is_nil(w->result)) {
       /* Handed to a taker that died before collecting it: restore. */
       ts_tuple *t = tuple_new(s, w->result, 0, 0);
@@ -1406,7 +1752,7 @@ static void reaper_down(px_space *s, px_ref dead) {
   }
   for (px_ts_txn **pp = &s->txns; *pp;) {
     px_ts_txn *t = *pp;
-    if (px_ref_eq(t->owner, dead)) {
+    if (px_ref_eq(t->owner, dead) && !t->committing) {
       *pp = t->next;
       if (!t->done) txn_end(s, &f, t, false);
       free(t->writes);

@@ -1,0 +1,166 @@
+/* ts_durable: 64 actors (BENCH_TS_DURABLE_ACTORS) each doing sequential
+ * px_ts_write to a PX_SPACE_DURABLE space, 100,000 writes in total, on a
+ * px_store in a temporary directory (BENCH_STORE_DIR, default /tmp) with
+ * synchronous=FULL. Reports writes per second, next to the raw SQLite
+ * rates measured on the same disk in the same run: one transaction of
+ * 100,000 prepared inserts, and one transaction (and fsync) per row; and
+ * the ratio to the batched rate (issue 3 target: >= 30%). */
+#include <ftw.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "plexspaces/space.h"
+#include "plexspaces/store.h"
+
+static px_space *g_space;
+static px_ref g_main;
+static long g_per_actor;
+
+static int dur_rm(const char *p, const struct stat *sb, int flag,
+                  struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  remove(p);
+  return 0;
+}
+
+static int dur_writer_init(px_val args, void **state) {
+  *state = (void *)(intptr_t)args.u.i;
+  return 0;
+}
+
+static void dur_writer_handle(void *state, const px_message *m) {
+  (void)m;
+  int64_t idx = (int64_t)(intptr_t)state;
+  long bad = 0;
+  for (long i = 0; i < g_per_actor; i++)
+    if (px_ts_write(g_space,
+                    px_arr(2, px_int(idx), px_str("a tuple of modest size")),
+                    0, NULL) != 0)
+      bad++;
+  px_send(g_main, px_atom_of("done"), px_int(bad));
+  px_exit_self(px_atomv(px_a()->normal));
+}
+
+static const px_actor_type dur_writer_t = {"ts_durable_writer", 0,
+                                           dur_writer_init, dur_writer_handle,
+                                           NULL};
+
+/* rows/s of raw SQLite in `dir` (WAL, synchronous=FULL, a table shaped like
+ * the store's, a prepared insert of the same MessagePack value), with
+ * `per_txn` rows per transaction. */
+static double raw_rate(const char *dir, long rows, long per_txn) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/raw_ts.db", dir);
+  sqlite3 *db;
+  if (sqlite3_open(path, &db) != SQLITE_OK) bench_fail("ts_durable", "raw");
+  if (sqlite3_exec(db,
+                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                   "CREATE TABLE r(space TEXT NOT NULL, id INTEGER NOT NULL,"
+                   " value BLOB NOT NULL, expiry_ms INTEGER NOT NULL DEFAULT "
+                   "0, PRIMARY KEY(space, id)) WITHOUT ROWID;",
+                   NULL, NULL, NULL) != SQLITE_OK)
+    bench_fail("ts_durable", "raw schema");
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "INSERT INTO r VALUES(?1, ?2, ?3, 0)", -1, &st,
+                         NULL) != SQLITE_OK)
+    bench_fail("ts_durable", "raw prepare");
+  px_val v = px_arr(2, px_int(1), px_str("a tuple of modest size"));
+  char *enc;
+  size_t len;
+  px_msgpack_encode(v, &enc, &len);
+  px_val_release(v);
+  uint64_t t0 = px_now_ns();
+  for (long i = 0; i < rows; i++) {
+    if (i % per_txn == 0) sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    sqlite3_bind_text(st, 1, "bench/ns/ts_raw", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, i + 1);
+    sqlite3_bind_blob(st, 3, enc, (int)len, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) bench_fail("ts_durable", "raw insert");
+    sqlite3_reset(st);
+    if (i % per_txn == per_txn - 1 || i == rows - 1)
+      sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+  }
+  double secs = (double)(px_now_ns() - t0) / 1e9;
+  free(enc);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  char side[4300];
+  remove(path);
+  snprintf(side, sizeof side, "%s-wal", path);
+  remove(side);
+  snprintf(side, sizeof side, "%s-shm", path);
+  remove(side);
+  return (double)rows / secs;
+}
+
+int bench_ts_durable(void) {
+  long total = bench_scaled(100000);
+  const char *a = getenv("BENCH_TS_DURABLE_ACTORS");
+  long actors = a ? atol(a) : 64;
+  if (actors < 1) actors = 1;
+  g_per_actor = total / actors;
+  if (g_per_actor < 1) g_per_actor = 1;
+  total = g_per_actor * actors;
+
+  const char *base = getenv("BENCH_STORE_DIR");
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/px_bench_tsdur_XXXXXX", base ? base : "/tmp");
+  if (!mkdtemp(dir)) bench_fail("ts_durable", "mkdtemp failed");
+  char err[512];
+  px_store *store;
+  if (px_store_open_sqlite(dir, NULL, &store, err, sizeof err) != 0)
+    bench_fail("ts_durable", err);
+  bench_start_runtime();
+  px_space_set_store(store);
+  if (px_space_open("bench", "ns", "durable", PX_SPACE_DURABLE, &g_space))
+    bench_fail("ts_durable", "open failed");
+  g_main = px_self();
+  px_ref *refs = malloc((size_t)actors * sizeof *refs);
+  for (long i = 0; i < actors; i++)
+    if (px_spawn(&dur_writer_t, px_int(i), NULL, &refs[i]) != 0)
+      bench_fail("ts_durable", "spawn failed");
+  uint64_t t0 = px_now_ns();
+  for (long i = 0; i < actors; i++)
+    px_send(refs[i], px_atom_of("go"), px_nil());
+  long bad = 0;
+  for (long i = 0; i < actors; i++) {
+    px_message *m;
+    if (px_receive(NULL, NULL, 600000, &m) != 0)
+      bench_fail("ts_durable", "timeout");
+    bad += m->payload.u.i;
+    px_message_free(m);
+  }
+  double secs = (double)(px_now_ns() - t0) / 1e9;
+  px_store_stats st;
+  px_store_get_stats(store, &st);
+  px_space_close(g_space);
+  px_runtime_stop();
+  px_space_set_store(NULL);
+  px_store_close(store);
+  free(refs);
+  if (bad) bench_fail("ts_durable", "writes failed");
+
+  double batched = raw_rate(dir, bench_scaled(100000), 100000);
+  double per_row = raw_rate(dir, bench_scaled(2000), 1);
+  nftw(dir, dur_rm, 16, FTW_DEPTH | FTW_PHYS);
+
+  double rate = (double)total / secs;
+  char extra[512];
+  snprintf(extra, sizeof extra,
+           "\"actors\":%ld,\"writes\":%ld,\"seconds\":%.4f,"
+           "\"commits\":%llu,\"writes_per_commit\":%.1f,"
+           "\"raw_sqlite_batched_rows_per_s\":%.0f,"
+           "\"raw_sqlite_fsync_per_row_rows_per_s\":%.0f,"
+           "\"ratio_to_raw_batched\":%.3f,\"ratio_to_fsync_per_row\":%.1f",
+           actors, total, secs, (unsigned long long)st.commits,
+           st.commits ? (double)total / (double)st.commits : 0.0, batched,
+           per_row, rate / batched, rate / per_row);
+  bench_report("ts_durable", rate, "writes/s", extra);
+  return 0;
+}
