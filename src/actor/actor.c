@@ -570,19 +570,6 @@ int px__accept_one(px__actor *a, uint32_t gen, px__msg *m,
   return 0;
 }
 
-void px__count_out(px__actor *a) {
-  /* Counted for every mailbox: depth = in - out (introspection). */
-  if (a->mb_policy == PX_MBOX_BLOCK) {
-    /* seq_cst: the owner's half of the handshake in block_for_room. */
-    atomic_fetch_add_explicit(&a->mb_out, 1, memory_order_seq_cst);
-    px__room_wake(a, false);
-    return;
-  }
-  atomic_store_explicit(
-        &a->mb_out,
-        atomic_load_explicit(&a->mb_out, memory_order_relaxed) + 1,
-        memory_order_relaxed);
-}
 
 int px__drain(px__actor *a, px_val *reason) {
   uint32_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);

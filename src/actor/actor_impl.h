@@ -215,9 +215,21 @@ void px__actor_release_slot(px__actor *a);
 void px__inbox_push(px__actor *a, px__msg *m);
 px__msg *px__inbox_pop(px__actor *a);
 int px__accept_one(px__actor *a, uint32_t gen, px__msg *m, px_val *reason);
-void px__count_out(px__actor *a);
 /* Wakes one sender waiting for room (all of them when `all`). */
 void px__room_wake(px__actor *a, bool all);
+/* A message consumed: depth = in - out (introspection and bounds). Inline:
+ * it runs for every message. */
+static inline void px__count_out(px__actor *a) {
+  if (a->mb_policy == PX_MBOX_BLOCK) {
+    /* seq_cst: the owner's half of the handshake in block_for_room. */
+    atomic_fetch_add_explicit(&a->mb_out, 1, memory_order_seq_cst);
+    px__room_wake(a, false);
+    return;
+  }
+  atomic_store_explicit(
+      &a->mb_out, atomic_load_explicit(&a->mb_out, memory_order_relaxed) + 1,
+      memory_order_relaxed);
+}
 void px__inbox_remove(px__actor *a, px__msg *prev, px__msg *m);
 extern _Atomic(bool) px__stopping;
 /* Drains; if a signal kills the calling handler, it dies here and this

@@ -67,7 +67,7 @@ static struct {
   bool running, stop, virtual_clock;
   px_wheel wheel;
   uint64_t epoch_ms;  /* real clock at start */
-  uint64_t vnow;      /* virtual clock */
+  _Atomic(uint64_t) vnow; /* virtual clock; read without the lock */
   uint64_t sleep_until; /* tick the thread sleeps to (UINT64_MAX: none) */
   tentry **slots;
   uint32_t nslots, capslots;
@@ -75,7 +75,9 @@ static struct {
 } TM = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static uint64_t now_tick(void) {
-  return TM.virtual_clock ? TM.vnow : px_now_ms() - TM.epoch_ms;
+  return TM.virtual_clock
+             ? atomic_load_explicit(&TM.vnow, memory_order_acquire)
+             : px_now_ms() - TM.epoch_ms;
 }
 
 /* The tick an ask's timeout counts from. Every ask with a timeout adds a
@@ -86,7 +88,8 @@ static uint64_t now_tick(void) {
 static uint64_t coarse_res_ms = 1;
 
 static uint64_t start_tick(void) {
-  if (TM.virtual_clock) return TM.vnow;
+  if (TM.virtual_clock)
+    return atomic_load_explicit(&TM.vnow, memory_order_acquire);
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
@@ -94,12 +97,9 @@ static uint64_t start_tick(void) {
   return ms > TM.epoch_ms ? ms - TM.epoch_ms : 0;
 }
 
-uint64_t px_clock_ms(void) {
-  spin_lock(&TM.wl);
-  uint64_t t = now_tick();
-  spin_unlock(&TM.wl);
-  return t;
-}
+/* Lock-free: the epoch is fixed once the runtime runs, and the virtual
+ * time is an atomic. Leases and timeouts read it on every operation. */
+uint64_t px_clock_ms(void) { return now_tick(); }
 
 static tentry *entry_alloc(void) {
   tentry *e = TM.free;
@@ -195,7 +195,7 @@ int px__timer_start(bool virtual_clock) {
   pthread_condattr_destroy(&ca);
   TM.virtual_clock = virtual_clock;
   TM.stop = false;
-  TM.vnow = 0;
+  atomic_store_explicit(&TM.vnow, 0, memory_order_relaxed);
   TM.epoch_ms = px_now_ms();
   struct timespec res;
   if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0)
@@ -298,8 +298,10 @@ int px_clock_advance(uint64_t ms) {
     spin_unlock(&TM.wl);
     return PX_EINVAL;
   }
-  TM.vnow += ms;
-  px__wheel_advance(&TM.wheel, TM.vnow, fire, NULL);
+  /* release: publishes the new time to lock-free readers (px_clock_ms). */
+  uint64_t now = atomic_load_explicit(&TM.vnow, memory_order_relaxed) + ms;
+  atomic_store_explicit(&TM.vnow, now, memory_order_release);
+  px__wheel_advance(&TM.wheel, now, fire, NULL);
   spin_unlock(&TM.wl);
   return 0;
 }

@@ -735,12 +735,16 @@ static void insert_new(px_space *s, fx *f, ts_tuple *t) {
 
 typedef struct reaper_state {
   uint64_t id;
+  /* A purge in flight: held here, not in locals, so that the destructor
+   * frees it if the reaper is killed while parked in the store. */
+  uint64_t *purge_ids;
+  px_store_op *purge_ops;
 } reaper_state;
 
 static void reaper_down(px_space *s, px_ref dead);
 
 static int reaper_init(px_val args, void **state) {
-  reaper_state *r = px__xmalloc(sizeof *r);
+  reaper_state *r = px__xcalloc(1, sizeof *r);
   r->id = (uint64_t)args.u.i;
   *state = r;
   return 0;
@@ -767,18 +771,30 @@ static void reaper_expire(px_space *s, uint64_t id) {
 /* Deletes expired tuples from the store (durable spaces). Nobody waits for
  * these: a crash before they are durable only leaves rows that the next
  * open drops by their expiry. */
-static void reaper_purge(px_space *s) {
+/* r is the reaper's state, or NULL when the opener purges. */
+static void reaper_purge(reaper_state *r, px_space *s) {
   pthread_mutex_lock(&s->mu);
   uint64_t *ids = s->purge;
   size_t n = s->npurge;
   s->purge = NULL;
   s->npurge = s->cpurge = 0;
   pthread_mutex_unlock(&s->mu);
-  if (!n) return;
+  if (!n) {
+    free(ids);
+    return;
+  }
   px_store_op *ops = px__xmalloc(n * sizeof *ops);
+  if (r) {
+    r->purge_ids = ids;
+    r->purge_ops = ops;
+  }
   for (size_t i = 0; i < n; i++) ops[i] = op_del(s, ids[i]);
   if (px_store_apply(s->store, ops, n) != 0) /* e.g. one already gone */
     for (size_t i = 0; i < n; i++) (void)px_store_apply(s->store, &ops[i], 1);
+  if (r) {
+    r->purge_ids = NULL;
+    r->purge_ops = NULL;
+  }
   free(ops);
   free(ids);
 }
@@ -788,7 +804,7 @@ static void reaper_handle(void *state, const px_message *m) {
   px_space *s = space_by_id(r->id);
   if (!s) return;
   if (m->type == A_PURGE) {
-    reaper_purge(s);
+    reaper_purge(r, s);
   } else if (m->type == A_EXPIRE) {
     reaper_expire(s, (uint64_t)m->payload.u.i);
   } else if (m->type == A_MON) {
@@ -802,7 +818,14 @@ static void reaper_handle(void *state, const px_message *m) {
   space_unref(s);
 }
 
-static void reaper_terminate(void *state, px_val reason) { free(state); }
+static void reaper_terminate(void *state, px_val reason) {
+  reaper_state *r = state;
+  if (r) {
+    free(r->purge_ops);
+    free(r->purge_ids);
+  }
+  free(r);
+}
 
 static const px_actor_type reaper_type = {"ts_reaper", 0, reaper_init,
                                           reaper_handle, reaper_terminate};
@@ -910,7 +933,7 @@ int px_space_open(const char *tenant, const char *ns, const char *name,
     return rc;
   }
   pthread_mutex_unlock(&reg_mu);
-  if (s->npurge) reaper_purge(s); /* expired while down */
+  if (s->npurge) reaper_purge(NULL, s); /* expired while down */
   *out = s;
   return 0;
 }
