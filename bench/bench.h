@@ -10,6 +10,10 @@ void bench_report(const char *name, double value, const char *unit,
                   const char *extra);
 _Noreturn void bench_fail(const char *name, const char *why);
 void bench_start_runtime(void);
+/* Rows/s of prepared inserts into a fresh SQLite database in `dir` (WAL,
+ * synchronous=FULL, the store's table and a tuple-sized value), with
+ * `per_txn` rows per transaction: the baseline of the durable benchmarks. */
+double bench_raw_sqlite_rate(const char *dir, long rows, long per_txn);
 
 int bench_ping_pong(void);
 int bench_thread_ring(void);

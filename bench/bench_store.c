@@ -5,7 +5,6 @@
  * next to the raw SQLite rates on the same disk: one transaction of
  * 100,000 prepared inserts, and one transaction (and fsync) per row. */
 #include <ftw.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,47 +62,6 @@ static const px_actor_type committer_t = {"store_committer", 0,
                                           committer_init, committer_handle,
                                           NULL};
 
-/* Raw SQLite on the same disk: rows/s with `per_txn` rows per
- * transaction (synchronous=FULL, WAL, prepared insert of a same-sized
- * MessagePack value). */
-static double raw_sqlite_rate(const char *dir, long rows, long per_txn) {
-  char path[4200];
-  snprintf(path, sizeof path, "%s/raw.db", dir);
-  sqlite3 *db;
-  if (sqlite3_open(path, &db) != SQLITE_OK) bench_fail("store_commit", "raw");
-  sqlite3_exec(db,
-               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-               "DROP TABLE IF EXISTS t;"
-               "CREATE TABLE t(space TEXT NOT NULL, id INTEGER NOT NULL, "
-               "value BLOB NOT NULL, expiry_ms INTEGER NOT NULL DEFAULT 0, "
-               "PRIMARY KEY(space, id)) WITHOUT ROWID;",
-               NULL, NULL, NULL);
-  sqlite3_stmt *ins;
-  sqlite3_prepare_v2(db, "INSERT INTO t VALUES(?1, ?2, ?3, 0)", -1, &ins,
-                     NULL);
-  px_val v = px_arr(2, px_int(1), px_str("a tuple of modest size"));
-  char *enc;
-  size_t len;
-  px_msgpack_encode(v, &enc, &len);
-  px_val_release(v);
-  uint64_t t0 = px_now_ns();
-  for (long i = 0; i < rows; i++) {
-    if (i % per_txn == 0) sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    sqlite3_bind_text(ins, 1, "bench/ns/raw", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(ins, 2, i + 1);
-    sqlite3_bind_blob(ins, 3, enc, (int)len, SQLITE_STATIC);
-    if (sqlite3_step(ins) != SQLITE_DONE) bench_fail("store_commit", "raw insert");
-    sqlite3_reset(ins);
-    if (i % per_txn == per_txn - 1 || i == rows - 1)
-      sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-  }
-  double s = (double)(px_now_ns() - t0) / 1e9;
-  free(enc);
-  sqlite3_finalize(ins);
-  sqlite3_close(db);
-  remove(path);
-  return (double)rows / s;
-}
 
 int bench_store_commit(void) {
   long total = bench_scaled(100000);
@@ -144,9 +102,9 @@ int bench_store_commit(void) {
   if (bad || st.ops != (uint64_t)total)
     bench_fail("store_commit", "applies failed");
 
-  double raw_batched = raw_sqlite_rate(dir, bench_scaled(100000), 100000);
+  double raw_batched = bench_raw_sqlite_rate(dir, bench_scaled(100000), 100000);
   long fs_rows = bench_scaled(2000);
-  double raw_fsync = raw_sqlite_rate(dir, fs_rows, 1);
+  double raw_fsync = bench_raw_sqlite_rate(dir, fs_rows, 1);
   remove_dir(dir);
 
   double rate = (double)total / secs;
