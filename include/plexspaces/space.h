@@ -25,6 +25,19 @@
  * timeout_ms: 0 = try once, -1 = forever, otherwise milliseconds. On
  * PX_ETIMEDOUT nothing changed and no waiter is left behind.
  *
+ * Locked matches (R-K-13): a tuple taken by an uncommitted transaction is
+ * invisible to everyone else; a tuple read under an uncommitted
+ * transaction is read-locked (readable by all, takeable only by that
+ * transaction). With timeout_ms = 0, read and take return PX_ETIMEDOUT at
+ * once whether no match exists or the only matches are locked (there is
+ * no separate readIfExists/takeIfExists: timeout 0 is JavaSpaces'
+ * NO_WAIT). With a positive timeout they wait for a match to become
+ * available: one written, or one released by a commit/abort (or its
+ * owner's exit); a match that the transaction removes on commit is never
+ * returned, and the call times out. Unlike JavaSpaces' takeIfExists, a
+ * positive timeout also waits when no match exists at all (it is a plain
+ * take/read with a timeout).
+ *
  * Ownership: operations take ownership of the tuples and templates passed
  * in; results are new values the caller releases. */
 #ifndef PLEXSPACES_SPACE_H
@@ -153,7 +166,15 @@ typedef struct px_ts_txn px_ts_txn;
  *  actor exits first. Operations under a transaction use the _tx forms. */
 PX_API int px_ts_begin(px_space *s, px_ts_txn **out);
 /** Writes are invisible outside the transaction until commit; takes hide
- *  the tuple from everyone else and restore it on abort. */
+ *  the tuple from everyone else and restore it on abort; reads take a read
+ *  lock (R-K-16): until the transaction commits or aborts (or its owner
+ *  exits), the tuple stays readable by everyone but nobody else (no
+ *  plain take, take_all, replace, nor another transaction's take) can take
+ *  it; the reading transaction itself may. Several transactions may hold
+ *  read locks on one tuple; then none of them can take it. Takers blocked
+ *  only by read locks are served when the locks are released. Lease
+ *  expiry and px_ts_cancel still remove a read-locked tuple. Read locks
+ *  are kept in memory only (durable spaces store nothing for them). */
 PX_API int px_ts_commit(px_ts_txn *t);
 PX_API int px_ts_abort(px_ts_txn *t);
 PX_API int px_ts_write_tx(px_ts_txn *t, px_val tuple, int64_t ttl_ms);

@@ -68,6 +68,8 @@ typedef struct ts_tuple {
   struct ts_tuple *lnext; /* lease hash chain */
   px_ts_txn *wtx;         /* written by this uncommitted txn */
   px_ts_txn *ttx;         /* taken (hidden) by this uncommitted txn */
+  px_ts_txn **rl;         /* read-locked by these uncommitted txns */
+  size_t nrl, crl;
 } ts_tuple;
 
 typedef struct wq {
@@ -131,6 +133,8 @@ struct px_ts_txn {
   size_t nw, cw;
   ts_tuple **takes;
   size_t nt, ct;
+  ts_tuple **reads; /* tuples it holds a read lock on */
+  size_t nr, cr;
   bool committing; /* durable commit in flight */
   px_ts_txn *next;
 };
@@ -423,10 +427,65 @@ static void tuple_unlink(px_space *s, ts_tuple *t) {
   bucket_maybe_free(s, b);
 }
 
+/* ---- read locks (R-K-16) ----------------------------------------------------
+ * A tuple read under a transaction is read-locked by it until it commits or
+ * aborts: still visible to every reader, but only the locking transactions
+ * may take it (and only when no other transaction also holds a lock).
+ * t->rl lists the locking txns, tx->reads the locked tuples; both are
+ * in-memory only (durable spaces store nothing for them). */
+
+/* True when a read lock keeps `tx` (NULL: no txn) from taking t. */
+static bool rl_blocks(const ts_tuple *t, const px_ts_txn *tx) {
+  for (size_t i = 0; i < t->nrl; i++)
+    if (t->rl[i] != tx) return true;
+  return false;
+}
+
+static void rl_add(ts_tuple *t, px_ts_txn *tx) {
+  if (t->wtx == tx) return; /* its own write: invisible to others anyway */
+  for (size_t i = 0; i < t->nrl; i++)
+    if (t->rl[i] == tx) return;
+  if (t->nrl == t->crl) {
+    t->crl = t->crl ? t->crl * 2 : 2;
+    t->rl = px__xrealloc(t->rl, t->crl * sizeof *t->rl);
+  }
+  t->rl[t->nrl++] = tx;
+  if (tx->nr == tx->cr) {
+    tx->cr = tx->cr ? tx->cr * 2 : 8;
+    tx->reads = px__xrealloc(tx->reads, tx->cr * sizeof *tx->reads);
+  }
+  tx->reads[tx->nr++] = t;
+}
+
+/* Forgets tx's lock on t (t's side only). */
+static void rl_unlock(ts_tuple *t, const px_ts_txn *tx) {
+  for (size_t i = 0; i < t->nrl; i++)
+    if (t->rl[i] == tx) {
+      t->rl[i] = t->rl[--t->nrl];
+      return;
+    }
+}
+
+/* A node going away: every txn locking it forgets it. */
+static void rl_detach(ts_tuple *t) {
+  for (size_t i = 0; i < t->nrl; i++) {
+    px_ts_txn *tx = t->rl[i];
+    for (size_t j = 0; j < tx->nr; j++)
+      if (tx->reads[j] == t) {
+        tx->reads[j] = tx->reads[--tx->nr];
+        break;
+      }
+  }
+  free(t->rl);
+  t->rl = NULL;
+  t->nrl = t->crl = 0;
+}
+
 /* Removes a stored node and returns its value (owned). */
 static px_val tuple_remove(px_space *s, ts_tuple *t) {
   tuple_unlink(s, t);
   lease_del(s, t);
+  rl_detach(t);
   px_val v = t->v;
   free(t);
   return v;
@@ -511,6 +570,12 @@ static void want_monitor(px_space *s, fx *f, px_ref r) {
  * visible nor reclaimable by expiry. */
 static bool busy(const ts_tuple *t) { return t->ttx || t->resv || t->pend; }
 
+/* A lease may end only for a tuple nobody is working on: not taken or
+ * reserved, and not a write still pending in its transaction (the
+ * transaction holds a pointer to it until it completes; if the lease ran
+ * out meanwhile, a lookup after the commit reclaims it). */
+static bool expirable(const ts_tuple *t) { return !busy(t) && !t->wtx; }
+
 static bool visible(const ts_tuple *t, const px_ts_txn *tx) {
   if (busy(t)) return false;
   if (t->wtx && t->wtx != tx) return false;
@@ -533,10 +598,11 @@ static void expire_node(px_space *s, fx *f, ts_tuple *t) {
   px_val_release(v);
 }
 
-/* The oldest visible match, reclaiming expired tuples met on the way. */
+/* The oldest visible match, reclaiming expired tuples met on the way.
+ * `take`: skip tuples that another txn's read lock keeps from tx. */
 static ts_tuple *find_match_ex(px_space *s, fx *f, px_val tmpl,
                                const px_ts_txn *tx, uint64_t now,
-                               bool pend_too) {
+                               bool pend_too, bool take) {
   size_t n = px_len(tmpl);
   px_val e;
   bool by_bucket = px__ts_field_exact(px_at(tmpl, 0), &e);
@@ -550,12 +616,12 @@ static ts_tuple *find_match_ex(px_space *s, fx *f, px_val tmpl,
   while (t) {
     ts_tuple *next = by_bucket ? t->bnext : t->anext;
     s->visits++;
-    if (t->expires && t->expires <= now && !busy(t)) {
+    if (t->expires && t->expires <= now && expirable(t)) {
       /* Reclaiming may free the bucket only when it empties, and then
        * next is NULL too. */
       expire_node(s, f, t);
     } else if ((visible(t, tx) || (pend_too && t->pend)) &&
-               px_ts_match(tmpl, t->v)) {
+               !(take && rl_blocks(t, tx)) && px_ts_match(tmpl, t->v)) {
       return t;
     }
     t = next;
@@ -564,8 +630,8 @@ static ts_tuple *find_match_ex(px_space *s, fx *f, px_val tmpl,
 }
 
 static ts_tuple *find_match(px_space *s, fx *f, px_val tmpl,
-                            const px_ts_txn *tx, uint64_t now) {
-  return find_match_ex(s, f, tmpl, tx, now, false);
+                            const px_ts_txn *tx, uint64_t now, bool take) {
+  return find_match_ex(s, f, tmpl, tx, now, false, take);
 }
 
 /* ---- waiters -------------------------------------------------------------- */
@@ -626,6 +692,7 @@ static void waiter_dequeue(px_space *s, ts_waiter *w) {
 
 static void node_free(ts_tuple *t) {
   if (!t) return;
+  rl_detach(t);
   px_val_release(t->v);
   free(t);
 }
@@ -643,8 +710,11 @@ static void insert_new(px_space *s, fx *f, ts_tuple *t);
 
 /* Offers a visible tuple (not yet linked when `linked` is false) to the
  * blocked callers: every matching reader gets a copy, the first matching
- * taker (FIFO by arrival) gets the tuple. Returns true when it was taken
- * (then the node is freed). */
+ * taker (FIFO by arrival) that no read lock excludes gets the tuple.
+ * A reader under a txn read-locks it (in arrival order, so takers after it
+ * of other txns are excluded); once a taker is chosen, readers under a txn
+ * keep waiting (the tuple is no longer theirs to lock). Returns true when
+ * it was taken (then the node is freed). */
 static bool offer(px_space *s, fx *f, ts_tuple *t, bool linked) {
   size_t n = px_len(t->v);
   ts_bucket *b = bucket_find(s, n, h0_of(t->v), false);
@@ -664,11 +734,13 @@ static bool offer(px_space *s, fx *f, ts_tuple *t, bool linked) {
     if (!w->tx && t->wtx) continue;
     if (!px_ts_match(w->tmpl, t->v)) continue;
     if (w->kind == W_READ) {
+      if (w->tx && tk) continue;
+      if (w->tx) rl_add(t, w->tx);
       waiter_dequeue(s, w);
       w->result = px_val_retain(t->v);
       w->state = WS_DONE;
       fx_wake(f, w->p);
-    } else if (!tk) {
+    } else if (!tk && !rl_blocks(t, w->tx)) {
       tk = w; /* the first taker in FIFO order; readers after it still read */
     }
   }
@@ -709,7 +781,10 @@ static bool offer(px_space *s, fx *f, ts_tuple *t, bool linked) {
   if (linked) {
     v = tuple_remove(s, t);
   } else {
+    /* A fresh write handed straight to this taker: it may already carry a
+     * read lock of a transactional reader served before it. */
     lease_del(s, t);
+    rl_detach(t);
     v = t->v;
     free(t);
   }
@@ -757,9 +832,9 @@ static void reaper_expire(px_space *s, uint64_t id) {
   if (t) {
     t->tref = 0;
     uint64_t now = px_clock_ms();
-    if (t->expires <= now && !busy(t)) {
+    if (t->expires <= now && expirable(t)) {
       expire_node(s, &f, t);
-    } else if (t->expires > now && !busy(t)) {
+    } else if (t->expires > now && expirable(t)) {
       /* renewed in the meantime without a new timer: re-arm */
       t->tref = px_send_after((int64_t)(t->expires - now), s->reaper,
                               A_EXPIRE, px_int((int64_t)t->seq));
@@ -948,6 +1023,7 @@ static void space_free(px_space *s) {
     for (ts_tuple *t = s->ar[n]->head, *nx; t; t = nx) {
       nx = t->anext;
       px_val_release(t->v);
+      free(t->rl);
       free(t);
     }
     free(s->ar[n]);
@@ -977,6 +1053,7 @@ static void space_free(px_space *s) {
     nx = t->next;
     free(t->writes);
     free(t->takes);
+    free(t->reads);
     free(t);
   }
   for (ts_mon *m = s->mons, *nx; m; m = nx) {
@@ -1077,7 +1154,7 @@ int px_ts_write_if_absent(px_space *s, px_val tmpl, px_val tuple,
   uint64_t now = px_clock_ms();
   int rc = 0;
   /* durable: a matching write still in flight counts as present */
-  if (find_match_ex(s, &f, tmpl, NULL, now, s->store != NULL)) {
+  if (find_match_ex(s, &f, tmpl, NULL, now, s->store != NULL, false)) {
     rc = PX_EEXIST;
     px_val_release(tuple);
   } else if (s->store) {
@@ -1120,6 +1197,7 @@ static int durable_finish(px_space *s, ts_tuple *old, ts_tuple *nn,
     node_free(nn);
   } else {
     *out = old->v;
+    rl_detach(old); /* read locks released at a commit leave their array */
     free(old);
     if (nn) insert_new(s, &f, nn);
   }
@@ -1165,9 +1243,10 @@ static int wait_op(px_space *s, int kind, px_ts_txn *tx, px_val tmpl,
     px_val_release(newt);
     return PX_ENOTFOUND;
   }
-  ts_tuple *t = find_match(s, &f, tmpl, tx, now);
+  ts_tuple *t = find_match(s, &f, tmpl, tx, now, kind != W_READ);
   if (t) {
     if (kind == W_READ) {
+      if (tx) rl_add(t, tx); /* R-K-16: read under txn read-locks it */
       *out = px_val_retain(t->v);
     } else if (tx) {
       if (t->wtx == tx) {
@@ -1314,9 +1393,10 @@ static int scan_all(px_space *s, px_val tmpl, size_t limit, bool take,
   }
   while (t && (!limit || got < limit)) {
     ts_tuple *next = by_bucket ? t->bnext : t->anext;
-    if (t->expires && t->expires <= now && !busy(t)) {
+    if (t->expires && t->expires <= now && expirable(t)) {
       expire_node(s, &f, t);
-    } else if (visible(t, NULL) && px_ts_match(tmpl, t->v)) {
+    } else if (visible(t, NULL) && !(take && t->nrl) &&
+               px_ts_match(tmpl, t->v)) {
       got++;
       if (take && s->store) {
         t->resv = true;
@@ -1417,7 +1497,7 @@ int px_ts_renew(px_space *s, uint64_t lease, int64_t ttl_ms) {
   ts_tuple *t = lease_find(s, lease);
   int rc = PX_ENOTFOUND;
   if (t && t->expires <= now) {
-    if (!busy(t)) expire_node(s, &f, t);
+    if (expirable(t)) expire_node(s, &f, t);
   } else if (t && s->store) {
     /* durable: the new absolute expiry is stored before it counts */
     int64_t wexp = (int64_t)(px__ts_wall_ms() + (uint64_t)ttl_ms);
@@ -1453,7 +1533,7 @@ int px_ts_cancel(px_space *s, uint64_t lease) {
   uint64_t now = px_clock_ms();
   ts_tuple *t = lease_find(s, lease);
   int rc = PX_ENOTFOUND;
-  if (t && !busy(t)) {
+  if (t && expirable(t)) {
     if (t->expires <= now) {
       expire_node(s, &f, t);
     } else if (s->store) {
@@ -1556,6 +1636,19 @@ static void txn_unlist(px_space *s, px_ts_txn *t) {
 /* Ends a transaction under the lock: commit publishes its writes and
  * removes its takes; abort drops its writes and restores its takes. */
 static void txn_end(px_space *s, fx *f, px_ts_txn *t, bool commit) {
+  /* Read locks go first (in memory only, whatever the outcome): a tuple
+   * no longer locked is offered to the takers it kept waiting. One the
+   * txn also took stays held (busy) until its take is settled below. */
+  ts_tuple **reads = t->reads;
+  size_t nr = t->nr;
+  t->reads = NULL;
+  t->nr = t->cr = 0;
+  for (size_t i = 0; i < nr; i++) {
+    ts_tuple *x = reads[i];
+    rl_unlock(x, t);
+    if (!busy(x) && !x->wtx) offer(s, f, x, true);
+  }
+  free(reads);
   for (size_t i = 0; i < t->nw; i++) {
     ts_tuple *x = t->writes[i];
     if (!x) continue;
@@ -1614,6 +1707,7 @@ static int txn_finish(px_ts_txn *t, bool commit) {
   unlock_fx(s, &f);
   free(t->writes);
   free(t->takes);
+  free(t->reads);
   free(t);
   return rc;
 }
@@ -1780,6 +1874,7 @@ static void reaper_down(px_space *s, px_ref dead) {
       if (!t->done) txn_end(s, &f, t, false);
       free(t->writes);
       free(t->takes);
+      free(t->reads);
       free(t);
     } else {
       pp = &t->next;

@@ -304,3 +304,27 @@ Test(durable, concurrent_writers_group_commit) {
               (unsigned long long)(st1.commits - st0.commits));
   px_space_close(g_sp);
 }
+
+/* R-K-16 in a durable space: read locks are in memory only (the store is
+ * untouched by read_tx and its commit); a taker blocked by one is served
+ * at commit and its delete is persisted. */
+Test(durable, R_K_16_read_lock_in_memory_only) {
+  px_space *s = open_d();
+  cr_assert_eq(px_ts_write(s, tup("r", 1), 0, NULL), 0);
+  px_ts_txn *t;
+  cr_assert_eq(px_ts_begin(s, &t), 0);
+  px_val v;
+  cr_assert_eq(px_ts_read_tx(t, all3(), 0, &v), 0);
+  px_val_release(v);
+  cr_assert_eq(stored_rows(), 1);
+  cr_assert_eq(px_ts_take(s, all3(), 0, &v), PX_ETIMEDOUT);
+  agent_op("take", s, all3(), -1, 1);
+  wait_waiters(s, 1);
+  cr_assert(no_result_now());
+  cr_assert_eq(px_ts_commit(t), 0);
+  cr_assert_eq(agent_result(NULL, &v), 0);
+  cr_assert_eq(px_at(v, 1).u.i, 1);
+  px_val_release(v);
+  cr_assert_eq(stored_rows(), 0);
+  px_space_close(s);
+}

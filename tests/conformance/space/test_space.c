@@ -8,9 +8,14 @@
  *    computes fields writes the finished tuple.
  *  - R-K-9, R-K-10 / T-K-10 JavaSpaces entry classes and subtype matching:
  *    tuples are arrays of px_val, there are no entry types.
- *  - T-K-17 takeIfExists waiting on locked entries: px_ts_take with
- *    timeout 0 never waits, even when the only match is held by an
- *    uncommitted transaction (documented divergence). */
+ *  - T-K-17 takeIfExists: there is no separate takeIfExists. px_ts_take
+ *    with timeout 0 (NO_WAIT) returns PX_ETIMEDOUT at once both when no
+ *    match exists and when the only matches are locked by an uncommitted
+ *    transaction (taken, or read-locked for a take); with a positive
+ *    timeout it waits for a locked match to be released (and times out
+ *    when the txn commits its take), but it also waits when no match
+ *    exists at all (documented divergence; space.h). Tested as
+ *    T_K_17_locked_match_waits_with_timeout. */
 #include <string.h>
 
 #include "ts_agent.h"
@@ -566,6 +571,37 @@ Test(space, T_K_14_txn_write_visibility) {
   px_space_close(s);
 }
 
+/* R-K-16 with leases: a leased tuple written inside a transaction whose
+ * lease runs out before the commit is not reclaimed while the transaction
+ * still holds it (lookups, renew and cancel leave it alone); after the
+ * commit (or abort) it is gone, and nothing reads freed memory (ASan). */
+Test(space, R_K_16_leased_txn_write_outlives_lease_until_commit) {
+  px_space *s = open_sp("txlease");
+  for (int commit = 0; commit < 2; commit++) {
+    px_ts_txn *t;
+    cr_assert_eq(px_ts_begin(s, &t), 0);
+    cr_assert_eq(px_ts_write_tx(t, px_arr(2, px_str("l"), px_int(commit)), 10),
+                 0);
+    cr_assert_eq(px_clock_advance(20), 0); /* its lease has run out */
+    px_val v;
+    /* Lookups from outside and inside walk past it without reclaiming. */
+    cr_assert_eq(px_ts_read(s, px_arr(2, px_str("l"), px_nil()), 0, &v),
+                 PX_ETIMEDOUT);
+    size_t n = 9;
+    cr_assert_eq(px_ts_count(s, px_arr(2, px_nil(), px_nil()), &n), 0);
+    cr_assert_eq(n, 0);
+    if (commit)
+      cr_assert_eq(px_ts_commit(t), 0);
+    else
+      cr_assert_eq(px_ts_abort(t), 0);
+    /* Expired: invisible either way, and reclaimed by the next lookup. */
+    cr_assert_eq(px_ts_read(s, px_arr(2, px_str("l"), px_nil()), 0, &v),
+                 PX_ETIMEDOUT);
+    cr_assert_eq(count_all(s, 2), 0);
+  }
+  px_space_close(s);
+}
+
 /* T-K-15: a txn take hides the tuple; abort restores it and a blocked
  * taker gets it; commit removes it for good. */
 Test(space, T_K_15_txn_take_restored_on_abort) {
@@ -637,4 +673,245 @@ Test(space, tenancy_and_kinds) {
   px_space_close(s1);
   px_space_close(s2);
   px_space_close(s3);
+}
+
+/* R-K-16: a read under a txn read-locks the tuple: everyone may still read
+ * it, nobody else (plain take, take_all, replace, another txn) may take it;
+ * a blocked taker is served once every lock is released. */
+Test(space, R_K_16_read_lock_blocks_other_takers) {
+  px_space *s = open_sp("rl1");
+  px_ts_write(s, px_arr(1, px_int(1)), 0, NULL);
+  px_ts_txn *t1, *t2;
+  cr_assert_eq(px_ts_begin(s, &t1), 0);
+  cr_assert_eq(px_ts_begin(s, &t2), 0);
+  px_val v;
+  cr_assert_eq(px_ts_read_tx(t1, px_arr(1, px_nil()), 0, &v), 0);
+  px_val_release(v);
+  /* others still read */
+  cr_assert_eq(px_ts_read(s, px_arr(1, px_nil()), 0, &v), 0);
+  cr_assert_eq(px_at(v, 0).u.i, 1);
+  px_val_release(v);
+  cr_assert_eq(count_all(s, 1), 1);
+  bool ex = false;
+  cr_assert_eq(px_ts_exists(s, px_arr(1, px_nil()), &ex), 0);
+  cr_assert(ex);
+  /* ... but nobody else takes */
+  cr_assert_eq(px_ts_take(s, px_arr(1, px_nil()), 0, &v), PX_ETIMEDOUT);
+  cr_assert_eq(px_ts_take_tx(t2, px_arr(1, px_nil()), 0, &v), PX_ETIMEDOUT);
+  cr_assert_eq(px_ts_replace(s, px_arr(1, px_nil()), px_arr(1, px_int(9)), 0,
+                             &v),
+               PX_ETIMEDOUT);
+  cr_assert_eq(px_ts_take_all(s, px_arr(1, px_nil()), 0, &v), 0);
+  cr_assert_eq(px_len(v), 0);
+  px_val_release(v);
+  /* write_if_absent sees it */
+  cr_assert_eq(px_ts_write_if_absent(s, px_arr(1, px_nil()),
+                                     px_arr(1, px_int(2)), 0),
+               PX_EEXIST);
+  /* a second txn may read-lock it too */
+  cr_assert_eq(px_ts_read_tx(t2, px_arr(1, px_nil()), 0, &v), 0);
+  px_val_release(v);
+  /* an unlocked tuple is still taken around the locked one */
+  px_ts_write(s, px_arr(1, px_int(3)), 0, NULL);
+  cr_assert_eq(px_ts_take(s, px_arr(1, px_nil()), 0, &v), 0);
+  cr_assert_eq(px_at(v, 0).u.i, 3);
+  px_val_release(v);
+  /* a blocked taker waits for both locks */
+  agent_op("take", s, px_arr(1, px_nil()), -1, 1);
+  wait_waiters(s, 1);
+  cr_assert(no_result_now());
+  cr_assert_eq(px_ts_abort(t2), 0);
+  cr_assert_eq(px__ts_waiters(s), 1);
+  cr_assert(no_result_now());
+  cr_assert_eq(px_ts_commit(t1), 0);
+  cr_assert_eq(agent_result(NULL, &v), 0);
+  cr_assert_eq(px_at(v, 0).u.i, 1);
+  px_val_release(v);
+  cr_assert_eq(px__ts_waiters(s), 0);
+  cr_assert_eq(px__ts_stored(s), 0);
+  px_space_close(s);
+}
+
+/* R-K-16: the read lock goes when the txn commits (the tuple stays) or
+ * aborts; a tuple written later is not locked; a read-locked tuple still
+ * expires (and the txn then completes normally). */
+Test(space, R_K_16_read_lock_released_on_commit_and_abort) {
+  px_space *s = open_sp("rl2");
+  px_val v;
+  for (int commit = 0; commit < 2; commit++) {
+    px_ts_write(s, px_arr(1, px_int(10 + commit)), 0, NULL);
+    px_ts_txn *t;
+    cr_assert_eq(px_ts_begin(s, &t), 0);
+    cr_assert_eq(px_ts_read_tx(t, px_arr(1, px_nil()), 0, &v), 0);
+    px_val_release(v);
+    agent_op("take", s, px_arr(1, px_nil()), -1, 1);
+    wait_waiters(s, 1);
+    cr_assert(no_result_now());
+    cr_assert_eq(commit ? px_ts_commit(t) : px_ts_abort(t), 0);
+    cr_assert_eq(agent_result(NULL, &v), 0);
+    cr_assert_eq(px_at(v, 0).u.i, 10 + commit);
+    px_val_release(v);
+    cr_assert_eq(px__ts_stored(s), 0);
+  }
+  /* released without a waiter: a plain take gets it afterwards */
+  px_ts_write(s, px_arr(1, px_int(20)), 0, NULL);
+  px_ts_txn *t;
+  cr_assert_eq(px_ts_begin(s, &t), 0);
+  cr_assert_eq(px_ts_read_tx(t, px_arr(1, px_nil()), 0, &v), 0);
+  px_val_release(v);
+  cr_assert_eq(px_ts_commit(t), 0);
+  cr_assert_eq(px_ts_take(s, px_arr(1, px_nil()), 0, &v), 0);
+  px_val_release(v);
+  /* a tuple written before the txn's read is locked by it too */
+  cr_assert_eq(px_ts_begin(s, &t), 0);
+  px_ts_write(s, px_arr(1, px_int(30)), 0, NULL);
+  cr_assert_eq(px_ts_read_tx(t, px_arr(1, px_int(30)), 0, &v), 0);
+  px_val_release(v);
+  cr_assert_eq(px_ts_take(s, px_arr(1, px_nil()), 0, &v), PX_ETIMEDOUT);
+  cr_assert_eq(px_ts_abort(t), 0);
+  cr_assert_eq(px_ts_take(s, px_arr(1, px_nil()), 0, &v), 0);
+  px_val_release(v);
+  /* a leased, read-locked tuple still expires; the txn ends cleanly */
+  px_ts_write(s, px_arr(1, px_int(40)), 50, NULL);
+  cr_assert_eq(px_ts_begin(s, &t), 0);
+  cr_assert_eq(px_ts_read_tx(t, px_arr(1, px_nil()), 0, &v), 0);
+  px_val_release(v);
+  px_clock_advance(50);
+  cr_assert_eq(count_all(s, 1), 0);
+  cr_assert_eq(px_ts_commit(t), 0);
+  cr_assert_eq(px__ts_stored(s), 0);
+  px_space_close(s);
+}
+
+/* R-K-16: the reading txn itself may take what it read (then it is hidden
+ * as any txn take), unless another txn also holds a read lock on it. */
+Test(space, R_K_16_reader_txn_may_take_its_read) {
+  px_space *s = open_sp("rl3");
+  px_ts_write(s, px_arr(1, px_int(1)), 0, NULL);
+  px_ts_txn *t1, *t2;
+  cr_assert_eq(px_ts_begin(s, &t1), 0);
+  px_val v;
+  cr_assert_eq(px_ts_read_tx(t1, px_arr(1, px_nil()), 0, &v), 0);
+  px_val_release(v);
+  cr_assert_eq(px_ts_read_tx(t1, px_arr(1, px_nil()), 0, &v), 0); /* again */
+  px_val_release(v);
+  cr_assert_eq(px_ts_take_tx(t1, px_arr(1, px_nil()), 0, &v), 0);
+  cr_assert_eq(px_at(v, 0).u.i, 1);
+  px_val_release(v);
+  cr_assert_eq(px_ts_read(s, px_arr(1, px_nil()), 0, &v), PX_ETIMEDOUT);
+  cr_assert_eq(px_ts_abort(t1), 0); /* take and lock undone */
+  cr_assert_eq(px_ts_take(s, px_arr(1, px_nil()), 0, &v), 0);
+  px_val_release(v);
+  /* two lockers: neither takes until the other is done */
+  px_ts_write(s, px_arr(1, px_int(2)), 0, NULL);
+  cr_assert_eq(px_ts_begin(s, &t1), 0);
+  cr_assert_eq(px_ts_begin(s, &t2), 0);
+  cr_assert_eq(px_ts_read_tx(t1, px_arr(1, px_nil()), 0, &v), 0);
+  px_val_release(v);
+  cr_assert_eq(px_ts_read_tx(t2, px_arr(1, px_nil()), 0, &v), 0);
+  px_val_release(v);
+  cr_assert_eq(px_ts_take_tx(t1, px_arr(1, px_nil()), 0, &v), PX_ETIMEDOUT);
+  cr_assert_eq(px_ts_commit(t2), 0);
+  cr_assert_eq(px_ts_take_tx(t1, px_arr(1, px_nil()), 0, &v), 0);
+  cr_assert_eq(px_at(v, 0).u.i, 2);
+  px_val_release(v);
+  cr_assert_eq(px_ts_commit(t1), 0);
+  cr_assert_eq(px__ts_stored(s), 0);
+  px_space_close(s);
+}
+
+/* R-K-16: a txn whose owner exits aborts and drops its read locks; the
+ * blocked taker is served. */
+Test(space, R_K_16_read_lock_released_when_owner_exits) {
+  px_space *s = open_sp("rl4");
+  px_ts_write(s, px_arr(1, px_int(1)), 0, NULL);
+  px_ref a = agent_spawn(NULL);
+  agent_op_on(a, "txn_read_hold", s, px_arr(1, px_nil()), 0, 1, px_nil(), 0);
+  cr_assert_eq(agent_result(NULL, NULL), 0);
+  px_val v;
+  cr_assert_eq(px_ts_take(s, px_arr(1, px_nil()), 0, &v), PX_ETIMEDOUT);
+  cr_assert_eq(count_all(s, 1), 1);
+  agent_op("take", s, px_arr(1, px_nil()), -1, 2);
+  wait_waiters(s, 1);
+  cr_assert(no_result_now());
+  px_exit(a, px_atom_val("kill"));
+  int64_t tag;
+  cr_assert_eq(agent_result(&tag, &v), 0);
+  cr_assert_eq(tag, 2);
+  cr_assert_eq(px_at(v, 0).u.i, 1);
+  px_val_release(v);
+  cr_assert_eq(px__ts_stored(s), 0);
+  /* a blocked read under a txn takes the lock when the tuple arrives
+   * (offered to it); released again when that owner exits */
+  a = agent_spawn(NULL);
+  agent_op_on(a, "txn_read_hold", s, px_arr(1, px_nil()), -1, 3, px_nil(),
+              0);
+  wait_waiters(s, 1);
+  px_ts_write(s, px_arr(1, px_int(5)), 0, NULL);
+  cr_assert_eq(agent_result(&tag, &v), 0);
+  cr_assert_eq(tag, 3);
+  cr_assert_eq(px_at(v, 0).u.i, 5);
+  px_val_release(v);
+  cr_assert_eq(px_ts_take(s, px_arr(1, px_nil()), 0, &v), PX_ETIMEDOUT);
+  agent_op("take", s, px_arr(1, px_nil()), -1, 4);
+  wait_waiters(s, 1);
+  cr_assert(no_result_now());
+  px_exit(a, px_atom_val("kill"));
+  cr_assert_eq(agent_result(&tag, &v), 0);
+  cr_assert_eq(tag, 4);
+  cr_assert_eq(px_at(v, 0).u.i, 5);
+  px_val_release(v);
+  cr_assert_eq(px__ts_stored(s), 0);
+  px_space_close(s);
+}
+
+/* T-K-17 (as decided, see the header): with only locked matches, timeout 0
+ * returns at once; a positive timeout waits, and times out when the txn
+ * commits its take, or is served when a read lock is released. With no
+ * match at all, timeout 0 returns at once and leaves no waiter. */
+Test(space, T_K_17_locked_match_waits_with_timeout) {
+  px_space *s = open_sp("k17");
+  px_val v;
+  cr_assert_eq(px_ts_take(s, px_arr(1, px_nil()), 0, &v), PX_ETIMEDOUT);
+  cr_assert_eq(px_ts_read(s, px_arr(1, px_nil()), 0, &v), PX_ETIMEDOUT);
+  cr_assert_eq(px__ts_waiters(s), 0);
+  /* only match taken by T1: try returns at once; a timed take waits and
+   * returns none when T1 commits */
+  px_ts_write(s, px_arr(1, px_int(1)), 0, NULL);
+  px_ts_txn *t;
+  cr_assert_eq(px_ts_begin(s, &t), 0);
+  cr_assert_eq(px_ts_take_tx(t, px_arr(1, px_nil()), 0, &v), 0);
+  px_val_release(v);
+  cr_assert_eq(px_ts_take(s, px_arr(1, px_nil()), 0, &v), PX_ETIMEDOUT);
+  px_ref a = agent_op("take", s, px_arr(1, px_nil()), 100, 1);
+  wait_waiters(s, 1);
+  wait_parked(a);
+  cr_assert_eq(px_ts_commit(t), 0);
+  cr_assert(no_result_now());
+  px_clock_advance(99);
+  cr_assert(no_result_now());
+  px_clock_advance(1);
+  cr_assert_eq(agent_result(NULL, NULL), PX_ETIMEDOUT);
+  cr_assert_eq(px__ts_waiters(s), 0);
+  /* only match read-locked by T1: try take returns at once (try read
+   * succeeds); a timed take is served when T1 aborts, before its timeout */
+  px_ts_write(s, px_arr(1, px_int(2)), 0, NULL);
+  cr_assert_eq(px_ts_begin(s, &t), 0);
+  cr_assert_eq(px_ts_read_tx(t, px_arr(1, px_nil()), 0, &v), 0);
+  px_val_release(v);
+  cr_assert_eq(px_ts_take(s, px_arr(1, px_nil()), 0, &v), PX_ETIMEDOUT);
+  cr_assert_eq(px_ts_read(s, px_arr(1, px_nil()), 0, &v), 0);
+  px_val_release(v);
+  a = agent_op("take", s, px_arr(1, px_nil()), 100, 2);
+  wait_waiters(s, 1);
+  wait_parked(a);
+  px_clock_advance(50);
+  cr_assert(no_result_now());
+  cr_assert_eq(px_ts_abort(t), 0);
+  cr_assert_eq(agent_result(NULL, &v), 0);
+  cr_assert_eq(px_at(v, 0).u.i, 2);
+  px_val_release(v);
+  cr_assert_eq(px__ts_waiters(s), 0);
+  cr_assert_eq(px__ts_stored(s), 0);
+  px_space_close(s);
 }

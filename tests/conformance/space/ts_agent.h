@@ -59,6 +59,16 @@ static void agent_handle(void *state, const px_message *m) {
     px_message *mm;
     px_receive(NULL, NULL, -1, &mm);
     return;
+  } else if (!strcmp(op, "txn_read_hold")) {
+    /* begins a txn, reads under it (a read lock), reports, waits forever */
+    px_ts_txn *t;
+    px_ts_begin(s, &t);
+    rc = px_ts_read_tx(t, tmpl, timeout, &out);
+    px_send(to, px_atom_of("res"), px_arr(3, tag, px_int(rc), out));
+    px_val_release(extra);
+    px_message *mm;
+    px_receive(NULL, NULL, -1, &mm);
+    return;
   } else if (!strcmp(op, "watch")) {
     uint64_t w;
     rc = px_ts_watch(s, tmpl, PX_TS_WRITTEN, px_self(), &w);
