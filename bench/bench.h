@@ -14,6 +14,13 @@ void bench_start_runtime(void);
  * synchronous=FULL, the store's table and a tuple-sized value), with
  * `per_txn` rows per transaction: the baseline of the durable benchmarks. */
 double bench_raw_sqlite_rate(const char *dir, long rows, long per_txn);
+/* A new temp directory for benchmark `bench` (malloc'd); removed with its
+ * contents and freed by bench_remove_dir. */
+char *bench_temp_dir(const char *bench);
+void bench_remove_dir(char *dir);
+/* Actors from the environment variable (default 64) and the writes each
+ * makes so that together they make about `total`. */
+long bench_split(const char *actors_env, long total, long *per_actor);
 
 int bench_ping_pong(void);
 int bench_thread_ring(void);

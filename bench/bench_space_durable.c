@@ -5,7 +5,6 @@
  * rates measured on the same disk in the same run: one transaction of
  * 100,000 prepared inserts, and one transaction (and fsync) per row; and
  * the ratio to the batched rate (issue 3 target: >= 30%). */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +18,6 @@ static px_space *g_space;
 static px_ref g_main;
 static long g_per_actor;
 
-static int dur_rm(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  remove(p);
-  return 0;
-}
 
 static int dur_writer_init(px_val args, void **state) {
   *state = (void *)(intptr_t)args.u.i;
@@ -52,18 +43,10 @@ static const px_actor_type dur_writer_t = {"ts_durable_writer", 0,
 
 
 int bench_ts_durable(void) {
-  long total = bench_scaled(100000);
-  const char *a = getenv("BENCH_TS_DURABLE_ACTORS");
-  long actors = a ? atol(a) : 64;
-  if (actors < 1) actors = 1;
-  g_per_actor = total / actors;
-  if (g_per_actor < 1) g_per_actor = 1;
-  total = g_per_actor * actors;
-
-  const char *base = getenv("BENCH_STORE_DIR");
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s/px_bench_tsdur_XXXXXX", base ? base : "/tmp");
-  if (!mkdtemp(dir)) bench_fail("ts_durable", "mkdtemp failed");
+  long actors = bench_split("BENCH_TS_DURABLE_ACTORS", bench_scaled(100000),
+                            &g_per_actor);
+  long total = g_per_actor * actors;
+  char *dir = bench_temp_dir("ts_durable");
   char err[512];
   px_store *store;
   if (px_store_open_sqlite(dir, NULL, &store, err, sizeof err) != 0)
@@ -100,7 +83,7 @@ int bench_ts_durable(void) {
 
   double batched = bench_raw_sqlite_rate(dir, bench_scaled(100000), 100000);
   double per_row = bench_raw_sqlite_rate(dir, bench_scaled(2000), 1);
-  nftw(dir, dur_rm, 16, FTW_DEPTH | FTW_PHYS);
+  bench_remove_dir(dir);
 
   double rate = (double)total / secs;
   char extra[512];

@@ -4,7 +4,6 @@
  * synchronous=FULL. Reports applies per second and the commits they took,
  * next to the raw SQLite rates on the same disk: one transaction of
  * 100,000 prepared inserts, and one transaction (and fsync) per row. */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,28 +15,6 @@
 static px_store *g_store;
 static px_ref g_main;
 static long g_per_actor;
-
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  remove(p);
-  return 0;
-}
-
-static char *make_dir(void) {
-  const char *base = getenv("BENCH_STORE_DIR");
-  char *d = malloc(4096);
-  snprintf(d, 4096, "%s/px_bench_store_XXXXXX", base ? base : "/tmp");
-  if (!mkdtemp(d)) bench_fail("store_commit", "mkdtemp failed");
-  return d;
-}
-
-static void remove_dir(char *d) {
-  nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-  free(d);
-}
 
 static int committer_init(px_val args, void **state) {
   *state = (void *)(intptr_t)args.u.i;
@@ -64,15 +41,10 @@ static const px_actor_type committer_t = {"store_committer", 0,
 
 
 int bench_store_commit(void) {
-  long total = bench_scaled(100000);
-  const char *a = getenv("BENCH_STORE_ACTORS");
-  long actors = a ? atol(a) : 64;
-  if (actors < 1) actors = 1;
-  g_per_actor = total / actors;
-  if (g_per_actor < 1) g_per_actor = 1;
-  total = g_per_actor * actors;
-
-  char *dir = make_dir();
+  long actors = bench_split("BENCH_STORE_ACTORS", bench_scaled(100000),
+                            &g_per_actor);
+  long total = g_per_actor * actors;
+  char *dir = bench_temp_dir("store_commit");
   char err[512];
   px_store_opts so = {0};
   if (px_store_open_sqlite(dir, &so, &g_store, err, sizeof err) != 0)
@@ -105,7 +77,7 @@ int bench_store_commit(void) {
   double raw_batched = bench_raw_sqlite_rate(dir, bench_scaled(100000), 100000);
   long fs_rows = bench_scaled(2000);
   double raw_fsync = bench_raw_sqlite_rate(dir, fs_rows, 1);
-  remove_dir(dir);
+  bench_remove_dir(dir);
 
   double rate = (double)total / secs;
   char extra[512];

@@ -1,11 +1,45 @@
-/* The raw SQLite baseline of the durable benchmarks (store_commit,
- * ts_durable): the same table and value size as px_store, on the same
- * disk, in the same run. */
+/* What the durable benchmarks (store_commit, ts_durable) share: a temp
+ * directory on the disk under test (BENCH_STORE_DIR, default /tmp), the
+ * split of the writes among actors, and the raw SQLite baseline: the same
+ * table and value size as px_store, on the same disk, in the same run. */
+#include <ftw.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "bench.h"
+
+char *bench_temp_dir(const char *bench) {
+  const char *base = getenv("BENCH_STORE_DIR");
+  char *d = malloc(4096);
+  snprintf(d, 4096, "%s/px_bench_%s_XXXXXX", base ? base : "/tmp", bench);
+  if (!mkdtemp(d)) bench_fail(bench, "mkdtemp failed");
+  return d;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag,
+                  struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  remove(p);
+  return 0;
+}
+
+void bench_remove_dir(char *dir) {
+  nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  free(dir);
+}
+
+long bench_split(const char *actors_env, long total, long *per_actor) {
+  const char *a = getenv(actors_env);
+  long actors = a ? atol(a) : 64;
+  if (actors < 1) actors = 1;
+  *per_actor = total / actors;
+  if (*per_actor < 1) *per_actor = 1;
+  return actors;
+}
 
 /* rows/s of raw SQLite in `dir` (WAL, synchronous=FULL, a table shaped like
  * the store's, a prepared insert of the same MessagePack value), with
