@@ -490,8 +490,8 @@ static void bounce(px_ref dead, px__msg *m, px_val reason) {
  * leaves the inbox (handled, received, dropped or answered at exit). So a
  * message waiting in the inbox for a selective receive still fills the
  * mailbox. */
-int px__accept_one(px__actor *a, uint32_t gen, px__msg *m,
-                   px_val *reason) {
+static inline int accept_one(px__actor *a, uint32_t gen, px__msg *m,
+                             px_val *reason) {
   if (m->to_gen != gen) {
     px_ref dead = {px__node, a->index, m->to_gen, 0};
     px__count_out(a);
@@ -571,13 +571,18 @@ int px__accept_one(px__actor *a, uint32_t gen, px__msg *m,
 }
 
 
+/* For turn.c's fast path; the drain loop below uses the inlined copy. */
+int px__accept_one(px__actor *a, uint32_t gen, px__msg *m, px_val *reason) {
+  return accept_one(a, gen, m, reason);
+}
+
 int px__drain(px__actor *a, px_val *reason) {
   uint32_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
   for (;;) {
     bool busy;
     px__mnode *n = px__mbox_pop(&a->mb, &a->mbc, &busy);
     if (!n) return 0; /* busy: the actor stays scheduled and comes back */
-    if (px__accept_one(a, gen, (px__msg *)n, reason)) return 1;
+    if (accept_one(a, gen, (px__msg *)n, reason)) return 1;
   }
 }
 

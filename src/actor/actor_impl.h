@@ -244,6 +244,8 @@ _Noreturn void px__die_now(px__actor *a, px_val reason);
 px__actor *px__external_self(void);
 /* The calling thread's proxy if it has one, else NULL (never creates). */
 px__actor *px__external_peek(void);
+/* A new runtime: every thread gets a fresh proxy on its next call. */
+void px__external_new_epoch(void);
 void px__external_wake(px__actor *a);
 /* Blocks the external thread until its mailbox has something or the
  * deadline (ns, 0 = none) passes. Returns false on timeout. */
@@ -274,13 +276,11 @@ bool px__monitors_del(px__actor *a, px_mref m, px_ref *target);
 px_mref px__new_mref(void);
 
 /* ---- names (registry.c) ---- */
-void px__registry_init(void);
 void px__registry_destroy(void);
 void px__registry_release(px__actor *a);
 
 /* ---- stats (stats.c) ---- */
 void px__stats_init(void);
-void px__stats_destroy(void);
 int px__stats_type_id(const px_actor_type *t);
 void px__stats_spawned(const px_actor_type *t);
 void px__stats_exit(int type_id, px_val reason);

@@ -63,8 +63,6 @@ static void remove_entry(entry *e) {
   e->name = TOMB;
 }
 
-void px__registry_init(void) {}
-
 void px__registry_destroy(void) {
   pthread_mutex_lock(&R.lock);
   for (size_t i = 0; i < R.cap; i++)

@@ -6,7 +6,6 @@
 #include "plexspaces/core.h"
 
 static _Atomic(bool) started;
-void px__external_new_epoch(void);
 
 static void intern_atoms(void) {
   px_atoms *a = &px__atoms;
@@ -42,7 +41,6 @@ int px_runtime_start(const px_runtime_opts *opts) {
   atomic_store(&px__stopping, false);
   px__msg_caching(true);
   px__table_init();
-  px__registry_init();
   px__stats_init();
   px__external_new_epoch();
   px__timer_start(o.virtual_clock);
@@ -77,7 +75,6 @@ void px_runtime_stop(void) {
   px__sched_stop();
   px__registry_destroy();
   px__table_destroy();
-  px__stats_destroy();
   /* Workers have exited, so their node lists are in the depot now. */
   px__msg_release_all();
   atomic_store(&started, false);

@@ -49,8 +49,6 @@ void px__stats_init(void) {
   atomic_store(&hist_count, 0);
 }
 
-void px__stats_destroy(void) {}
-
 int px__stats_type_id(const px_actor_type *t) {
   int n = atomic_load_explicit(&ntypes, memory_order_acquire);
   for (int i = 1; i < n; i++)

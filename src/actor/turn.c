@@ -40,15 +40,14 @@ static inline void share_next(void) {
 /* Runs up to a batch of messages. The common case, a plain message for
  * this incarnation with nothing else waiting, goes straight from the
  * mailbox to the handler without touching the inbox. */
-static int actor_turn(px__actor *a) {
+static void actor_turn(px__actor *a) {
   int batch = px__sched_batch_size;
   uint32_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
-  int i;
-  for (i = 0; i < batch; i++) {
+  for (int i = 0; i < batch; i++) {
     if (!a->inbox_head) {
       bool busy;
       px__mnode *n = px__mbox_pop(&a->mb, &a->mbc, &busy);
-      if (!n) return i;
+      if (!n) return;
       px__msg *m = (px__msg *)n;
       if (m->kind == PX__MK_USER && m->to_gen == gen &&
           a->mb_policy != PX_MBOX_DROP_OLD) {
@@ -60,12 +59,11 @@ static int actor_turn(px__actor *a) {
       px_val reason;
       if (px__accept_one(a, gen, m, &reason)) px__die_now(a, reason);
       if (px__drain(a, &reason)) px__die_now(a, reason);
-      if (!a->inbox_head) return i;
+      if (!a->inbox_head) return;
     }
     if (i > 0) share_next();
     dispatch(a, px__inbox_pop(a));
   }
-  return i;
 }
 
 static void turn_end(px__worker *w, px__actor *a) {

@@ -35,7 +35,6 @@ static struct {
   px__worker *workers;
   int n;
   size_t stack_size;
-  int batch;
   int spin_us;
   inject_q inject;
   _Atomic(int) sleeping;
@@ -509,8 +508,7 @@ int px__sched_start(const px__sched_opts *o) {
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   S.n = o->workers > 0 ? o->workers : (int)(cores > 0 ? cores : 1);
   S.stack_size = o->stack_size ? o->stack_size : 128 * 1024;
-  S.batch = o->batch > 0 ? o->batch : 64;
-  px__sched_batch_size = S.batch;
+  px__sched_batch_size = o->batch > 0 ? o->batch : 64;
   S.spin_us = o->spin_us > 0 ? o->spin_us : 50;
   pthread_mutex_init(&S.inject.lock, NULL);
   S.workers = px__xcalloc((size_t)S.n, sizeof *S.workers);

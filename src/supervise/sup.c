@@ -407,17 +407,24 @@ static void on_terminate_ref(sup *s, const px_message *m) {
   px_reply(m, px_nil());
 }
 
-static void on_restart_child(sup *s, const px_message *m) {
-  px__sup_child *k = find_id(s, m);
-  if (!k) return;
+/* restart_child and delete_child act only on a stopped child (R-C-24);
+ * otherwise they answer running / restarting. */
+static bool stopped_or_reply(const px__sup_child *k, const px_message *m) {
   if (!px_ref_is_nil(k->ref)) {
     reply_err(m, PX_ERUNNING, px_nil());
-    return;
+    return false;
   }
   if (k->restarting) {
     reply_err(m, PX_ERESTARTING, px_nil());
-    return;
+    return false;
   }
+  return true;
+}
+
+static void on_restart_child(sup *s, const px_message *m) {
+  px__sup_child *k = find_id(s, m);
+  if (!k) return;
+  if (!stopped_or_reply(k, m)) return;
   int rc = start_kid(k);
   if (rc && rc != PX_EIGNORE) {
     reply_err(m, rc, px_nil());
@@ -429,14 +436,7 @@ static void on_restart_child(sup *s, const px_message *m) {
 static void on_delete_child(sup *s, const px_message *m) {
   px__sup_child *k = find_id(s, m);
   if (!k) return;
-  if (!px_ref_is_nil(k->ref)) {
-    reply_err(m, PX_ERUNNING, px_nil());
-    return;
-  }
-  if (k->restarting) {
-    reply_err(m, PX_ERESTARTING, px_nil());
-    return;
-  }
+  if (!stopped_or_reply(k, m)) return;
   remove_kid(s, k);
   px_reply(m, px_nil());
 }
