@@ -59,6 +59,10 @@ static int type_of_name(px_val n) {
 
 bool px__ts_field_exact(px_val f, px_val *v) {
   if (px_is_nil(f)) return false;
+  if (f.type != PX_T_MAP) {
+    *v = f;
+    return true;
+  }
   size_t n;
   const char *k = formal_key(f, &n);
   if (!k) {
@@ -119,6 +123,10 @@ static int bytes_cmp(px_val a, px_val b) {
 
 bool px__ts_field_match(px_val f, px_val v) {
   if (px_is_nil(f)) return true;
+  /* The common exact scalar: typed equality without a call. */
+  if (f.type != PX_T_MAP && f.type != v.type) return false;
+  if (f.type == PX_T_INT) return f.u.i == v.u.i;
+  if (f.type == PX_T_ATOM) return f.u.a == v.u.a;
   size_t n;
   const char *k = formal_key(f, &n);
   if (!k) return px_val_equal(f, v);
@@ -158,7 +166,9 @@ int px_ts_template_check(px_val tmpl, char *errbuf, size_t errcap) {
     return PX_EINVAL;
   }
   for (size_t i = 0; i < n; i++) {
-    int rc = px__ts_field_check(px_at(tmpl, i), errbuf, errcap);
+    px_val f = px__ts_at(tmpl, i);
+    if (f.type != PX_T_MAP) continue; /* exact value or wildcard */
+    int rc = px__ts_field_check(f, errbuf, errcap);
     if (rc) return rc;
   }
   return 0;
@@ -167,9 +177,10 @@ int px_ts_template_check(px_val tmpl, char *errbuf, size_t errcap) {
 bool px_ts_match(px_val tmpl, px_val tuple) {
   if (px_typeof(tmpl) != PX_T_ARRAY || px_typeof(tuple) != PX_T_ARRAY)
     return false;
-  size_t n = px_len(tmpl);
-  if (n != px_len(tuple)) return false;
+  size_t n = px__ts_len(tmpl);
+  if (n != px__ts_len(tuple)) return false;
   for (size_t i = 0; i < n; i++)
-    if (!px__ts_field_match(px_at(tmpl, i), px_at(tuple, i))) return false;
+    if (!px__ts_field_match(px__ts_at(tmpl, i), px__ts_at(tuple, i)))
+      return false;
   return true;
 }

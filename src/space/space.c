@@ -70,6 +70,7 @@ typedef struct ts_tuple {
   px_ts_txn *ttx;         /* taken (hidden) by this uncommitted txn */
   px_ts_txn **rl;         /* read-locked by these uncommitted txns */
   size_t nrl, crl;
+  uint64_t h0; /* hash of field 0: its bucket */
 } ts_tuple;
 
 typedef struct wq {
@@ -183,7 +184,23 @@ struct px_space {
   /* durable: ids of expired tuples whose delete the reaper issues */
   uint64_t *purge;
   size_t npurge, cpurge;
+  /* Recycled tuple nodes and buckets (chained by lnext / hnext), so that a
+   * steady stream of writes and takes allocates no space bookkeeping. */
+  ts_tuple *spare_nodes;
+  ts_bucket *spare_buckets;
+  size_t nspare_nodes, nspare_buckets;
 };
+
+/* How many recycled nodes and buckets a space keeps at most. */
+#define SPARE_MAX 1024
+
+/* The clock is read at most once per operation, and only when a lease is
+ * involved: spaces without leases never read it. */
+#define NOW_UNSET UINT64_MAX
+static uint64_t now_ms(uint64_t *now) {
+  if (*now == NOW_UNSET) *now = px_clock_ms();
+  return *now;
+}
 
 /* Effects collected under the lock and performed after it. */
 typedef struct fx {
@@ -302,7 +319,14 @@ static ts_bucket *bucket_find(px_space *s, size_t arity, uint64_t h0,
     s->bt = nt;
     s->bt_cap = nc;
   }
-  ts_bucket *b = px__xcalloc(1, sizeof *b);
+  ts_bucket *b = s->spare_buckets;
+  if (b) {
+    s->spare_buckets = b->hnext;
+    s->nspare_buckets--;
+    *b = (ts_bucket){0};
+  } else {
+    b = px__xcalloc(1, sizeof *b);
+  }
   b->arity = arity;
   b->h0 = h0;
   size_t j = bkey(arity, h0) & (s->bt_cap - 1);
@@ -318,7 +342,13 @@ static void bucket_maybe_free(px_space *s, ts_bucket *b) {
   while (*pp != b) pp = &(*pp)->hnext;
   *pp = b->hnext;
   s->bt_n--;
-  free(b);
+  if (s->nspare_buckets < SPARE_MAX) {
+    b->hnext = s->spare_buckets;
+    s->spare_buckets = b;
+    s->nspare_buckets++;
+  } else {
+    free(b);
+  }
 }
 
 static ts_arity *arity_get(px_space *s, size_t n) {
@@ -368,15 +398,39 @@ static void lease_del(px_space *s, ts_tuple *t) {
 
 /* ---- tuple nodes ----------------------------------------------------------- */
 
-static uint64_t h0_of(px_val tuple) { return px_val_hash(px_at(tuple, 0)); }
+/* A zeroed node for tuple v (under the lock). */
+static ts_tuple *node_new(px_space *s, px_val v) {
+  ts_tuple *t = s->spare_nodes;
+  if (t) {
+    s->spare_nodes = t->lnext;
+    s->nspare_nodes--;
+    *t = (ts_tuple){0};
+  } else {
+    t = px__xcalloc(1, sizeof *t);
+  }
+  t->v = v;
+  t->h0 = px_val_hash(px__ts_at(v, 0));
+  return t;
+}
+
+/* Recycles a node whose value has been taken or released (under the lock;
+ * outside it, node_free frees). */
+static void node_put(px_space *s, ts_tuple *t) {
+  if (s->nspare_nodes >= SPARE_MAX) {
+    free(t);
+    return;
+  }
+  t->lnext = s->spare_nodes;
+  s->spare_nodes = t;
+  s->nspare_nodes++;
+}
 
 static ts_tuple *tuple_new(px_space *s, px_val v, int64_t ttl_ms,
-                           uint64_t now) {
-  ts_tuple *t = px__xcalloc(1, sizeof *t);
-  t->v = v;
+                           uint64_t *now) {
+  ts_tuple *t = node_new(s, v);
   t->seq = ++s->seq;
   if (ttl_ms > 0) {
-    t->expires = now + (uint64_t)ttl_ms;
+    t->expires = now_ms(now) + (uint64_t)ttl_ms;
     t->wexp = (int64_t)(px__ts_wall_ms() + (uint64_t)ttl_ms);
   }
   return t;
@@ -394,8 +448,8 @@ static void tuple_schedule(px_space *s, ts_tuple *t) {
 /* Links a node into its bucket and arity list, keeping seq order (a
  * restored tuple goes back to its place). */
 static void tuple_link(px_space *s, ts_tuple *t) {
-  size_t n = px_len(t->v);
-  ts_bucket *b = bucket_find(s, n, h0_of(t->v), true);
+  size_t n = px__ts_len(t->v);
+  ts_bucket *b = bucket_find(s, n, t->h0, true);
   ts_arity *a = arity_get(s, n);
   t->b = b;
   t->ar = a;
@@ -468,6 +522,7 @@ static void rl_unlock(ts_tuple *t, const px_ts_txn *tx) {
 
 /* A node going away: every txn locking it forgets it. */
 static void rl_detach(ts_tuple *t) {
+  if (!t->rl) return;
   for (size_t i = 0; i < t->nrl; i++) {
     px_ts_txn *tx = t->rl[i];
     for (size_t j = 0; j < tx->nr; j++)
@@ -487,7 +542,7 @@ static px_val tuple_remove(px_space *s, ts_tuple *t) {
   lease_del(s, t);
   rl_detach(t);
   px_val v = t->v;
-  free(t);
+  node_put(s, t);
   return v;
 }
 
@@ -509,6 +564,7 @@ static void note_push(px_space *s, px_ref to, px_atom type, px_val payload) {
 }
 
 static void notify(px_space *s, fx *f, unsigned ev, px_val tuple) {
+  if (!s->watches) return;
   px_atom type = ev == PX_TS_WRITTEN ? A_WRITTEN
                  : ev == PX_TS_TAKEN ? A_TAKEN
                                      : A_EXPIRED;
@@ -524,6 +580,10 @@ static void notify(px_space *s, fx *f, unsigned ev, px_val tuple) {
 
 /* Unlocks the space and performs the effects. */
 static void unlock_fx(px_space *s, fx *f) {
+  if (!f->n && !f->notes && !f->nmon && !f->purge) {
+    pthread_mutex_unlock(&s->mu);
+    return;
+  }
   bool drain = f->notes && !s->draining;
   if (drain) s->draining = true;
   pthread_mutex_unlock(&s->mu);
@@ -601,11 +661,11 @@ static void expire_node(px_space *s, fx *f, ts_tuple *t) {
 /* The oldest visible match, reclaiming expired tuples met on the way.
  * `take`: skip tuples that another txn's read lock keeps from tx. */
 static ts_tuple *find_match_ex(px_space *s, fx *f, px_val tmpl,
-                               const px_ts_txn *tx, uint64_t now,
+                               const px_ts_txn *tx, uint64_t *now,
                                bool pend_too, bool take) {
-  size_t n = px_len(tmpl);
+  size_t n = px__ts_len(tmpl);
   px_val e;
-  bool by_bucket = px__ts_field_exact(px_at(tmpl, 0), &e);
+  bool by_bucket = px__ts_field_exact(px__ts_at(tmpl, 0), &e);
   ts_tuple *t;
   if (by_bucket) {
     ts_bucket *b = bucket_find(s, n, px_val_hash(e), false);
@@ -616,7 +676,7 @@ static ts_tuple *find_match_ex(px_space *s, fx *f, px_val tmpl,
   while (t) {
     ts_tuple *next = by_bucket ? t->bnext : t->anext;
     s->visits++;
-    if (t->expires && t->expires <= now && expirable(t)) {
+    if (t->expires && t->expires <= now_ms(now) && expirable(t)) {
       /* Reclaiming may free the bucket only when it empties, and then
        * next is NULL too. */
       expire_node(s, f, t);
@@ -630,7 +690,7 @@ static ts_tuple *find_match_ex(px_space *s, fx *f, px_val tmpl,
 }
 
 static ts_tuple *find_match(px_space *s, fx *f, px_val tmpl,
-                            const px_ts_txn *tx, uint64_t now, bool take) {
+                            const px_ts_txn *tx, uint64_t *now, bool take) {
   return find_match_ex(s, f, tmpl, tx, now, false, take);
 }
 
@@ -716,8 +776,8 @@ static void insert_new(px_space *s, fx *f, ts_tuple *t);
  * keep waiting (the tuple is no longer theirs to lock). Returns true when
  * it was taken (then the node is freed). */
 static bool offer(px_space *s, fx *f, ts_tuple *t, bool linked) {
-  size_t n = px_len(t->v);
-  ts_bucket *b = bucket_find(s, n, h0_of(t->v), false);
+  size_t n = px__ts_len(t->v);
+  ts_bucket *b = linked ? t->b : bucket_find(s, n, t->h0, false);
   ts_waiter *x = b ? b->waiters.head : NULL;
   ts_waiter *y = s->ar[n] ? s->ar[n]->wild.head : NULL;
   ts_waiter *tk = NULL;
@@ -772,7 +832,7 @@ static bool offer(px_space *s, fx *f, ts_tuple *t, bool linked) {
     w->result = px_val_retain(t->v);
     w->tnode = t;
     if (w->kind == W_REPLACE) {
-      w->newnode = tuple_new(s, w->newt, w->new_ttl, px_clock_ms());
+      w->newnode = tuple_new(s, w->newt, w->new_ttl, &(uint64_t){NOW_UNSET});
       w->newt = px_nil();
     }
     return true;
@@ -786,12 +846,12 @@ static bool offer(px_space *s, fx *f, ts_tuple *t, bool linked) {
     lease_del(s, t);
     rl_detach(t);
     v = t->v;
-    free(t);
+    node_put(s, t);
   }
   notify(s, f, PX_TS_TAKEN, v);
   w->result = v;
   if (w->kind == W_REPLACE) {
-    ts_tuple *nt = tuple_new(s, w->newt, w->new_ttl, px_clock_ms());
+    ts_tuple *nt = tuple_new(s, w->newt, w->new_ttl, &(uint64_t){NOW_UNSET});
     w->newt = px_nil();
     insert_new(s, f, nt);
   }
@@ -929,8 +989,7 @@ static int load_cb(void *ud, uint64_t id, px_val v, int64_t wexp) {
     s->purge[s->npurge++] = id;
     return 0;
   }
-  ts_tuple *t = px__xcalloc(1, sizeof *t);
-  t->v = v;
+  ts_tuple *t = node_new(s, v);
   t->seq = id;
   if (wexp > 0) {
     t->wexp = wexp;
@@ -1035,6 +1094,14 @@ static void space_free(px_space *s) {
     }
   free(s->bt);
   free(s->lt);
+  for (ts_tuple *t = s->spare_nodes, *nx; t; t = nx) {
+    nx = t->lnext;
+    free(t);
+  }
+  for (ts_bucket *b = s->spare_buckets, *nx; b; b = nx) {
+    nx = b->hnext;
+    free(b);
+  }
   for (ts_waiter *w = s->all_head, *nx; w; w = nx) {
     nx = w->all_next;
     waiter_free(w);
@@ -1082,7 +1149,7 @@ int px_ts_write(px_space *s, px_val tuple, int64_t ttl_ms, uint64_t *lease) {
   }
   fx f = {0};
   pthread_mutex_lock(&s->mu);
-  ts_tuple *t = tuple_new(s, tuple, ttl_ms, px_clock_ms());
+  ts_tuple *t = tuple_new(s, tuple, ttl_ms, &(uint64_t){NOW_UNSET});
   if (s->store) {
     /* durable: visible (and offered) only once the put is durable */
     pthread_mutex_unlock(&s->mu);
@@ -1111,10 +1178,11 @@ int px_ts_write_batch(px_space *s, const px_val *tuples, size_t n,
   }
   fx f = {0};
   pthread_mutex_lock(&s->mu);
-  uint64_t now = px_clock_ms();
+  uint64_t now = NOW_UNSET;
   if (s->store && n) {
     ts_tuple **ts = px__xmalloc(n * sizeof *ts);
-    for (size_t i = 0; i < n; i++) ts[i] = tuple_new(s, tuples[i], ttl_ms, now);
+    for (size_t i = 0; i < n; i++)
+      ts[i] = tuple_new(s, tuples[i], ttl_ms, &now);
     pthread_mutex_unlock(&s->mu);
     px_store_op *ops = px__xmalloc(n * sizeof *ops);
     for (size_t i = 0; i < n; i++)
@@ -1133,7 +1201,7 @@ int px_ts_write_batch(px_space *s, const px_val *tuples, size_t n,
     return 0;
   }
   for (size_t i = 0; i < n; i++)
-    insert_new(s, &f, tuple_new(s, tuples[i], ttl_ms, now));
+    insert_new(s, &f, tuple_new(s, tuples[i], ttl_ms, &now));
   unlock_fx(s, &f);
   return 0;
 }
@@ -1151,16 +1219,16 @@ int px_ts_write_if_absent(px_space *s, px_val tmpl, px_val tuple,
   }
   fx f = {0};
   pthread_mutex_lock(&s->mu);
-  uint64_t now = px_clock_ms();
+  uint64_t now = NOW_UNSET;
   int rc = 0;
   /* durable: a matching write still in flight counts as present */
-  if (find_match_ex(s, &f, tmpl, NULL, now, s->store != NULL, false)) {
+  if (find_match_ex(s, &f, tmpl, NULL, &now, s->store != NULL, false)) {
     rc = PX_EEXIST;
     px_val_release(tuple);
   } else if (s->store) {
     /* linked but pending (invisible) while its put becomes durable, so a
      * concurrent write_if_absent sees it */
-    ts_tuple *t = tuple_new(s, tuple, ttl_ms, now);
+    ts_tuple *t = tuple_new(s, tuple, ttl_ms, &now);
     t->pend = true;
     tuple_link(s, t);
     unlock_fx(s, &f);
@@ -1172,7 +1240,7 @@ int px_ts_write_if_absent(px_space *s, px_val tmpl, px_val tuple,
     if (rc) node_free(t);
     else insert_new(s, &f, t);
   } else {
-    insert_new(s, &f, tuple_new(s, tuple, ttl_ms, now));
+    insert_new(s, &f, tuple_new(s, tuple, ttl_ms, &now));
   }
   unlock_fx(s, &f);
   px_val_release(tmpl);
@@ -1198,7 +1266,7 @@ static int durable_finish(px_space *s, ts_tuple *old, ts_tuple *nn,
   } else {
     *out = old->v;
     rl_detach(old); /* read locks released at a commit leave their array */
-    free(old);
+    node_put(s, old);
     if (nn) insert_new(s, &f, nn);
   }
   unlock_fx(s, &f);
@@ -1236,14 +1304,14 @@ static int wait_op(px_space *s, int kind, px_ts_txn *tx, px_val tmpl,
                    px_val *out) {
   fx f = {0};
   pthread_mutex_lock(&s->mu);
-  uint64_t now = px_clock_ms();
+  uint64_t now = NOW_UNSET;
   if (tx && tx->done) {
     pthread_mutex_unlock(&s->mu);
     px_val_release(tmpl);
     px_val_release(newt);
     return PX_ENOTFOUND;
   }
-  ts_tuple *t = find_match(s, &f, tmpl, tx, now, kind != W_READ);
+  ts_tuple *t = find_match(s, &f, tmpl, tx, &now, kind != W_READ);
   if (t) {
     if (kind == W_READ) {
       if (tx) rl_add(t, tx); /* R-K-16: read under txn read-locks it */
@@ -1266,7 +1334,7 @@ static int wait_op(px_space *s, int kind, px_ts_txn *tx, px_val tmpl,
     } else if (s->store) {
       t->resv = true; /* nobody else gets it while its delete is in flight */
       ts_tuple *nn =
-          kind == W_REPLACE ? tuple_new(s, newt, new_ttl, now) : NULL;
+          kind == W_REPLACE ? tuple_new(s, newt, new_ttl, &now) : NULL;
       unlock_fx(s, &f);
       px_val_release(tmpl);
       return durable_take(s, t, nn, out);
@@ -1274,7 +1342,7 @@ static int wait_op(px_space *s, int kind, px_ts_txn *tx, px_val tmpl,
       *out = tuple_remove(s, t);
       notify(s, &f, PX_TS_TAKEN, *out);
       if (kind == W_REPLACE) {
-        insert_new(s, &f, tuple_new(s, newt, new_ttl, now));
+        insert_new(s, &f, tuple_new(s, newt, new_ttl, &now));
         newt = px_nil();
       }
     }
@@ -1380,7 +1448,7 @@ static int scan_all(px_space *s, px_val tmpl, size_t limit, bool take,
   ts_tuple **resv = NULL; /* durable take_all: reserved nodes */
   size_t nresv = 0;
   pthread_mutex_lock(&s->mu);
-  uint64_t now = px_clock_ms();
+  uint64_t now = NOW_UNSET;
   size_t n = px_len(tmpl), got = 0;
   px_val e;
   bool by_bucket = px__ts_field_exact(px_at(tmpl, 0), &e);
@@ -1393,7 +1461,7 @@ static int scan_all(px_space *s, px_val tmpl, size_t limit, bool take,
   }
   while (t && (!limit || got < limit)) {
     ts_tuple *next = by_bucket ? t->bnext : t->anext;
-    if (t->expires && t->expires <= now && expirable(t)) {
+    if (t->expires && t->expires <= now_ms(&now) && expirable(t)) {
       expire_node(s, &f, t);
     } else if (visible(t, NULL) && !(take && t->nrl) &&
                px_ts_match(tmpl, t->v)) {
@@ -1727,7 +1795,7 @@ int px_ts_write_tx(px_ts_txn *t, px_val tuple, int64_t ttl_ms) {
     px_val_release(tuple);
     return PX_ENOTFOUND;
   }
-  ts_tuple *x = tuple_new(s, tuple, ttl_ms, px_clock_ms());
+  ts_tuple *x = tuple_new(s, tuple, ttl_ms, &(uint64_t){NOW_UNSET});
   x->wtx = t;
   tuple_link(s, x);
   if (t->nw == t->cw) {
@@ -1851,7 +1919,7 @@ static void reaper_down(px_space *s, px_ref dead) {
       w->tnode = NULL;
     } else if ((w->kind == W_TAKE) && !w->tx && !px_is_nil(w->result)) {
       /* Handed to a taker that died before collecting it: restore. */
-      ts_tuple *t = tuple_new(s, w->result, 0, 0);
+      ts_tuple *t = tuple_new(s, w->result, 0, NULL);
       w->result = px_nil();
       insert_new(s, &f, t);
     }

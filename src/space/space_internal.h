@@ -3,7 +3,16 @@
 #ifndef PX_SPACE_INTERNAL_H
 #define PX_SPACE_INTERNAL_H
 
+#include "core/val_internal.h"
 #include "plexspaces/space.h"
+
+/* Unchecked accessors for values already known to be arrays (tuples and
+ * templates that passed their check): the hot paths avoid a call and a
+ * type test per field. */
+static inline size_t px__ts_len(px_val a) { return px__as_array(a)->len; }
+static inline px_val px__ts_at(px_val a, size_t i) {
+  return px__as_array(a)->items[i];
+}
 
 /* ---- templates (match.c) ------------------------------------------------ */
 
