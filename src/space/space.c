@@ -1,11 +1,11 @@
 /* The in-memory tuple space (SEMANTICS.md K, issue 3).
  *
  * Data structures (all under the space mutex `mu`):
- *  - every visible or transaction-held tuple is a ts_tuple node on two
- *    lists, both ordered by sequence number (oldest first, R-K-7 [ours]):
- *    its bucket, keyed by (arity, hash of field 0), and its arity list.
- *    A template whose field 0 is exact reads one bucket; otherwise it scans
- *    its arity list. Leased tuples are also in a lease hash (id = seq).
+ *  - every visible or transaction-held tuple is a ts_tuple node on its
+ *    arity's list and in the indexes of index.c (field 0; fields 0+1 and
+ *    field 1 once needed), all ordered by sequence number (oldest first,
+ *    R-K-7 [ours]). Leased tuples are also in a lease hash (id = seq).
+ *    The structures themselves are in space_internal.h.
  *  - blocked read/take/replace callers are ts_waiter nodes, queued FIFO in
  *    the bucket of their template's field 0 (or the arity's "wild" queue
  *    when field 0 is not exact) and on a space-wide list. A new tuple is
@@ -47,152 +47,6 @@
 #include "plexspaces/error.h"
 #include "plexspaces/runtime.h"
 #include "space/space_internal.h"
-
-typedef struct ts_bucket ts_bucket;
-typedef struct ts_arity ts_arity;
-typedef struct ts_waiter ts_waiter;
-typedef struct ts_watch ts_watch;
-
-typedef struct ts_tuple {
-  px_val v;
-  uint64_t seq;     /* also the lease id when leased */
-  uint64_t expires; /* clock ms, 0 = never */
-  int64_t wexp;     /* the same on the wall clock (stored), 0 = never */
-  px_tref tref;
-  bool leased;
-  bool resv; /* durable: being taken (delete in flight), invisible */
-  bool pend; /* durable: write_if_absent in flight, invisible */
-  ts_bucket *b;
-  ts_arity *ar;
-  struct ts_tuple *bprev, *bnext, *aprev, *anext;
-  struct ts_tuple *lnext; /* lease hash chain */
-  px_ts_txn *wtx;         /* written by this uncommitted txn */
-  px_ts_txn *ttx;         /* taken (hidden) by this uncommitted txn */
-  px_ts_txn **rl;         /* read-locked by these uncommitted txns */
-  size_t nrl, crl;
-  uint64_t h0; /* hash of field 0: its bucket */
-} ts_tuple;
-
-typedef struct wq {
-  ts_waiter *head, *tail;
-} wq;
-
-struct ts_bucket {
-  size_t arity;
-  uint64_t h0;
-  ts_tuple *head, *tail;
-  wq waiters;
-  ts_bucket *hnext;
-};
-
-struct ts_arity {
-  ts_tuple *head, *tail;
-  wq wild;
-};
-
-enum { W_READ, W_TAKE, W_REPLACE, W_BARRIER };
-enum { WS_WAITING, WS_DONE };
-
-struct ts_waiter {
-  uint64_t seq;
-  int kind, state;
-  px_val tmpl;
-  px_val newt; /* replace: the tuple to write */
-  int64_t new_ttl;
-  px_ts_txn *tx; /* take_tx / read_tx */
-  px_ref owner;
-  px_promise p;
-  px_val result;
-  struct ts_tuple *tnode;   /* durable take: the node handed over */
-  struct ts_tuple *newnode; /* durable replace: the tuple to write */
-  wq *q; /* queue it waits in, NULL when resolved */
-  ts_waiter *prev, *next;
-  ts_waiter *all_prev, *all_next;
-  struct ts_barrier *bar;
-};
-
-struct ts_watch {
-  uint64_t id, seq;
-  px_val tmpl;
-  unsigned events;
-  px_ref to;
-  ts_watch *next;
-};
-
-typedef struct ts_barrier {
-  char *name;
-  size_t arrived;
-  struct ts_barrier *next;
-} ts_barrier;
-
-struct px_ts_txn {
-  px_space *s;
-  uint64_t id;
-  px_ref owner;
-  bool done;
-  ts_tuple **writes;
-  size_t nw, cw;
-  ts_tuple **takes;
-  size_t nt, ct;
-  ts_tuple **reads; /* tuples it holds a read lock on */
-  size_t nr, cr;
-  bool committing; /* durable commit in flight */
-  px_ts_txn *next;
-};
-
-typedef struct ts_note {
-  px_ref to;
-  px_atom type;
-  px_val payload;
-} ts_note;
-
-typedef struct ts_mon {
-  px_ref ref;
-  struct ts_mon *next;
-} ts_mon;
-
-struct px_space {
-  /* registry fields (under reg_mu) */
-  char *tenant, *ns, *name;
-  px_space_kind kind;
-  uint64_t id;
-  int refs;
-  px_space *rnext;
-  px_ref reaper;
-  px_store *store; /* durable spaces; NULL for memory spaces */
-  char *key;       /* "tenant/ns/name": the store's space string */
-
-  pthread_mutex_t mu;
-  uint64_t seq, wseq;
-  size_t count; /* stored tuple nodes (visible or held by a txn) */
-  ts_bucket **bt;
-  size_t bt_cap, bt_n;
-  ts_arity *ar[PX_TUPLE_MAX_ARITY + 1];
-  ts_tuple **lt; /* lease hash */
-  size_t lt_cap, lt_n;
-  ts_waiter *all_head, *all_tail;
-  ts_watch *watches;
-  uint64_t watch_ids, txn_ids;
-  ts_barrier *barriers;
-  px_ts_txn *txns;
-  ts_mon *mons;
-  /* outbox of watch notifications */
-  ts_note *ob;
-  size_t ob_head, ob_n, ob_cap;
-  bool draining;
-  uint64_t visits; /* tuple nodes examined by lookups (tests: no scans) */
-  /* durable: ids of expired tuples whose delete the reaper issues */
-  uint64_t *purge;
-  size_t npurge, cpurge;
-  /* Recycled tuple nodes and buckets (chained by lnext / hnext), so that a
-   * steady stream of writes and takes allocates no space bookkeeping. */
-  ts_tuple *spare_nodes;
-  ts_bucket *spare_buckets;
-  size_t nspare_nodes, nspare_buckets;
-};
-
-/* How many recycled nodes and buckets a space keeps at most. */
-#define SPARE_MAX 1024
 
 /* The clock is read at most once per operation, and only when a lease is
  * involved: spaces without leases never read it. */
@@ -291,71 +145,6 @@ static px_store_op op_del(px_space *s, uint64_t id) {
   return o;
 }
 
-/* ---- buckets -------------------------------------------------------------- */
-
-static uint64_t bkey(size_t arity, uint64_t h0) {
-  return h0 * 0x9E3779B97F4A7C15ull ^ (uint64_t)arity;
-}
-
-static ts_bucket *bucket_find(px_space *s, size_t arity, uint64_t h0,
-                              bool create) {
-  if (s->bt_cap) {
-    for (ts_bucket *b = s->bt[bkey(arity, h0) & (s->bt_cap - 1)]; b;
-         b = b->hnext)
-      if (b->arity == arity && b->h0 == h0) return b;
-  }
-  if (!create) return NULL;
-  if (s->bt_n + 1 > s->bt_cap * 3 / 4) {
-    size_t nc = s->bt_cap ? s->bt_cap * 2 : 64;
-    ts_bucket **nt = px__xcalloc(nc, sizeof *nt);
-    for (size_t i = 0; i < s->bt_cap; i++)
-      for (ts_bucket *b = s->bt[i], *n; b; b = n) {
-        n = b->hnext;
-        size_t j = bkey(b->arity, b->h0) & (nc - 1);
-        b->hnext = nt[j];
-        nt[j] = b;
-      }
-    free(s->bt);
-    s->bt = nt;
-    s->bt_cap = nc;
-  }
-  ts_bucket *b = s->spare_buckets;
-  if (b) {
-    s->spare_buckets = b->hnext;
-    s->nspare_buckets--;
-    *b = (ts_bucket){0};
-  } else {
-    b = px__xcalloc(1, sizeof *b);
-  }
-  b->arity = arity;
-  b->h0 = h0;
-  size_t j = bkey(arity, h0) & (s->bt_cap - 1);
-  b->hnext = s->bt[j];
-  s->bt[j] = b;
-  s->bt_n++;
-  return b;
-}
-
-static void bucket_maybe_free(px_space *s, ts_bucket *b) {
-  if (b->head || b->waiters.head) return;
-  ts_bucket **pp = &s->bt[bkey(b->arity, b->h0) & (s->bt_cap - 1)];
-  while (*pp != b) pp = &(*pp)->hnext;
-  *pp = b->hnext;
-  s->bt_n--;
-  if (s->nspare_buckets < SPARE_MAX) {
-    b->hnext = s->spare_buckets;
-    s->spare_buckets = b;
-    s->nspare_buckets++;
-  } else {
-    free(b);
-  }
-}
-
-static ts_arity *arity_get(px_space *s, size_t n) {
-  if (!s->ar[n]) s->ar[n] = px__xcalloc(1, sizeof(ts_arity));
-  return s->ar[n];
-}
-
 /* ---- leases ---------------------------------------------------------------- */
 
 static void lease_add(px_space *s, ts_tuple *t) {
@@ -416,7 +205,7 @@ static ts_tuple *node_new(px_space *s, px_val v) {
 /* Recycles a node whose value has been taken or released (under the lock;
  * outside it, node_free frees). */
 static void node_put(px_space *s, ts_tuple *t) {
-  if (s->nspare_nodes >= SPARE_MAX) {
+  if (s->nspare_nodes >= PX__TS_SPARE_MAX) {
     free(t);
     return;
   }
@@ -445,41 +234,8 @@ static void tuple_schedule(px_space *s, ts_tuple *t) {
     t->tref = px_send_after(in, s->reaper, A_EXPIRE, px_int((int64_t)t->seq));
 }
 
-/* Links a node into its bucket and arity list, keeping seq order (a
- * restored tuple goes back to its place). */
-static void tuple_link(px_space *s, ts_tuple *t) {
-  size_t n = px__ts_len(t->v);
-  ts_bucket *b = bucket_find(s, n, t->h0, true);
-  ts_arity *a = arity_get(s, n);
-  t->b = b;
-  t->ar = a;
-  ts_tuple *after = b->tail;
-  while (after && after->seq > t->seq) after = after->bprev;
-  t->bprev = after;
-  t->bnext = after ? after->bnext : b->head;
-  if (t->bnext) t->bnext->bprev = t; else b->tail = t;
-  if (after) after->bnext = t; else b->head = t;
-  after = a->tail;
-  while (after && after->seq > t->seq) after = after->aprev;
-  t->aprev = after;
-  t->anext = after ? after->anext : a->head;
-  if (t->anext) t->anext->aprev = t; else a->tail = t;
-  if (after) after->anext = t; else a->head = t;
-  s->count++;
-}
-
-static void tuple_unlink(px_space *s, ts_tuple *t) {
-  ts_bucket *b = t->b;
-  ts_arity *a = t->ar;
-  if (t->bprev) t->bprev->bnext = t->bnext; else b->head = t->bnext;
-  if (t->bnext) t->bnext->bprev = t->bprev; else b->tail = t->bprev;
-  if (t->aprev) t->aprev->anext = t->anext; else a->head = t->anext;
-  if (t->anext) t->anext->aprev = t->aprev; else a->tail = t->aprev;
-  t->b = NULL;
-  t->ar = NULL;
-  s->count--;
-  bucket_maybe_free(s, b);
-}
+static void tuple_link(px_space *s, ts_tuple *t) { px__ts_link(s, t); }
+static void tuple_unlink(px_space *s, ts_tuple *t) { px__ts_unlink(s, t); }
 
 /* ---- read locks (R-K-16) ----------------------------------------------------
  * A tuple read under a transaction is read-locked by it until it commits or
@@ -634,7 +390,9 @@ static bool busy(const ts_tuple *t) { return t->ttx || t->resv || t->pend; }
  * reserved, and not a write still pending in its transaction (the
  * transaction holds a pointer to it until it completes; if the lease ran
  * out meanwhile, a lookup after the commit reclaims it). */
-static bool expirable(const ts_tuple *t) { return !busy(t) && !t->wtx; }
+static bool expirable(const ts_tuple *t) {
+  return !busy(t) && !t->wtx && !t->renewing;
+}
 
 static bool visible(const ts_tuple *t, const px_ts_txn *tx) {
   if (busy(t)) return false;
@@ -663,18 +421,10 @@ static void expire_node(px_space *s, fx *f, ts_tuple *t) {
 static ts_tuple *find_match_ex(px_space *s, fx *f, px_val tmpl,
                                const px_ts_txn *tx, uint64_t *now,
                                bool pend_too, bool take) {
-  size_t n = px__ts_len(tmpl);
-  px_val e;
-  bool by_bucket = px__ts_field_exact(px__ts_at(tmpl, 0), &e);
-  ts_tuple *t;
-  if (by_bucket) {
-    ts_bucket *b = bucket_find(s, n, px_val_hash(e), false);
-    t = b ? b->head : NULL;
-  } else {
-    t = s->ar[n] ? s->ar[n]->head : NULL;
-  }
+  int kind;
+  ts_tuple *t = px__ts_first(s, tmpl, &kind);
   while (t) {
-    ts_tuple *next = by_bucket ? t->bnext : t->anext;
+    ts_tuple *next = px__ts_next(t, kind);
     s->visits++;
     if (t->expires && t->expires <= now_ms(now) && expirable(t)) {
       /* Reclaiming may free the bucket only when it empties, and then
@@ -730,8 +480,8 @@ static wq *queue_for(px_space *s, px_val tmpl) {
   size_t n = px_len(tmpl);
   px_val e;
   if (px__ts_field_exact(px_at(tmpl, 0), &e))
-    return &bucket_find(s, n, px_val_hash(e), true)->waiters;
-  return &arity_get(s, n)->wild;
+    return &px__ts_bucket(s, n, px_val_hash(e), true)->waiters;
+  return &px__ts_arity(s, n)->wild;
 }
 
 /* Takes a waiter out of its queue (it stays on the all-list). */
@@ -744,8 +494,8 @@ static void waiter_dequeue(px_space *s, ts_waiter *w) {
     px_val e;
     if (px__ts_field_exact(px_at(w->tmpl, 0), &e)) {
       ts_bucket *b =
-          bucket_find(s, px_len(w->tmpl), px_val_hash(e), false);
-      if (b) bucket_maybe_free(s, b);
+          px__ts_bucket(s, px_len(w->tmpl), px_val_hash(e), false);
+      if (b) px__ts_bucket_maybe_free(s, b);
     }
   }
 }
@@ -777,7 +527,8 @@ static void insert_new(px_space *s, fx *f, ts_tuple *t);
  * it was taken (then the node is freed). */
 static bool offer(px_space *s, fx *f, ts_tuple *t, bool linked) {
   size_t n = px__ts_len(t->v);
-  ts_bucket *b = linked ? t->b : bucket_find(s, n, t->h0, false);
+  ts_bucket *b =
+      linked ? t->ix[TS_IX_F0].b : px__ts_bucket(s, n, t->h0, false);
   ts_waiter *x = b ? b->waiters.head : NULL;
   ts_waiter *y = s->ar[n] ? s->ar[n]->wild.head : NULL;
   ts_waiter *tk = NULL;
@@ -1085,22 +836,12 @@ static void space_free(px_space *s) {
       free(t->rl);
       free(t);
     }
-    free(s->ar[n]);
   }
-  for (size_t i = 0; i < s->bt_cap; i++)
-    for (ts_bucket *b = s->bt[i], *nx; b; b = nx) {
-      nx = b->hnext;
-      free(b);
-    }
-  free(s->bt);
+  px__ts_index_free(s);
   free(s->lt);
   for (ts_tuple *t = s->spare_nodes, *nx; t; t = nx) {
     nx = t->lnext;
     free(t);
-  }
-  for (ts_bucket *b = s->spare_buckets, *nx; b; b = nx) {
-    nx = b->hnext;
-    free(b);
   }
   for (ts_waiter *w = s->all_head, *nx; w; w = nx) {
     nx = w->all_next;
@@ -1449,18 +1190,11 @@ static int scan_all(px_space *s, px_val tmpl, size_t limit, bool take,
   size_t nresv = 0;
   pthread_mutex_lock(&s->mu);
   uint64_t now = NOW_UNSET;
-  size_t n = px_len(tmpl), got = 0;
-  px_val e;
-  bool by_bucket = px__ts_field_exact(px_at(tmpl, 0), &e);
-  ts_tuple *t;
-  if (by_bucket) {
-    ts_bucket *b = bucket_find(s, n, px_val_hash(e), false);
-    t = b ? b->head : NULL;
-  } else {
-    t = s->ar[n] ? s->ar[n]->head : NULL;
-  }
+  size_t got = 0;
+  int kind;
+  ts_tuple *t = px__ts_first(s, tmpl, &kind);
   while (t && (!limit || got < limit)) {
-    ts_tuple *next = by_bucket ? t->bnext : t->anext;
+    ts_tuple *next = px__ts_next(t, kind);
     if (t->expires && t->expires <= now_ms(&now) && expirable(t)) {
       expire_node(s, &f, t);
     } else if (visible(t, NULL) && !(take && t->nrl) &&
@@ -1567,20 +1301,33 @@ int px_ts_renew(px_space *s, uint64_t lease, int64_t ttl_ms) {
   if (t && t->expires <= now) {
     if (expirable(t)) expire_node(s, &f, t);
   } else if (t && s->store) {
-    /* durable: the new absolute expiry is stored before it counts */
+    /* durable: the new absolute expiry is stored before it counts. The
+     * old lease must not run out meanwhile (its purge would delete the
+     * row of an acknowledged renew): while renewing, the tuple stays
+     * visible but is not expirable. A take may still remove it; then the
+     * store reports the row gone. */
     int64_t wexp = (int64_t)(px__ts_wall_ms() + (uint64_t)ttl_ms);
+    t->renewing++;
     unlock_fx(s, &f);
     px_store_op op = {PX_STORE_TUPLE_EXPIRY, s->key, lease, {0}, wexp};
     rc = px_store_apply(s->store, &op, 1);
-    if (rc) return rc; /* PX_ENOTFOUND: taken or expired meanwhile */
     pthread_mutex_lock(&s->mu);
     t = lease_find(s, lease);
     if (t) {
-      t->expires = px_clock_ms() + (uint64_t)ttl_ms;
-      t->wexp = wexp;
-      if (t->tref) px_cancel_timer(t->tref);
-      t->tref = px_send_after(ttl_ms, s->reaper, A_EXPIRE,
-                              px_int((int64_t)t->seq));
+      t->renewing--;
+      uint64_t at = px_clock_ms();
+      if (!rc) {
+        t->expires = at + (uint64_t)ttl_ms;
+        t->wexp = wexp;
+      }
+      /* re-arm: a timer that fired meanwhile left the tuple alone */
+      if (t->expires <= at) {
+        if (expirable(t)) expire_node(s, &f, t);
+      } else {
+        if (t->tref) px_cancel_timer(t->tref);
+        t->tref = px_send_after((int64_t)(t->expires - at), s->reaper,
+                                A_EXPIRE, px_int((int64_t)t->seq));
+      }
     }
   } else if (t) {
     t->expires = now + (uint64_t)ttl_ms;
@@ -1601,8 +1348,9 @@ int px_ts_cancel(px_space *s, uint64_t lease) {
   uint64_t now = px_clock_ms();
   ts_tuple *t = lease_find(s, lease);
   int rc = PX_ENOTFOUND;
-  if (t && expirable(t)) {
-    if (t->expires <= now) {
+  /* a renew in flight does not stop a cancel */
+  if (t && !busy(t) && !t->wtx) {
+    if (t->expires <= now && !t->renewing) {
       expire_node(s, &f, t);
     } else if (s->store) {
       /* durable: reserved while its delete is persisted */

@@ -60,6 +60,8 @@ struct px_store {
   pthread_cond_t cv;  /* the writer waits here for work */
   px__store_req *head, *tail;
   size_t queued_ops;
+  size_t queued_callers;
+  size_t gather_target; /* the writer waits for this many callers; 0: no */
   bool closing;
   size_t waiters;     /* plain threads blocked in px_store_apply */
   pthread_cond_t idle; /* close waits here for waiters to leave */

@@ -4,6 +4,14 @@
  * queue fills, and the next commit takes it all. opts.max_batch_delay_us
  * adds a bounded wait to gather more.
  *
+ * Without it, gathering is self-clocked: callers answered by one commit
+ * usually come straight back with their next request, but only after the
+ * writer has started the next commit, so a fixed set of busy callers would
+ * split into two halves that alternate between commits. The writer
+ * therefore waits for as many callers as its last commit had, for at most
+ * half that commit's duration: a steady load rides whole commits, and a
+ * load that fell away costs at most that half once.
+ *
  * A caller whose ops fail (a duplicate put, a delete of a missing tuple)
  * must not fail the others: the batch is rolled back and replayed with one
  * savepoint per caller, so only that caller's ops are dropped. */
@@ -19,6 +27,8 @@
 
 /* Stop gathering (max_batch_delay_us) once this many ops are queued. */
 #define GATHER_MAX_OPS 8192
+/* Longest self-clocked gather, whatever the last commit took. */
+#define GATHER_CAP_NS 2000000ull
 /* Small applies encode into arrays on the caller's stack. */
 #define INLINE_OPS 4
 
@@ -118,10 +128,45 @@ typedef struct pending_reply {
   int rc;
 } pending_reply;
 
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct timespec deadline_in(uint64_t ns) {
+  uint64_t t = mono_ns() + ns;
+  struct timespec dl = {(time_t)(t / 1000000000ull),
+                        (long)(t % 1000000000ull)};
+  return dl;
+}
+
+/* Waits (s->mu held, queue not empty) for more requests before a commit:
+ * the fixed max_batch_delay_us when set, else self-clocked (see top). */
+static void gather(px_store *s, size_t last_callers, uint64_t last_ns) {
+  if (s->closing) return;
+  if (s->opts.max_batch_delay_us > 0) {
+    struct timespec dl =
+        deadline_in((uint64_t)s->opts.max_batch_delay_us * 1000u);
+    while (s->queued_ops < GATHER_MAX_OPS && !s->closing)
+      if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) break;
+    return;
+  }
+  if (last_callers < 2 || s->queued_callers >= last_callers) return;
+  uint64_t wait = last_ns / 2 < GATHER_CAP_NS ? last_ns / 2 : GATHER_CAP_NS;
+  struct timespec dl = deadline_in(wait);
+  s->gather_target = last_callers;
+  while (s->queued_callers < last_callers && !s->closing)
+    if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) break;
+  s->gather_target = 0;
+}
+
 static void *writer_main(void *arg) {
   px_store *s = arg;
   pending_reply *replies = NULL;
   size_t rcap = 0;
+  size_t last_callers = 0; /* callers of the previous commit */
+  uint64_t last_ns = 0;    /* and how long it took, answers included */
   for (;;) {
     pthread_mutex_lock(&s->mu);
     while (!s->head && !s->closing) pthread_cond_wait(&s->cv, &s->mu);
@@ -129,19 +174,13 @@ static void *writer_main(void *arg) {
       pthread_mutex_unlock(&s->mu);
       break;
     }
-    if (s->opts.max_batch_delay_us > 0 && !s->closing) {
-      struct timespec dl;
-      clock_gettime(CLOCK_MONOTONIC, &dl);
-      long long ns = dl.tv_nsec + (long long)s->opts.max_batch_delay_us * 1000;
-      dl.tv_sec += (time_t)(ns / 1000000000);
-      dl.tv_nsec = (long)(ns % 1000000000);
-      while (s->queued_ops < GATHER_MAX_OPS && !s->closing)
-        if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) break;
-    }
+    gather(s, last_callers, last_ns);
     px__store_req *batch = s->head;
     s->head = s->tail = NULL;
     s->queued_ops = 0;
+    s->queued_callers = 0;
     pthread_mutex_unlock(&s->mu);
+    uint64_t t0 = mono_ns();
 
     run_batch(s, batch);
 
@@ -154,6 +193,7 @@ static void *writer_main(void *arg) {
     }
     atomic_fetch_add_explicit(&s->ops, nops, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->callers, ncallers, memory_order_relaxed);
+    last_callers = (size_t)ncallers;
     if (nrep > rcap) {
       size_t nc = rcap ? rcap : 64;
       while (nc < nrep) nc *= 2;
@@ -187,6 +227,7 @@ static void *writer_main(void *arg) {
       else
         px_reply_error_to(replies[i].p, px_int(replies[i].rc));
     }
+    last_ns = mono_ns() - t0;
   }
   free(replies);
   return NULL;
@@ -254,13 +295,19 @@ static int encode_all(const px_store_op *ops, size_t n, char **enc,
 /* Queues r; false if the store is closing. Called with s->mu held. */
 static bool enqueue_locked(px_store *s, px__store_req *r) {
   if (s->closing) return false;
+  bool first = !s->head;
   if (s->tail)
     s->tail->next = r;
   else
     s->head = r;
   s->tail = r;
   s->queued_ops += r->n;
-  pthread_cond_signal(&s->cv);
+  s->queued_callers++;
+  /* Wake the writer only when it has a reason to look: the first request,
+   * the count its gather waits for, or a full fixed-delay batch. */
+  if (first || s->queued_callers == s->gather_target ||
+      s->queued_ops >= GATHER_MAX_OPS)
+    pthread_cond_signal(&s->cv);
   return true;
 }
 
