@@ -483,95 +483,102 @@ static void bounce(px_ref dead, px__msg *m, px_val reason) {
 
 /* ---- drain --------------------------------------------------------------- */
 
-/* Acts on one node taken from the mailbox: messages go to the inbox,
- * signals are acted on. Returns 1 when the actor must die (*reason). */
 /* Mailbox accounting: a message counts from its push (mb_in) until it is
  * consumed (mb_out): a signal when it is acted on here, a message when it
  * leaves the inbox (handled, received, dropped or answered at exit). So a
  * message waiting in the inbox for a selective receive still fills the
  * mailbox. */
-static inline int accept_one(px__actor *a, uint32_t gen, px__msg *m,
-                             px_val *reason) {
+
+static void to_inbox(px__actor *a, px__msg *m) {
+  inbox_append(a, m); /* still counted: it is in the mailbox */
+  if (a->mb_policy == PX_MBOX_DROP_OLD) {
+    uint64_t in = atomic_load_explicit(&a->mb_in, memory_order_relaxed);
+    uint64_t out = atomic_load_explicit(&a->mb_out, memory_order_relaxed);
+    if (in - out > a->mb_cap) drop_oldest(a);
+  }
+}
+
+/* The nodes accept_one does not handle itself: anything for an older
+ * incarnation, and the signals other than replies. Out of line, so that
+ * accept_one stays small enough to be inlined into the drain loop. */
+static __attribute__((noinline)) int accept_rare(px__actor *a, uint32_t gen,
+                                                 px__msg *m, px_val *reason) {
   if (m->to_gen != gen) {
     px_ref dead = {px__node, a->index, m->to_gen, 0};
     px__count_out(a);
     bounce(dead, m, px_atomv(px__atoms.noproc));
     return 0;
   }
-  switch ((px__mkind)m->kind) {
-  case PX__MK_USER:
-  case PX__MK_INIT:
-  case PX__MK_EXITMSG:
-    inbox_append(a, m); /* still counted: it is in the mailbox */
-    if (a->mb_policy == PX_MBOX_DROP_OLD) {
-      uint64_t in = atomic_load_explicit(&a->mb_in, memory_order_relaxed);
-      uint64_t out = atomic_load_explicit(&a->mb_out, memory_order_relaxed);
-      if (in - out > a->mb_cap) drop_oldest(a);
-    }
+  if (m->kind == PX__MK_DOWN && px__on_down(a, m->aux)) {
+    m->pub.type = px__atoms.down_msg;
+    inbox_append(a, m);
     return 0;
-  case PX__MK_DOWN:
-    if (px__on_down(a, m->aux)) {
-      m->pub.type = px__atoms.down_msg;
-      inbox_append(a, m);
-      return 0;
-    }
-    break;
-  default:
-    break;
   }
   /* Everything else is consumed right here. An exit signal that a trapping
    * actor turns into an __EXIT__ message goes back in through
    * px__inbox_push, which counts it in again. */
   px__count_out(a);
   switch ((px__mkind)m->kind) {
-  case PX__MK_REPLY:
-  case PX__MK_REPLY_ERR:
-  case PX__MK_NOPROC:
-    if (a->wait == PX__W_REPLY && !a->wait_ready &&
-        m->pub.corr == a->wait_token) {
-      a->wait_msg = m;
-      a->wait_ready = 1;
-    } else {
-      px__msg_free(m); /* a late reply: never reaches the mailbox */
-    }
-    break;
   case PX__MK_WAKE:
     if (a->wait != PX__W_NONE && !a->wait_ready && m->aux == a->wait_token) {
       a->wait_ready = 1;
       a->wait_rc = PX_ETIMEDOUT;
     }
-    px__msg_free(m);
     break;
   case PX__MK_EXIT:
     return px__on_exit_signal(a, m, reason);
   case PX__MK_LINK:
     px__on_link(a, m->pub.from);
-    px__msg_free(m);
     break;
   case PX__MK_UNLINK:
     px__on_unlink(a, m->pub.from);
-    px__msg_free(m);
     break;
   case PX__MK_MONITOR:
     px__on_monitor(a, m->pub.from, m->aux);
-    px__msg_free(m);
     break;
   case PX__MK_DEMONITOR:
     px__on_demonitor(a, m->aux);
-    px__msg_free(m);
     break;
-  case PX__MK_DOWN: /* a DOWN for a monitor no longer held */
-    px__msg_free(m);
-    break;
-  default:
-    px__msg_free(m);
+  default: /* a DOWN for a monitor no longer held */
     break;
   }
+  px__msg_free(m);
   return 0;
 }
 
+/* Acts on one node taken from the mailbox: messages go to the inbox,
+ * signals are acted on. Returns 1 when the actor must die (*reason).
+ * Messages and replies (what an ask waits for) are handled inline; the
+ * rest goes to accept_rare. */
+static inline int accept_one(px__actor *a, uint32_t gen, px__msg *m,
+                             px_val *reason) {
+  if (m->to_gen == gen) {
+    switch ((px__mkind)m->kind) {
+    case PX__MK_USER:
+    case PX__MK_INIT:
+    case PX__MK_EXITMSG:
+      to_inbox(a, m);
+      return 0;
+    case PX__MK_REPLY:
+    case PX__MK_REPLY_ERR:
+    case PX__MK_NOPROC:
+      px__count_out(a); /* consumed here */
+      if (a->wait == PX__W_REPLY && !a->wait_ready &&
+          m->pub.corr == a->wait_token) {
+        a->wait_msg = m;
+        a->wait_ready = 1;
+      } else {
+        px__msg_free(m); /* a late reply: never reaches the mailbox */
+      }
+      return 0;
+    default:
+      break;
+    }
+  }
+  return accept_rare(a, gen, m, reason);
+}
 
-/* For turn.c's fast path; the drain loop below uses the inlined copy. */
+/* For turn.c's slow path; the drain loop below uses the inlined copy. */
 int px__accept_one(px__actor *a, uint32_t gen, px__msg *m, px_val *reason) {
   return accept_one(a, gen, m, reason);
 }

@@ -12,31 +12,37 @@
 
 #define PX__MAX_DEFERRED 1024
 
-/* Waits for the answer to `corr` (the wait is already set up): parks a
- * handler or blocks a thread, with a timeout. */
-static int await_reply(px__actor *me, uint64_t corr, int64_t timeout_ms,
-                       px_val *reply) {
-  px_ref self = px__self_ref(me);
-  bool external = atomic_load_explicit(&me->external, memory_order_relaxed);
-  px_tref timer = 0;
-  if (timeout_ms >= 0 && !external)
-    timer = px__timer_add_coarse(timeout_ms, self, PX__MK_WAKE, corr);
-  if (external) {
-    uint64_t deadline =
-        timeout_ms >= 0 ? px_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
-    for (;;) {
+/* A thread's proxy waits on its futex instead of parking, with its own
+ * deadline instead of a timer. */
+static void await_external(px__actor *me, int64_t timeout_ms) {
+  uint64_t deadline =
+      timeout_ms >= 0 ? px_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+  for (;;) {
+    px__drain_or_die(me);
+    if (me->wait_ready) return;
+    if (!px__external_wait(me, deadline)) {
       px__drain_or_die(me);
-      if (me->wait_ready) break;
-      if (!px__external_wait(me, deadline)) {
-        px__drain_or_die(me);
-        if (!me->wait_ready) {
-          me->wait_ready = 1;
-          me->wait_rc = PX_ETIMEDOUT;
-        }
-        break;
+      if (!me->wait_ready) {
+        me->wait_ready = 1;
+        me->wait_rc = PX_ETIMEDOUT;
       }
+      return;
     }
+  }
+}
+
+/* Waits for the answer to `corr` (the wait is already set up): parks a
+ * handler or blocks a thread, with a timeout. Inline: it is most of an
+ * ask, and a call here cost a measurable part of ask latency. */
+static inline int await_reply(px__actor *me, uint64_t corr,
+                              int64_t timeout_ms, px_val *reply) {
+  px_tref timer = 0;
+  if (atomic_load_explicit(&me->external, memory_order_relaxed)) {
+    await_external(me, timeout_ms);
   } else {
+    if (timeout_ms >= 0)
+      timer = px__timer_add_coarse(timeout_ms, px__self_ref(me), PX__MK_WAKE,
+                                   corr);
     px__wait_park(me);
   }
   me->wait = PX__W_NONE;
