@@ -31,13 +31,19 @@
  *
  * Dying waiters: an actor is only killed at a park point, so a taker that
  * dies after being handed a tuple dies before collecting it; the reaper
- * (on __DOWN__) then puts the tuple back (as a new, newest tuple without
- * its lease) and offers it to the other waiters. The remaining window:
+ * (on __DOWN__) then puts the tuple back as it was (its seq, so its place
+ * and lease id, and its lease expiry; expired meanwhile, it expires then)
+ * and offers it to the other waiters. The remaining window:
  * between the death and the reaper's __DOWN__, a dead waiter is still
  * queued, so a tuple written then goes to it first (then comes back by
  * the path above; a dead *reader* only wastes a copy). A dead replace
- * caller's replace stands (its new tuple was written atomically). */
+ * caller's replace stands (its new tuple was written atomically).
+ *
+ * Durable operations complete on the store's writer thread, not on the
+ * caller's stack, so a caller killed while parked in the store changes
+ * nothing of the outcome (see "durable completion" below). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +53,7 @@
 #include "plexspaces/error.h"
 #include "plexspaces/runtime.h"
 #include "space/space_internal.h"
+#include "store/store_async.h"
 
 /* The clock is read at most once per operation, and only when a lease is
  * involved: spaces without leases never read it. */
@@ -74,6 +81,31 @@ static void fx_wake(fx *f, px_promise p) {
   f->p[f->n++] = p;
 }
 
+/* A durable operation in flight (see "durable completion" below). */
+enum { D_WRITE, D_WIA, D_TAKE, D_FINISH, D_TAKE_ALL, D_CANCEL, D_RENEW,
+       D_COMMIT };
+enum { DOP_APPLIED = 1, DOP_ORPHAN = 2 };
+
+struct ts_dop {
+  /* first, in one cache line: what the writer's callback reads */
+  px_space *s;
+  px_promise p;           /* the owner's */
+  _Atomic unsigned state; /* DOP_* */
+  int rc;                 /* the store's result, set before DOP_APPLIED */
+  int kind;
+  px_ref owner; /* the calling actor; nil for a plain thread */
+  ts_dop *prev, *next; /* on s->dops while owned by a live actor */
+  ts_tuple *t;  /* WIA: the pending node; TAKE, CANCEL: the reserved one;
+                   FINISH: the node handed over by offer */
+  ts_tuple *nn; /* TAKE, FINISH: a replace's new tuple */
+  ts_tuple **nodes; /* WRITE: the new nodes; TAKE_ALL: the reserved ones */
+  size_t n;
+  ts_tuple *one; /* WRITE of one tuple: nodes points here */
+  px_ts_txn *tx; /* COMMIT */
+  uint64_t lease; /* RENEW */
+  int64_t ttl_ms, wexp;
+};
+
 /* ---- registry ------------------------------------------------------------ */
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -82,19 +114,37 @@ static uint64_t reg_ids;
 
 static void space_free(px_space *s);
 
+/* References: the count reaches 0 only under reg_mu (which unregisters
+ * the space then), so a lookup under reg_mu never revives a dying space.
+ * A holder of a reference may add one, or drop one that is not the last,
+ * without reg_mu: every durable operation of an actor does both. */
 static px_space *space_by_id(uint64_t id) {
   pthread_mutex_lock(&reg_mu);
   px_space *s = reg_head;
   while (s && s->id != id) s = s->rnext;
-  if (s) s->refs++;
+  if (s) atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
   pthread_mutex_unlock(&reg_mu);
   return s;
 }
 
+/* Adds a reference; the caller holds one. */
+static void space_ref(px_space *s) {
+  atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
 /* Drops a reference; the last one unregisters, stops the reaper, frees. */
 static void space_unref(px_space *s) {
+  int n = atomic_load_explicit(&s->refs, memory_order_relaxed);
+  while (n > 1)
+    if (atomic_compare_exchange_weak_explicit(&s->refs, &n, n - 1,
+                                              memory_order_release,
+                                              memory_order_relaxed))
+      return;
   pthread_mutex_lock(&reg_mu);
-  bool last = --s->refs == 0;
+  /* acq_rel: the freeing thread sees everything the others did before
+   * dropping theirs */
+  bool last =
+      atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1;
   if (last) {
     px_space **pp = &reg_head;
     while (*pp != s) pp = &(*pp)->rnext;
@@ -367,16 +417,58 @@ static void unlock_fx(px_space *s, fx *f) {
   pthread_mutex_unlock(&s->mu);
 }
 
+/* The actors the reaper monitors, in a hash set: every durable operation
+ * of an actor looks its caller up (a list scan cost as much as the rest of
+ * the operation's bookkeeping with a few hundred callers). */
+static ts_mon **mon_slot(px_space *s, px_ref r) {
+  uint64_t h = ((uint64_t)r.index << 32 | r.gen) * 0x9E3779B97F4A7C15ull;
+  ts_mon **pp = &s->mons[(h >> 32) & (s->mons_cap - 1)];
+  while (*pp && !px_ref_eq((*pp)->ref, r)) pp = &(*pp)->next;
+  return pp;
+}
+
+static bool mon_known(px_space *s, px_ref r) {
+  return s->mons_cap && *mon_slot(s, r);
+}
+
+static void mon_add(px_space *s, px_ref r) {
+  if (s->mons_n + 1 > s->mons_cap * 3 / 4) {
+    ts_mon **old = s->mons;
+    size_t oc = s->mons_cap;
+    s->mons_cap = oc ? oc * 2 : 16;
+    s->mons = px__xcalloc(s->mons_cap, sizeof *s->mons);
+    for (size_t i = 0; i < oc; i++)
+      for (ts_mon *m = old[i], *nx; m; m = nx) {
+        nx = m->next;
+        ts_mon **pp = mon_slot(s, m->ref);
+        m->next = NULL;
+        *pp = m;
+      }
+    free(old);
+  }
+  ts_mon *m = px__xmalloc(sizeof *m);
+  m->ref = r;
+  m->next = NULL;
+  *mon_slot(s, r) = m;
+  s->mons_n++;
+}
+
+static void mon_del(px_space *s, px_ref r) {
+  if (!s->mons_cap) return;
+  ts_mon **pp = mon_slot(s, r);
+  ts_mon *m = *pp;
+  if (!m) return;
+  *pp = m->next;
+  free(m);
+  s->mons_n--;
+}
+
 /* Asks the reaper to monitor `r` (once per actor). Plain threads are not
  * monitored: their proxies never exit. */
 static void want_monitor(px_space *s, fx *f, px_ref r) {
   if (!px_in_actor() || px_ref_is_nil(s->reaper)) return;
-  for (ts_mon *m = s->mons; m; m = m->next)
-    if (px_ref_eq(m->ref, r)) return;
-  ts_mon *m = px__xmalloc(sizeof *m);
-  m->ref = r;
-  m->next = s->mons;
-  s->mons = m;
+  if (mon_known(s, r)) return;
+  mon_add(s, r);
   if (f->nmon < 4) f->mon[f->nmon++] = r;
 }
 
@@ -588,6 +680,10 @@ static bool offer(px_space *s, fx *f, ts_tuple *t, bool linked) {
     }
     return true;
   }
+  /* kept to restore the tuple as it was if the taker dies uncollected */
+  w->rseq = t->seq;
+  w->rexpires = t->expires;
+  w->rwexp = t->wexp;
   px_val v;
   if (linked) {
     v = tuple_remove(s, t);
@@ -783,7 +879,7 @@ int px_space_open(const char *tenant, const char *ns, const char *name,
         pthread_mutex_unlock(&reg_mu);
         return PX_EEXIST;
       }
-      s->refs++;
+      atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
       pthread_mutex_unlock(&reg_mu);
       *out = s;
       return 0;
@@ -843,6 +939,10 @@ static void space_free(px_space *s) {
     nx = t->lnext;
     free(t);
   }
+  for (ts_dop *d = s->spare_dops, *nx; d; d = nx) {
+    nx = d->next;
+    free(d);
+  }
   for (ts_waiter *w = s->all_head, *nx; w; w = nx) {
     nx = w->all_next;
     waiter_free(w);
@@ -864,10 +964,12 @@ static void space_free(px_space *s) {
     free(t->reads);
     free(t);
   }
-  for (ts_mon *m = s->mons, *nx; m; m = nx) {
-    nx = m->next;
-    free(m);
-  }
+  for (size_t i = 0; i < s->mons_cap; i++)
+    for (ts_mon *m = s->mons[i], *nx; m; m = nx) {
+      nx = m->next;
+      free(m);
+    }
+  free(s->mons);
   for (size_t i = 0; i < s->ob_n; i++)
     px_val_release(s->ob[(s->ob_head + i) % s->ob_cap].payload);
   free(s->ob);
@@ -878,6 +980,240 @@ static void space_free(px_space *s) {
   free(s->ns);
   free(s->name);
   free(s);
+}
+
+/* ---- durable completion --------------------------------------------------------
+ * A durable operation prepares under the lock (a new node, not yet
+ * visible; a node reserved or pending), registers a ts_dop (on the heap),
+ * queues its store ops with px__store_apply_cb and waits on a promise
+ * that the store's writer resolves after the commit. Then it completes
+ * in memory under the lock: publishes or removes the nodes, or undoes the
+ * preparation if the store failed.
+ *
+ * An actor dies only at a park point, abandoning its stack, so a caller
+ * killed while it waits for the store would leave its preparation half
+ * done. Its ts_dop is therefore completed by someone else then: the
+ * calling actor is monitored by the reaper, which on its __DOWN__ marks
+ * its ts_dops orphaned; the writer's callback marks a ts_dop applied
+ * (after storing rc). Whichever of the two comes second (one atomic
+ * fetch-or each) completes it: the reaper under the lock it holds, or the
+ * writer thread. The operation then ends as if the caller had returned,
+ * like a gen_server call whose caller died after the server handled it (a
+ * write appears, a take drops its value, a commit applies, a renew takes
+ * effect). While the caller lives, it completes its own operation on its
+ * own worker, in parallel with the writer's next commit: putting every
+ * completion on the writer thread would serialise them behind the fsyncs.
+ * Plain threads cannot be killed: they apply blocking and complete
+ * themselves. Each actor's ts_dop holds a reference on the space until it
+ * is completed; the store outlives the space (px_space_set_store), and
+ * px_store_close runs the callbacks still queued before its writer
+ * exits. */
+
+static void txn_end(px_space *s, fx *f, px_ts_txn *t, bool commit);
+static void txn_unlist(px_space *s, px_ts_txn *t);
+static void txn_free(px_ts_txn *t);
+
+/* Under the lock, by the preparing caller. Recycled like tuple nodes:
+ * a steady stream of durable operations allocates none. */
+static ts_dop *dop_new(px_space *s, fx *f, int kind) {
+  ts_dop *d = s->spare_dops;
+  if (d) {
+    s->spare_dops = d->next;
+    s->nspare_dops--;
+    memset(d, 0, sizeof *d);
+  } else {
+    d = px__xcalloc(1, sizeof *d);
+  }
+  d->s = s;
+  d->kind = kind;
+  s->ndop++;
+  if (px_in_actor()) {
+    d->owner = px_self();
+    d->next = s->dops;
+    if (s->dops) s->dops->prev = d;
+    s->dops = d;
+    want_monitor(s, f, d->owner);
+  }
+  return d;
+}
+
+static void dop_unlist(px_space *s, ts_dop *d) {
+  if (px_ref_is_nil(d->owner)) return;
+  if (d->prev) d->prev->next = d->next; else s->dops = d->next;
+  if (d->next) d->next->prev = d->prev;
+  d->prev = d->next = NULL;
+}
+
+static void renew_finish(px_space *s, fx *f, ts_dop *d, int rc) {
+  ts_tuple *t = lease_find(s, d->lease);
+  if (!t) return; /* taken or cancelled meanwhile */
+  t->renewing--;
+  uint64_t at = px_clock_ms();
+  if (!rc) {
+    t->expires = at + (uint64_t)d->ttl_ms;
+    t->wexp = d->wexp;
+  }
+  /* re-arm: a timer that fired meanwhile left the tuple alone */
+  if (t->expires <= at) {
+    if (expirable(t)) expire_node(s, f, t);
+  } else {
+    if (t->tref) px_cancel_timer(t->tref);
+    t->tref = px_send_after((int64_t)(t->expires - at), s->reaper, A_EXPIRE,
+                            px_int((int64_t)t->seq));
+  }
+}
+
+/* Completes d in memory (under the lock, d unlisted) after its store apply
+ * returned rc; frees d and returns the caller's result (a take's tuple,
+ * take_all's array). */
+static px_val dop_complete(px_space *s, fx *f, ts_dop *d, int rc) {
+  px_val res = px_nil();
+  switch (d->kind) {
+  case D_WRITE:
+    for (size_t i = 0; i < d->n; i++)
+      if (rc) node_free(d->nodes[i]);
+      else insert_new(s, f, d->nodes[i]);
+    break;
+  case D_WIA:
+    tuple_unlink(s, d->t);
+    d->t->pend = false;
+    if (rc) node_free(d->t);
+    else insert_new(s, f, d->t);
+    break;
+  case D_TAKE:
+    d->t->resv = false;
+    if (rc) {
+      node_free(d->nn);
+      offer(s, f, d->t, true);
+    } else {
+      res = tuple_remove(s, d->t);
+      notify(s, f, PX_TS_TAKEN, res);
+      if (d->nn) insert_new(s, f, d->nn);
+    }
+    break;
+  case D_FINISH:
+    if (rc) {
+      insert_new(s, f, d->t);
+      node_free(d->nn);
+    } else {
+      res = d->t->v;
+      rl_detach(d->t); /* read locks released at a commit leave their array */
+      node_put(s, d->t);
+      if (d->nn) insert_new(s, f, d->nn);
+    }
+    break;
+  case D_TAKE_ALL:
+    if (!rc) res = px_array_new(d->n);
+    for (size_t i = 0; i < d->n; i++) {
+      ts_tuple *x = d->nodes[i];
+      x->resv = false;
+      if (rc) {
+        offer(s, f, x, true);
+      } else {
+        px_val v = tuple_remove(s, x);
+        notify(s, f, PX_TS_TAKEN, v);
+        px_array_push(&res, v);
+      }
+    }
+    break;
+  case D_CANCEL:
+    d->t->resv = false;
+    if (rc) offer(s, f, d->t, true);
+    else px_val_release(tuple_remove(s, d->t));
+    break;
+  case D_RENEW:
+    renew_finish(s, f, d, rc);
+    break;
+  case D_COMMIT:
+    /* the reaper leaves a committing txn (even its dead owner's) to us */
+    d->tx->committing = false;
+    txn_end(s, f, d->tx, rc == 0);
+    txn_unlist(s, d->tx);
+    txn_free(d->tx);
+    break;
+  }
+  s->ndop--;
+  if (d->nodes != &d->one) free(d->nodes);
+  if (s->nspare_dops < PX__TS_SPARE_MAX) {
+    d->next = s->spare_dops;
+    s->spare_dops = d;
+    s->nspare_dops++;
+  } else {
+    free(d);
+  }
+  return res;
+}
+
+/* The writer's callback: marks d applied; its owner completes it, unless
+ * it was orphaned first (then nobody else will). */
+static void dop_done(void *ud, int rc) {
+  ts_dop *d = ud;
+  px_space *s = d->s;
+  px_promise p = d->p; /* d may be gone once marked */
+  d->rc = rc;
+  unsigned was =
+      atomic_fetch_or_explicit(&d->state, DOP_APPLIED, memory_order_acq_rel);
+  if (!(was & DOP_ORPHAN)) {
+    px_reply_to(p, px_int(rc));
+    return;
+  }
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  px_val_release(dop_complete(s, &f, d, rc)); /* the caller is gone */
+  unlock_fx(s, &f);
+  space_unref(s); /* the owner's reference */
+}
+
+/* d's owner will not complete it (it died, or its wait failed): completes
+ * it now if the store already answered, else leaves it to the writer's
+ * callback. Under the lock; returns the number of space references (0 or
+ * 1, the owner's) that the caller drops once unlocked (reg_mu is never
+ * taken under the space lock: an opener holds them the other way round).
+ * Never the last: the caller holds one. */
+static int dop_orphan(px_space *s, fx *f, ts_dop *d) {
+  dop_unlist(s, d);
+  unsigned was =
+      atomic_fetch_or_explicit(&d->state, DOP_ORPHAN, memory_order_acq_rel);
+  if (!(was & DOP_APPLIED)) return 0;
+  px_val_release(dop_complete(s, f, d, d->rc));
+  return 1;
+}
+
+/* Called without the lock, once d is prepared: applies ops (the store
+ * copies them before it queues them), waits, and completes d; 0 and *res,
+ * or the store's error (then d's preparation is undone). */
+static int dop_run(ts_dop *d, const px_store_op *ops, size_t n, px_val *res) {
+  px_space *s = d->s;
+  *res = px_nil();
+  int rc;
+  fx f = {0};
+  if (px_ref_is_nil(d->owner)) {
+    rc = px_store_apply(s->store, ops, n);
+  } else {
+    space_ref(s); /* for whoever completes d: its owner may die */
+    d->p = px_promise_new();
+    rc = px__store_apply_cb(s->store, ops, n, dop_done, d);
+    if (rc == 0) { /* the writer answers; a kill may end us meanwhile */
+      px_val v;
+      int ar = px_promise_await(d->p, -1, &v);
+      rc = ar == 0 && v.type == PX_T_INT ? (int)v.u.i : PX_EIO;
+      px_val_release(v);
+      if (ar != 0) { /* woken without the answer: let the writer finish */
+        pthread_mutex_lock(&s->mu);
+        int unrefs = dop_orphan(s, &f, d);
+        unlock_fx(s, &f);
+        while (unrefs--) space_unref(s);
+        return rc;
+      }
+    }
+  }
+  pthread_mutex_lock(&s->mu);
+  dop_unlist(s, d);
+  bool owned = !px_ref_is_nil(d->owner);
+  *res = dop_complete(s, &f, d, rc);
+  unlock_fx(s, &f);
+  if (owned) space_unref(s);
+  return rc;
 }
 
 /* ---- writing ------------------------------------------------------------------ */
@@ -893,14 +1229,17 @@ int px_ts_write(px_space *s, px_val tuple, int64_t ttl_ms, uint64_t *lease) {
   ts_tuple *t = tuple_new(s, tuple, ttl_ms, &(uint64_t){NOW_UNSET});
   if (s->store) {
     /* durable: visible (and offered) only once the put is durable */
-    pthread_mutex_unlock(&s->mu);
+    ts_dop *d = dop_new(s, &f, D_WRITE);
+    d->one = t;
+    d->nodes = &d->one;
+    d->n = 1;
+    uint64_t seq = t->seq;
     px_store_op op = op_put(s, t->seq, t->v, t->wexp);
-    int rc = px_store_apply(s->store, &op, 1);
-    if (rc) {
-      node_free(t);
-      return rc;
-    }
-    pthread_mutex_lock(&s->mu);
+    unlock_fx(s, &f);
+    px_val none;
+    int rc = dop_run(d, &op, 1, &none);
+    if (!rc && lease && ttl_ms > 0) *lease = seq;
+    return rc;
   }
   if (lease && ttl_ms > 0) *lease = t->seq;
   insert_new(s, &f, t);
@@ -921,25 +1260,20 @@ int px_ts_write_batch(px_space *s, const px_val *tuples, size_t n,
   pthread_mutex_lock(&s->mu);
   uint64_t now = NOW_UNSET;
   if (s->store && n) {
-    ts_tuple **ts = px__xmalloc(n * sizeof *ts);
-    for (size_t i = 0; i < n; i++)
-      ts[i] = tuple_new(s, tuples[i], ttl_ms, &now);
-    pthread_mutex_unlock(&s->mu);
+    ts_dop *d = dop_new(s, &f, D_WRITE);
+    d->nodes = px__xmalloc(n * sizeof *d->nodes);
+    d->n = n;
     px_store_op *ops = px__xmalloc(n * sizeof *ops);
-    for (size_t i = 0; i < n; i++)
-      ops[i] = op_put(s, ts[i]->seq, ts[i]->v, ts[i]->wexp);
-    int rc = px_store_apply(s->store, ops, n);
-    free(ops);
-    if (rc) {
-      for (size_t i = 0; i < n; i++) node_free(ts[i]);
-      free(ts);
-      return rc;
+    for (size_t i = 0; i < n; i++) {
+      ts_tuple *t = tuple_new(s, tuples[i], ttl_ms, &now);
+      d->nodes[i] = t;
+      ops[i] = op_put(s, t->seq, t->v, t->wexp);
     }
-    pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < n; i++) insert_new(s, &f, ts[i]);
-    free(ts);
     unlock_fx(s, &f);
-    return 0;
+    px_val none;
+    int rc = dop_run(d, ops, n, &none);
+    free(ops);
+    return rc;
   }
   for (size_t i = 0; i < n; i++)
     insert_new(s, &f, tuple_new(s, tuples[i], ttl_ms, &now));
@@ -972,14 +1306,13 @@ int px_ts_write_if_absent(px_space *s, px_val tmpl, px_val tuple,
     ts_tuple *t = tuple_new(s, tuple, ttl_ms, &now);
     t->pend = true;
     tuple_link(s, t);
-    unlock_fx(s, &f);
+    ts_dop *d = dop_new(s, &f, D_WIA);
+    d->t = t;
     px_store_op op = op_put(s, t->seq, t->v, t->wexp);
-    rc = px_store_apply(s->store, &op, 1);
-    pthread_mutex_lock(&s->mu);
-    tuple_unlink(s, t);
-    t->pend = false;
-    if (rc) node_free(t);
-    else insert_new(s, &f, t);
+    unlock_fx(s, &f);
+    px_val_release(tmpl);
+    px_val none;
+    return dop_run(d, &op, 1, &none);
   } else {
     insert_new(s, &f, tuple_new(s, tuple, ttl_ms, &now));
   }
@@ -990,52 +1323,14 @@ int px_ts_write_if_absent(px_space *s, px_val tmpl, px_val tuple,
 
 /* ---- read / take ------------------------------------------------------------------- */
 
-/* Durable take (or replace, when nn is set) of a node already removed from
- * the space and handed to this caller: persists its delete (and nn's put)
- * as one apply, then publishes nn and returns the tuple. On a store error
- * the node goes back (offered again) and nn is dropped. */
-static int durable_finish(px_space *s, ts_tuple *old, ts_tuple *nn,
-                          px_val *out) {
-  px_store_op ops[2] = {op_del(s, old->seq), {0}};
-  if (nn) ops[1] = op_put(s, nn->seq, nn->v, nn->wexp);
-  int rc = px_store_apply(s->store, ops, nn ? 2 : 1);
-  fx f = {0};
-  pthread_mutex_lock(&s->mu);
-  if (rc) {
-    insert_new(s, &f, old);
-    node_free(nn);
-  } else {
-    *out = old->v;
-    rl_detach(old); /* read locks released at a commit leave their array */
-    node_put(s, old);
-    if (nn) insert_new(s, &f, nn);
-  }
-  unlock_fx(s, &f);
-  return rc;
-}
-
-/* Durable take (or replace, when nn is set) of the linked node t, reserved
- * (invisible, not reclaimable) by the caller under the lock, called with
- * the lock released: persists t's delete and nn's put as one apply; then
- * removes t and publishes nn, or un-reserves t if the store fails. */
-static int durable_take(px_space *s, ts_tuple *t, ts_tuple *nn,
-                        px_val *out) {
-  px_store_op ops[2] = {op_del(s, t->seq), {0}};
-  if (nn) ops[1] = op_put(s, nn->seq, nn->v, nn->wexp);
-  int rc = px_store_apply(s->store, ops, nn ? 2 : 1);
-  fx f = {0};
-  pthread_mutex_lock(&s->mu);
-  t->resv = false;
-  if (rc) {
-    node_free(nn);
-    offer(s, &f, t, true);
-  } else {
-    *out = tuple_remove(s, t);
-    notify(s, &f, PX_TS_TAKEN, *out);
-    if (nn) insert_new(s, &f, nn);
-  }
-  unlock_fx(s, &f);
-  return rc;
+/* The store ops of a durable take of t (or replace, when nn is set): t's
+ * delete and nn's put, applied as one. */
+static size_t take_ops(px_space *s, ts_tuple *t, ts_tuple *nn,
+                       px_store_op ops[2]) {
+  ops[0] = op_del(s, t->seq);
+  if (!nn) return 1;
+  ops[1] = op_put(s, nn->seq, nn->v, nn->wexp);
+  return 2;
 }
 
 /* The common blocking path of read, take, replace and their _tx forms.
@@ -1073,12 +1368,18 @@ static int wait_op(px_space *s, int kind, px_ts_txn *tx, px_val tmpl,
         *out = px_val_retain(t->v);
       }
     } else if (s->store) {
-      t->resv = true; /* nobody else gets it while its delete is in flight */
-      ts_tuple *nn =
-          kind == W_REPLACE ? tuple_new(s, newt, new_ttl, &now) : NULL;
+      /* Reserved (invisible, not reclaimable) while its delete is in
+       * flight; removed, or offered again if the store fails, by the
+       * completion. */
+      t->resv = true;
+      ts_dop *d = dop_new(s, &f, D_TAKE);
+      d->t = t;
+      d->nn = kind == W_REPLACE ? tuple_new(s, newt, new_ttl, &now) : NULL;
+      px_store_op ops[2];
+      size_t n = take_ops(s, t, d->nn, ops);
       unlock_fx(s, &f);
       px_val_release(tmpl);
-      return durable_take(s, t, nn, out);
+      return dop_run(d, ops, n, out);
     } else {
       *out = tuple_remove(s, t);
       notify(s, &f, PX_TS_TAKEN, *out);
@@ -1122,13 +1423,18 @@ static int wait_op(px_space *s, int kind, px_ts_txn *tx, px_val tmpl,
   pthread_mutex_lock(&s->mu);
   all_del(s, w);
   if (w->state == WS_DONE && w->tnode) {
-    /* durable take handed a tuple by offer: persist its delete (and the
-     * replace's write) before returning it */
-    ts_tuple *old = w->tnode, *nn = w->newnode;
+    /* durable take handed a tuple by offer (already out of the space):
+     * persist its delete (and the replace's write) before returning it;
+     * the node goes back if the store fails */
+    ts_dop *d = dop_new(s, &f, D_FINISH);
+    d->t = w->tnode;
+    d->nn = w->newnode;
     w->tnode = w->newnode = NULL;
-    pthread_mutex_unlock(&s->mu);
+    px_store_op ops[2];
+    size_t n = take_ops(s, d->t, d->nn, ops);
+    unlock_fx(s, &f);
     waiter_free(w);
-    return durable_finish(s, old, nn, out);
+    return dop_run(d, ops, n, out);
   } else if (w->state == WS_DONE) {
     *out = w->result;
     w->result = px_nil();
@@ -1215,28 +1521,27 @@ static int scan_all(px_space *s, px_val tmpl, size_t limit, bool take,
     }
     t = next;
   }
-  unlock_fx(s, &f);
   if (count) *count = got;
-  if (!nresv) return 0;
-  /* durable take_all: one apply deletes them all, then they go */
+  if (!nresv) {
+    unlock_fx(s, &f);
+    return 0;
+  }
+  /* durable take_all: one apply deletes them all; the completion removes
+   * them (or offers them again) and returns them as an array, which
+   * replaces the caller's (still empty) one */
+  ts_dop *d = dop_new(s, &f, D_TAKE_ALL);
+  d->nodes = resv;
+  d->n = nresv;
   px_store_op *ops = px__xmalloc(nresv * sizeof *ops);
   for (size_t i = 0; i < nresv; i++) ops[i] = op_del(s, resv[i]->seq);
-  int rc = px_store_apply(s->store, ops, nresv);
-  free(ops);
-  pthread_mutex_lock(&s->mu);
-  for (size_t i = 0; i < nresv; i++) {
-    ts_tuple *x = resv[i];
-    x->resv = false;
-    if (rc) {
-      offer(s, &f, x, true);
-    } else {
-      px_val v = tuple_remove(s, x);
-      notify(s, &f, PX_TS_TAKEN, v);
-      if (arr) px_array_push(arr, v); else px_val_release(v);
-    }
-  }
   unlock_fx(s, &f);
-  free(resv);
+  px_val res;
+  int rc = dop_run(d, ops, nresv, &res);
+  free(ops);
+  if (!rc) {
+    px_val_release(*arr);
+    *arr = res;
+  }
   if (rc && count) *count = 0;
   return rc;
 }
@@ -1308,27 +1613,14 @@ int px_ts_renew(px_space *s, uint64_t lease, int64_t ttl_ms) {
      * store reports the row gone. */
     int64_t wexp = (int64_t)(px__ts_wall_ms() + (uint64_t)ttl_ms);
     t->renewing++;
+    ts_dop *d = dop_new(s, &f, D_RENEW);
+    d->lease = lease;
+    d->ttl_ms = ttl_ms;
+    d->wexp = wexp;
     unlock_fx(s, &f);
     px_store_op op = {PX_STORE_TUPLE_EXPIRY, s->key, lease, {0}, wexp};
-    rc = px_store_apply(s->store, &op, 1);
-    pthread_mutex_lock(&s->mu);
-    t = lease_find(s, lease);
-    if (t) {
-      t->renewing--;
-      uint64_t at = px_clock_ms();
-      if (!rc) {
-        t->expires = at + (uint64_t)ttl_ms;
-        t->wexp = wexp;
-      }
-      /* re-arm: a timer that fired meanwhile left the tuple alone */
-      if (t->expires <= at) {
-        if (expirable(t)) expire_node(s, &f, t);
-      } else {
-        if (t->tref) px_cancel_timer(t->tref);
-        t->tref = px_send_after((int64_t)(t->expires - at), s->reaper,
-                                A_EXPIRE, px_int((int64_t)t->seq));
-      }
-    }
+    px_val none;
+    return dop_run(d, &op, 1, &none);
   } else if (t) {
     t->expires = now + (uint64_t)ttl_ms;
     t->wexp = (int64_t)(px__ts_wall_ms() + (uint64_t)ttl_ms);
@@ -1355,13 +1647,12 @@ int px_ts_cancel(px_space *s, uint64_t lease) {
     } else if (s->store) {
       /* durable: reserved while its delete is persisted */
       t->resv = true;
+      ts_dop *d = dop_new(s, &f, D_CANCEL);
+      d->t = t;
       unlock_fx(s, &f);
       px_store_op op = op_del(s, lease);
-      rc = px_store_apply(s->store, &op, 1);
-      pthread_mutex_lock(&s->mu);
-      t->resv = false;
-      if (rc) offer(s, &f, t, true);
-      else px_val_release(tuple_remove(s, t));
+      px_val none;
+      return dop_run(d, &op, 1, &none);
     } else {
       px_val_release(tuple_remove(s, t));
       rc = 0;
@@ -1391,14 +1682,8 @@ int px_ts_watch(px_space *s, px_val tmpl, unsigned events, px_ref to,
   s->watches = w;
   if (watch) *watch = w->id;
   /* The watcher is monitored even when a plain thread registers it. */
-  bool known = false;
-  for (ts_mon *m = s->mons; m; m = m->next)
-    if (px_ref_eq(m->ref, to)) known = true;
-  if (!known && !px_ref_is_nil(s->reaper)) {
-    ts_mon *m = px__xmalloc(sizeof *m);
-    m->ref = to;
-    m->next = s->mons;
-    s->mons = m;
+  if (!mon_known(s, to) && !px_ref_is_nil(s->reaper)) {
+    mon_add(s, to);
     f.mon[f.nmon++] = to;
   }
   unlock_fx(s, &f);
@@ -1439,6 +1724,14 @@ int px_ts_begin(px_space *s, px_ts_txn **out) {
   unlock_fx(s, &f);
   *out = t;
   return 0;
+}
+
+static void txn_free(px_ts_txn *t) {
+  if (!t) return;
+  free(t->writes);
+  free(t->takes);
+  free(t->reads);
+  free(t);
 }
 
 static void txn_unlist(px_space *s, px_ts_txn *t) {
@@ -1509,22 +1802,26 @@ static int txn_finish(px_ts_txn *t, bool commit) {
         ops[n++] = op_put(s, t->writes[i]->seq, t->writes[i]->v,
                           t->writes[i]->wexp);
     for (size_t i = 0; i < t->nt; i++) ops[n++] = op_del(s, t->takes[i]->seq);
-    t->committing = true;
-    pthread_mutex_unlock(&s->mu);
-    rc = n ? px_store_apply(s->store, ops, n) : 0;
-    free(ops);
-    pthread_mutex_lock(&s->mu);
-    t->committing = false;
-    txn_end(s, &f, t, rc == 0);
+    if (n) {
+      /* the completion ends, unlists and frees the txn; the reaper leaves
+       * a committing txn alone */
+      t->committing = true;
+      ts_dop *d = dop_new(s, &f, D_COMMIT);
+      d->tx = t;
+      unlock_fx(s, &f);
+      px_val none;
+      rc = dop_run(d, ops, n, &none);
+      free(ops);
+      return rc;
+    }
+    free(ops); /* only writes it took back itself: nothing to store */
+    txn_end(s, &f, t, true);
   } else {
     txn_end(s, &f, t, commit);
   }
   txn_unlist(s, t);
   unlock_fx(s, &f);
-  free(t->writes);
-  free(t->takes);
-  free(t->reads);
-  free(t);
+  txn_free(t);
   return rc;
 }
 
@@ -1642,13 +1939,13 @@ int px_ts_barrier(px_space *s, const char *name, size_t count,
 static void reaper_down(px_space *s, px_ref dead) {
   fx f = {0};
   pthread_mutex_lock(&s->mu);
-  for (ts_mon **pp = &s->mons; *pp; pp = &(*pp)->next)
-    if (px_ref_eq((*pp)->ref, dead)) {
-      ts_mon *m = *pp;
-      *pp = m->next;
-      free(m);
-      break;
-    }
+  mon_del(s, dead);
+  /* durable operations it was waiting for (parked in the store) */
+  int unrefs = 0;
+  for (ts_dop *d = s->dops, *nx; d; d = nx) {
+    nx = d->next;
+    if (px_ref_eq(d->owner, dead)) unrefs += dop_orphan(s, &f, d);
+  }
   for (ts_waiter *w = s->all_head, *nx; w; w = nx) {
     nx = w->all_next;
     if (!px_ref_eq(w->owner, dead)) continue;
@@ -1666,10 +1963,21 @@ static void reaper_down(px_space *s, px_ref dead) {
       insert_new(s, &f, w->tnode);
       w->tnode = NULL;
     } else if ((w->kind == W_TAKE) && !w->tx && !px_is_nil(w->result)) {
-      /* Handed to a taker that died before collecting it: restore. */
-      ts_tuple *t = tuple_new(s, w->result, 0, NULL);
+      /* Handed to a taker that died before collecting it: it comes back
+       * as it was (its seq keeps its place among the others and its lease
+       * id), or expires now if its lease ran out meanwhile. */
+      ts_tuple *t = node_new(s, w->result);
       w->result = px_nil();
-      insert_new(s, &f, t);
+      t->seq = w->rseq;
+      t->expires = w->rexpires;
+      t->wexp = w->rwexp;
+      if (t->expires && t->expires <= px_clock_ms()) {
+        notify(s, &f, PX_TS_EXPIRED, t->v);
+        px_val_release(t->v);
+        node_put(s, t);
+      } else {
+        insert_new(s, &f, t);
+      }
     }
     waiter_free(w);
   }
@@ -1688,15 +1996,13 @@ static void reaper_down(px_space *s, px_ref dead) {
     if (px_ref_eq(t->owner, dead) && !t->committing) {
       *pp = t->next;
       if (!t->done) txn_end(s, &f, t, false);
-      free(t->writes);
-      free(t->takes);
-      free(t->reads);
-      free(t);
+      txn_free(t);
     } else {
       pp = &t->next;
     }
   }
   unlock_fx(s, &f);
+  while (unrefs--) space_unref(s); /* never the last: the reaper holds one */
 }
 
 /* ---- introspection for tests ------------------------------------------------ */
@@ -1721,6 +2027,21 @@ size_t px__ts_watches(px_space *s) {
 size_t px__ts_stored(px_space *s) {
   pthread_mutex_lock(&s->mu);
   size_t n = s->count;
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+
+size_t px__ts_inflight(px_space *s) {
+  pthread_mutex_lock(&s->mu);
+  size_t n = s->ndop;
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+
+size_t px__ts_owned(px_space *s) {
+  size_t n = 0;
+  pthread_mutex_lock(&s->mu);
+  for (ts_dop *d = s->dops; d; d = d->next) n++;
   pthread_mutex_unlock(&s->mu);
   return n;
 }

@@ -25,6 +25,7 @@ typedef struct ts_arity ts_arity;
 typedef struct ts_waiter ts_waiter;
 typedef struct ts_watch ts_watch;
 typedef struct ts_tuple ts_tuple;
+typedef struct ts_dop ts_dop; /* a durable operation in flight (space.c) */
 
 /* The indexes over stored tuples, per arity: field 0 (always), fields 0
  * and 1 together, and field 1 alone (both built on first need, see
@@ -96,6 +97,10 @@ struct ts_waiter {
   px_val result;
   struct ts_tuple *tnode;   /* durable take: the node handed over */
   struct ts_tuple *newnode; /* durable replace: the tuple to write */
+  /* memory take: the handed tuple's seq and lease, so that it comes back
+   * as it was if the taker dies before collecting it */
+  uint64_t rseq, rexpires;
+  int64_t rwexp;
   wq *q; /* queue it waits in, NULL when resolved */
   ts_waiter *prev, *next;
   ts_waiter *all_prev, *all_next;
@@ -147,7 +152,7 @@ struct px_space {
   char *tenant, *ns, *name;
   px_space_kind kind;
   uint64_t id;
-  int refs;
+  _Atomic int refs; /* see space_by_id */
   px_space *rnext;
   px_ref reaper;
   px_store *store; /* durable spaces; NULL for memory spaces */
@@ -166,7 +171,8 @@ struct px_space {
   uint64_t watch_ids, txn_ids;
   ts_barrier *barriers;
   px_ts_txn *txns;
-  ts_mon *mons;
+  ts_mon **mons; /* hash set of monitored actors (space.c) */
+  size_t mons_cap, mons_n;
   /* outbox of watch notifications */
   ts_note *ob;
   size_t ob_head, ob_n, ob_cap;
@@ -175,11 +181,16 @@ struct px_space {
   /* durable: ids of expired tuples whose delete the reaper issues */
   uint64_t *purge;
   size_t npurge, cpurge;
-  /* Recycled tuple nodes and buckets (chained by lnext / hnext), so that a
-   * steady stream of writes and takes allocates no space bookkeeping. */
+  size_t ndop; /* durable operations whose completion has not run yet */
+  ts_dop *dops; /* those of live actors, which the reaper may orphan */
+  /* Recycled tuple nodes, buckets and durable operations (chained by
+   * lnext / hnext / next), so that a steady stream of writes and takes
+   * allocates no space bookkeeping. */
   ts_tuple *spare_nodes;
   ts_bucket *spare_buckets;
   size_t nspare_nodes, nspare_buckets;
+  ts_dop *spare_dops;
+  size_t nspare_dops;
 };
 
 /* How many recycled nodes and buckets a space keeps at most. */
@@ -219,9 +230,11 @@ int px__ts_tuple_check(px_val t);
 
 /* ---- durability ------------------------------------------------------------
  * A PX_SPACE_DURABLE space holds the px_store set by px_space_set_store at
- * open time and its store key "tenant/ns/name"; space.c applies the store
- * ops directly (px_store_apply, outside the space lock) at every write,
- * take, renew, cancel and commit. Wall clock used for stored expiries: */
+ * open time and its store key "tenant/ns/name"; space.c queues the store
+ * ops (outside the space lock) at every write, take, renew, cancel and
+ * commit, and finishes the operation in memory when the store has applied
+ * them, whether or not the caller still waits (see space.c). Wall clock
+ * used for stored expiries: */
 uint64_t px__ts_wall_ms(void);
 
 /* ---- introspection (tests) ---------------------------------------------- */
@@ -229,5 +242,7 @@ size_t px__ts_waiters(px_space *s); /* blocked callers not yet resolved */
 size_t px__ts_watches(px_space *s);
 size_t px__ts_stored(px_space *s);  /* tuple nodes, incl. txn-held */
 uint64_t px__ts_visits(px_space *s); /* nodes examined by read/take */
+size_t px__ts_inflight(px_space *s); /* durable ops not yet completed */
+size_t px__ts_owned(px_space *s); /* those whose caller may still finish */
 
 #endif

@@ -12,13 +12,15 @@
 
 #include "plexspaces/actor.h"
 #include "plexspaces/store.h"
+#include "store/store_async.h"
 
 /* PRAGMA application_id of every plexspaces database: "PXS1". */
 #define PX__STORE_APP_ID 0x50585331
 
-/* One px_store_apply call waiting in the queue. It lives on the caller's
- * stack (or coroutine stack): the writer must not touch it after resolving
- * it. */
+/* One px_store_apply call waiting in the queue. A plain thread's request
+ * lives on its stack: the writer must not touch it after resolving it. A
+ * handler's (promise) or an asynchronous apply's (done) is one heap block
+ * that the writer frees. */
 typedef struct px__store_req {
   struct px__store_req *next;
   const px_store_op *ops;
@@ -26,9 +28,13 @@ typedef struct px__store_req {
   char **enc;     /* encoded values (TUPLE_PUT), NULL for other kinds */
   size_t *enc_len;
   int rc;         /* result, set by the writer */
-  /* how the caller waits: a promise (handler) or the condvar below */
-  bool use_promise;
+  /* how the caller is answered: a heap request resolves `promise`
+   * (handler) or calls done_fn (asynchronous apply, see store_async.h);
+   * a stack request is woken through the condvar below */
+  bool heap;
   px_promise promise;
+  px__store_done_fn done_fn;
+  void *done_ud;
   bool done;
   pthread_cond_t cv;
 } px__store_req;

@@ -12,6 +12,10 @@
  * half that commit's duration: a steady load rides whole commits, and a
  * load that fell away costs at most that half once.
  *
+ * Callers are answered after the commit, outside the queue lock: a plain
+ * thread through its condvar, a handler through its promise, an
+ * asynchronous apply (store_async.h) by running its callback here.
+ *
  * A caller whose ops fail (a duplicate put, a delete of a missing tuple)
  * must not fail the others: the batch is rolled back and replayed with one
  * savepoint per caller, so only that caller's ops are dropped. */
@@ -123,8 +127,12 @@ io:
 
 static void free_enc(char **enc, size_t n);
 
+/* An answer the writer owes once the store lock is released: a promise
+ * to resolve, or an asynchronous apply's callback to run. */
 typedef struct pending_reply {
   px_promise p;
+  px__store_done_fn done_fn;
+  void *done_ud;
   int rc;
 } pending_reply;
 
@@ -189,7 +197,7 @@ static void *writer_main(void *arg) {
     for (px__store_req *r = batch; r; r = r->next) {
       ncallers++;
       if (r->rc == 0) nops += r->n;
-      if (r->use_promise) nrep++;
+      if (r->heap) nrep++;
     }
     atomic_fetch_add_explicit(&s->ops, nops, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->callers, ncallers, memory_order_relaxed);
@@ -203,18 +211,20 @@ static void *writer_main(void *arg) {
       rcap = nc;
     }
     /* Wake the blocked threads under the lock (a request is gone the
-     * moment its caller sees done); note the promises, then answer them
-     * without touching the requests again. */
+     * moment its caller sees done); note the promises and callbacks, then
+     * answer them without touching the requests again. */
     nrep = 0;
     pthread_mutex_lock(&s->mu);
     for (px__store_req *r = batch, *next; r; r = next) {
       next = r->next;
-      if (r->use_promise) {
+      if (r->heap) {
         replies[nrep].p = r->promise;
+        replies[nrep].done_fn = r->done_fn;
+        replies[nrep].done_ud = r->done_ud;
         replies[nrep].rc = r->rc;
         nrep++;
         free_enc(r->enc, r->n);
-        free(r); /* one block with its ops (apply_parked) */
+        free(r); /* one block with its ops (enqueue_heap) */
       } else {
         r->done = true;
         pthread_cond_signal(&r->cv);
@@ -222,7 +232,9 @@ static void *writer_main(void *arg) {
     }
     pthread_mutex_unlock(&s->mu);
     for (size_t i = 0; i < nrep; i++) {
-      if (replies[i].rc == 0)
+      if (replies[i].done_fn)
+        replies[i].done_fn(replies[i].done_ud, replies[i].rc);
+      else if (replies[i].rc == 0)
         px_reply_to(replies[i].p, px_nil());
       else
         px_reply_error_to(replies[i].p, px_int(replies[i].rc));
@@ -311,11 +323,13 @@ static bool enqueue_locked(px_store *s, px__store_req *r) {
   return true;
 }
 
-/* From a handler: the request, a copy of the ops and their spaces live in
- * one heap block that the writer frees. A handler killed while parked
- * abandons its stack, so nothing the writer reads may live there. */
-static int apply_parked(px_store *s, const px_store_op *ops, size_t n,
-                        px_promise p) {
+/* A heap request: the request, a copy of the ops and their spaces live in
+ * one block that the writer frees (a handler killed while parked abandons
+ * its stack, so nothing the writer reads may live there). Queued, or an
+ * error and nothing queued. */
+static int enqueue_heap(px_store *s, const px_store_op *ops, size_t n,
+                        px_promise p, px__store_done_fn done_fn,
+                        void *done_ud) {
   size_t strs = 0;
   for (size_t i = 0; i < n; i++) strs += strlen(ops[i].space) + 1;
   size_t sz = sizeof(px__store_req) + n * sizeof(px_store_op) +
@@ -343,8 +357,10 @@ static int apply_parked(px_store *s, const px_store_op *ops, size_t n,
   r->n = n;
   r->enc = enc;
   r->enc_len = enc_len;
-  r->use_promise = true;
+  r->heap = true;
   r->promise = p;
+  r->done_fn = done_fn;
+  r->done_ud = done_ud;
   pthread_mutex_lock(&s->mu);
   bool ok = enqueue_locked(s, r);
   pthread_mutex_unlock(&s->mu);
@@ -353,7 +369,15 @@ static int apply_parked(px_store *s, const px_store_op *ops, size_t n,
     free(r);
     return PX_ESTOPPED;
   }
-  /* The handler parks; the writer answers after the commit. */
+  return 0;
+}
+
+/* From a handler: the handler parks; the writer answers after the
+ * commit. */
+static int apply_parked(px_store *s, const px_store_op *ops, size_t n,
+                        px_promise p) {
+  int rc = enqueue_heap(s, ops, n, p, NULL, NULL);
+  if (rc) return rc;
   px_val v;
   int ar = px_promise_await(p, -1, &v);
   rc = (ar == PX_EHANDLER && v.type == PX_T_INT) ? (int)v.u.i : ar;
@@ -406,13 +430,24 @@ static int apply_blocking(px_store *s, const px_store_op *ops, size_t n) {
   return rc;
 }
 
-int px_store_apply(px_store *s, const px_store_op *ops, size_t n) {
-  if (!s || (n && !ops)) return PX_EINVAL;
-  if (n == 0) return 0;
+static bool ops_valid(const px_store_op *ops, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (!ops[i].space || ops[i].kind < PX_STORE_TUPLE_PUT ||
         ops[i].kind > PX_STORE_TUPLE_EXPIRY)
-      return PX_EINVAL;
+      return false;
+  return true;
+}
+
+int px__store_apply_cb(px_store *s, const px_store_op *ops, size_t n,
+                       px__store_done_fn done, void *ud) {
+  if (!s || !n || !ops || !done || !ops_valid(ops, n)) return PX_EINVAL;
+  return enqueue_heap(s, ops, n, (px_promise){px_ref_nil(), 0}, done, ud);
+}
+
+int px_store_apply(px_store *s, const px_store_op *ops, size_t n) {
+  if (!s || (n && !ops)) return PX_EINVAL;
+  if (n == 0) return 0;
+  if (!ops_valid(ops, n)) return PX_EINVAL;
   if (px_in_actor()) {
     px_promise p = px_promise_new();
     if (p.corr) return apply_parked(s, ops, n, p);
