@@ -247,11 +247,15 @@ static int send_msg(px_ref to, px_atom type, px_val payload, uint64_t corr) {
   px__msg *m = px__msg_new();
   m->pub.type = type;
   m->pub.payload = payload;
-  px__worker *w = px__sched_worker_here(); /* no park before last use */
+  px__worker *w = px__sched_worker_here();
   px__actor *me = w ? w->current : px__external_peek();
   m->pub.from = me ? px__self_ref(me) : px_ref_nil();
   m->pub.corr = corr;
-  if (a->mb_cap && bounded_check(a, to.gen, m)) return 0;
+  if (a->mb_cap) {
+    if (bounded_check(a, to.gen, m)) return 0;
+    /* a `block` mailbox may have parked us: we may be on another worker */
+    w = px__sched_worker();
+  }
   px__deliver(a, to.gen, m);
   /* A handler that sends a lot in one turn (a producer) lets an idle
    * worker take the receivers it scheduled, instead of queuing them all
@@ -603,6 +607,7 @@ void px__inbox_push(px__actor *a, px__msg *m) {
 /* ---- exit ---------------------------------------------------------------- */
 
 void px__actor_exit(px__actor *a, px_val reason, bool call_terminate) {
+  a->in_handle = 0; /* an abandoned handler; terminate must not yield */
   uint32_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
   px_ref self = px__ref_of(a, gen);
   a->flags |= PX__AF_EXITING;

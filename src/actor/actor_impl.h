@@ -119,6 +119,7 @@ typedef struct px__actor {
   uint32_t flags;
   uint8_t wait;           /* px__wait */
   uint8_t wait_ready;
+  uint8_t in_handle;      /* inside type->handle: may yield */
   uint8_t wait_rc_set;
   int wait_rc;
   uint64_t wait_token;    /* corr for REPLY, token for timeouts */

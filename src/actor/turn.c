@@ -29,7 +29,9 @@ static inline void dispatch(px__actor *a, px__msg *m) {
   /* Counted before the handler runs: whoever it answers already sees it. */
   px__stats_count(px__sched_worker_here(), a->type_id, PX__C_MESSAGES);
   a->current = m;
+  a->in_handle = 1;
   a->type->handle(a->state, &m->pub);
+  a->in_handle = 0;
   a->current = NULL;
   px__msg_free(m);
 }
@@ -40,7 +42,7 @@ static inline void dispatch(px__actor *a, px__msg *m) {
  * idle worker can take it. */
 static inline void share_next(void) {
   px__worker *w = px__sched_worker();
-  if (w->next) px__sched_share(w);
+  if (px__sched_has_next(w)) px__sched_share(w);
 }
 
 /* Runs up to a batch of messages. The common case, a plain message for
@@ -86,7 +88,21 @@ void px__actor_run_turn(px__actor *a) {
 void px__actor_parked(px__worker *w, px__actor *a, px__coro *co) {
   a->co = co;
   px__show(a, PX__SHOWN_PARKED, true);
-  if (!px__mbox_mark_empty(&a->mb, &a->mbc)) px__sched_requeue(w, a);
+  if (a->wait_ready) /* a yield: runnable at once */
+    px__sched_requeue_quiet(w, a);
+  else if (!px__mbox_mark_empty(&a->mb, &a->mbc))
+    px__sched_requeue(w, a);
+}
+
+void px__yield_slow(bool may_die) {
+  px__worker *w = px__sched_worker();
+  w->reductions = 0;
+  px__actor *a = w->running ? w->current : NULL;
+  if (!a || !a->in_handle || a->wait != PX__W_NONE) return;
+  if (may_die) px__drain_or_die(a); /* a kill lands here */
+  a->wait_ready = 1;
+  px__sched_park(a);
+  a->wait_ready = 0;
 }
 
 void px__actor_died(px__worker *w, px__actor *a, bool overflow) {

@@ -8,12 +8,38 @@
  *
  * Wake-ups across cores cost ~25 us here, so a worker wakes a parked peer
  * only when its own ring holds work it cannot start now; messages between
- * two actors stay on one worker via the "next" slot. */
+ * two actors stay on one worker via the "next" slot.
+ *
+ * The next slot: an actor made runnable by a handler waits there for that
+ * handler's turn to end, which keeps a pair of talking actors on one core.
+ * But a turn may run long (a producer looping in one handler), and then
+ * the actor in the slot would wait for all of it while another core idles.
+ * Handlers that call the tuple space yield every PX__REDUCTIONS calls
+ * (sched.h); a yielded actor waits in its worker's `yielded` list, which
+ * only the owner serves (after its next slot and ring), so that it and
+ * the actor it woke stay on one core. For handlers that do not yield, a
+ * watchdog thread (awake only while some worker sleeps and some does not)
+ * looks for an actor
+ * that has sat in a next slot through one turn for LONG_TURN_NS, marks it
+ * stuck and wakes an idle worker, which takes it (and wakes one for a
+ * queue that waits behind a long turn, which it may steal anyway).
+ *
+ * Taking from a next slot keeps the owner's per-message cost at plain
+ * loads and stores with an asymmetric Dekker handshake: the owner stores
+ * to the slot, then reads the flag `next_stolen` (a compiler barrier
+ * between); the thief sets the flag, runs membarrier(PRIVATE_EXPEDITED),
+ * which puts a full barrier into every running thread of the process, then
+ * takes the slot with a CAS and records what it took in `stolen`. Either
+ * the owner's store was visible before the barrier (the thief's CAS sees
+ * it) or the owner's flag read comes after it (the owner sees the flag and
+ * settles under steal_lock whether what it holds was taken). Without
+ * membarrier (old kernels) nothing is ever taken from a next slot. */
 #include "runtime/sched.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +66,22 @@ static struct {
   _Atomic(int) sleeping;
   _Atomic(int) spinning;
   _Atomic(bool) stopping;
+  bool membarrier; /* registered: next slots may be taken (see top) */
+  pthread_t watchdog;
+  bool has_watchdog;
+  _Atomic(uint32_t) watch_sleeping; /* futex word: 1 while the watchdog is */
+  _Atomic(bool) stuck; /* the watchdog marked some next slot stuck */
   struct sigaction old_segv;
 } S;
+
+/* How long a worker must stay in one turn before an idle worker takes what
+ * waits behind it. Well above a slice of PX__REDUCTIONS calls (10-20 us
+ * of tuple-space work), so that actors which yield keep the partners they
+ * wake on their core (splitting such a pair across cores measured 3x
+ * slower in ts_pairs); Erlang's own slice is of the same order. */
+#define LONG_TURN_NS 200000u
+/* The watchdog's period while some worker sleeps and some is awake. */
+#define WATCH_PERIOD_NS 250000L
 
 _Thread_local px__worker *px__tls_worker;
 int px__sched_batch_size = 64;
@@ -58,7 +98,7 @@ int px__sched_nworkers(void) { return S.n; }
 px__worker *px__sched_worker_at(int i) { return &S.workers[i]; }
 size_t px__sched_default_stack(void) { return S.stack_size; }
 
-static long futex(_Atomic(uint32_t) *addr, int op, uint32_t val,
+static long futex(void *addr, int op, uint32_t val,
                   const struct timespec *ts) {
   return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
 }
@@ -147,7 +187,100 @@ static struct px__actor *runq_pop(px__runq *q) {
   }
 }
 
+/* ---- the next slot (see top) --------------------------------------------- */
+
+/* Owner, with the flag seen set: was `held` (just read from the slot)
+ * taken by a thief? Returns it, or NULL if it was. Clears the record. */
+static struct px__actor *next_settle(px__worker *w, struct px__actor *held) {
+  pthread_mutex_lock(&w->steal_lock);
+  if (held && w->stolen == held) held = NULL;
+  w->stolen = NULL;
+  atomic_store_explicit(&w->next_stolen, false, memory_order_relaxed);
+  pthread_mutex_unlock(&w->steal_lock);
+  return held;
+}
+
+/* Owner: empties the slot; returns what it held (not taken by a thief). */
+static inline struct px__actor *next_take(px__worker *w) {
+  struct px__actor *a = atomic_load_explicit(&w->next, memory_order_relaxed);
+  if (!a) return NULL;
+  atomic_store_explicit(&w->next, NULL, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&w->next_stolen, memory_order_relaxed))
+    a = next_settle(w, a);
+  return a;
+}
+
+/* Owner: puts `a` in the slot; returns the actor it displaced, if any. */
+static inline struct px__actor *next_put(px__worker *w, struct px__actor *a) {
+  struct px__actor *old =
+      atomic_load_explicit(&w->next, memory_order_relaxed);
+  /* release: a thief that takes `a` sees what made it runnable */
+  atomic_store_explicit(&w->next, a, memory_order_release);
+  atomic_signal_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&w->next_stolen, memory_order_relaxed))
+    old = next_settle(w, old);
+  return old;
+}
+
+/* Thief: takes x from v's next slot if it is still there. */
+static struct px__actor *next_steal(px__worker *v, struct px__actor *x) {
+  pthread_mutex_lock(&v->steal_lock);
+  atomic_store_explicit(&v->next_stolen, true, memory_order_relaxed);
+  syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+  struct px__actor *got = NULL;
+  /* acquire: pairs with the owner's release store of x */
+  if (atomic_compare_exchange_strong_explicit(&v->next, &x, NULL,
+                                              memory_order_acquire,
+                                              memory_order_relaxed)) {
+    v->stolen = x;
+    got = x;
+  }
+  pthread_mutex_unlock(&v->steal_lock);
+  return got;
+}
+
+/* Thief: the actor the watchdog found stuck in a peer's next slot, taken
+ * if it is still there in the same turn; else NULL. */
+static struct px__actor *steal_stuck(px__worker *w) {
+  if (!atomic_load_explicit(&S.stuck, memory_order_relaxed)) return NULL;
+  for (int i = 0; i < S.n; i++) {
+    px__worker *v = &S.workers[i];
+    if (v == w) continue;
+    struct px__actor *x =
+        atomic_load_explicit(&v->stuck_next, memory_order_relaxed);
+    if (!x ||
+        atomic_load_explicit(&v->stuck_turn, memory_order_relaxed) !=
+            atomic_load_explicit(&v->turns, memory_order_relaxed) ||
+        atomic_load_explicit(&v->next, memory_order_relaxed) != x)
+      continue;
+    atomic_store_explicit(&v->stuck_next, NULL, memory_order_relaxed);
+    if ((x = next_steal(v, x))) return x;
+  }
+  return NULL;
+}
+
 /* ---- waking and parking -------------------------------------------------- */
+
+/* The watchdog sleeps unless some worker sleeps and some is awake (only
+ * then can work wait behind a long turn with nobody to take it). A change
+ * of `sleeping` wakes it; seq_cst pairs with its flag store before its
+ * last look at `sleeping` (Dekker). */
+static void watchdog_poke(void) {
+  if (atomic_load_explicit(&S.watch_sleeping, memory_order_seq_cst) &&
+      atomic_exchange_explicit(&S.watch_sleeping, 0, memory_order_seq_cst))
+    futex(&S.watch_sleeping, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+static void sleeping_inc(void) {
+  atomic_fetch_add_explicit(&S.sleeping, 1, memory_order_seq_cst);
+  watchdog_poke();
+}
+
+static void sleeping_dec(void) {
+  atomic_fetch_sub_explicit(&S.sleeping, 1, memory_order_seq_cst);
+  watchdog_poke();
+}
 
 static void wake_one(px__worker *self) {
   /* seq_cst: pairs with the sleeper's seq_cst increment before its final
@@ -162,7 +295,7 @@ static void wake_one(px__worker *self) {
     if (atomic_compare_exchange_strong_explicit(&w->sleeping, &one, 0,
                                                 memory_order_seq_cst,
                                                 memory_order_relaxed)) {
-      atomic_fetch_sub_explicit(&S.sleeping, 1, memory_order_seq_cst);
+      sleeping_dec();
       futex(&w->sleeping, FUTEX_WAKE_PRIVATE, 1, NULL);
       return;
     }
@@ -180,8 +313,7 @@ static void wake_all(void) {
 void px__sched_schedule(struct px__actor *a) {
   px__worker *w = tls_worker;
   if (w) {
-    struct px__actor *old = w->next;
-    w->next = a;
+    struct px__actor *old = next_put(w, a);
     if (old) {
       runq_push(&w->rq, old);
       wake_one(w);
@@ -196,7 +328,27 @@ void px__sched_schedule(struct px__actor *a) {
 
 void px__sched_requeue(px__worker *w, struct px__actor *a) {
   runq_push(&w->rq, a);
-  if (runq_len(&w->rq) > 1 || w->next) wake_one(w);
+  if (runq_len(&w->rq) > 1 || px__sched_has_next(w)) wake_one(w);
+}
+
+void px__sched_requeue_quiet(px__worker *w, struct px__actor *a) {
+  /* A yield lets what came from other threads go first too: an actor that
+   * keeps yielding would otherwise keep this worker busy while the inject
+   * queue waits for its periodic turn. */
+  struct px__actor *x = inject_pop();
+  if (x) runq_push(&w->rq, x);
+  if (w->nyielded < PX__YIELDED_MAX)
+    w->yielded[w->nyielded++] = a;
+  else
+    runq_push(&w->rq, a);
+}
+
+static struct px__actor *yielded_pop(px__worker *w) {
+  struct px__actor *a = w->yielded[0];
+  w->nyielded--;
+  memmove(&w->yielded[0], &w->yielded[1],
+          (size_t)w->nyielded * sizeof w->yielded[0]);
+  return a;
 }
 
 static struct px__actor *steal(px__worker *w) {
@@ -217,64 +369,74 @@ static struct px__actor *steal(px__worker *w) {
   return NULL;
 }
 
+/* Work this worker would take at once: its own, injected, or stealable. */
 static bool work_visible(px__worker *w) {
   if (atomic_load_explicit(&S.inject.count, memory_order_seq_cst)) return true;
+  if (runq_len(&w->rq) || px__sched_has_next(w)) return true;
+  if (w->nyielded) return true;
   for (int i = 0; i < S.n; i++)
     if (runq_len(&S.workers[i].rq)) return true;
-  return w->next != NULL;
+  return false;
 }
 
 static struct px__actor *find_work(px__worker *w) {
   struct px__actor *a;
   /* The next slot goes first, but after 64 in a row it yields to what is
-   * waiting in the ring or the inject queue. With nothing waiting it keeps
-   * going: moving it through the ring would only invite an idle worker to
-   * steal one of two actors that talk to each other. */
-  if (w->next &&
+   * waiting in the ring, the yielded list or the inject queue. With nothing
+   * waiting it keeps going: moving it through the ring would only invite
+   * an idle worker to steal one of two actors that talk to each other. */
+  if (px__sched_has_next(w) &&
       (w->next_streak < 64 ||
-       (runq_len(&w->rq) == 0 &&
+       (runq_len(&w->rq) == 0 && w->nyielded == 0 &&
         atomic_load_explicit(&S.inject.count, memory_order_relaxed) == 0))) {
-    a = w->next;
-    w->next = NULL;
     w->next_streak++;
-    return a;
+    if ((a = next_take(w))) return a;
   }
   w->next_streak = 0;
-  if (w->next) { /* Fairness: the next slot waits behind the ring. */
-    runq_push(&w->rq, w->next);
-    w->next = NULL;
-  }
+  /* Fairness: the next slot waits behind the ring. */
+  if ((a = next_take(w))) runq_push(&w->rq, a);
   if ((a = runq_pop(&w->rq))) return a;
+  if (w->nyielded) return yielded_pop(w);
   if ((a = inject_pop())) return a;
   return steal(w);
 }
 
+/* Runs dry: spins a little, then sleeps until woken. While spinning it may
+ * take an actor stuck behind a long turn (see top); that actor goes to
+ * this worker's ring. */
 static void park(px__worker *w) {
   /* Spin a little first: a wake-up through the futex costs far more than a
    * few microseconds of polling when work comes right back. */
   atomic_fetch_add_explicit(&S.spinning, 1, memory_order_seq_cst);
-  uint64_t until = px_now_ns() + (uint64_t)S.spin_us * 1000u;
+  uint64_t now = px_now_ns();
+  uint64_t until = now + (uint64_t)S.spin_us * 1000u;
   bool seen = false;
   while (!atomic_load_explicit(&S.stopping, memory_order_acquire)) {
     if (work_visible(w)) {
       seen = true;
       break;
     }
+    struct px__actor *x = steal_stuck(w);
+    if (x) {
+      runq_push(&w->rq, x);
+      seen = true;
+      break;
+    }
     for (int i = 0; i < 64; i++) px__cpu_relax();
-    if (px_now_ns() >= until) break;
+    if ((now = px_now_ns()) >= until) break;
   }
   atomic_fetch_sub_explicit(&S.spinning, 1, memory_order_seq_cst);
   if (seen || atomic_load_explicit(&S.stopping, memory_order_acquire)) return;
 
   atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
-  atomic_fetch_add_explicit(&S.sleeping, 1, memory_order_seq_cst);
+  sleeping_inc();
   if (work_visible(w) ||
       atomic_load_explicit(&S.stopping, memory_order_acquire)) {
     uint32_t one = 1;
     if (atomic_compare_exchange_strong_explicit(&w->sleeping, &one, 0,
                                                 memory_order_seq_cst,
                                                 memory_order_relaxed))
-      atomic_fetch_sub_explicit(&S.sleeping, 1, memory_order_seq_cst);
+      sleeping_dec();
     return;
   }
   while (atomic_load_explicit(&w->sleeping, memory_order_acquire) == 1) {
@@ -285,7 +447,7 @@ static void park(px__worker *w) {
   if (atomic_compare_exchange_strong_explicit(&w->sleeping, &one, 0,
                                               memory_order_seq_cst,
                                               memory_order_relaxed))
-    atomic_fetch_sub_explicit(&S.sleeping, 1, memory_order_seq_cst);
+    sleeping_dec();
 }
 
 /* ---- turns and stacks ----------------------------------------------------
@@ -418,6 +580,11 @@ static void loop_body(void *arg) {
       continue;
     }
     w->sends = 0;
+    w->reductions = 0;
+    atomic_store_explicit(&w->turns,
+                          atomic_load_explicit(&w->turns,
+                                               memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     px__actor_run(w, a);
   }
 }
@@ -453,9 +620,9 @@ _Noreturn void px__sched_die(struct px__actor *a) {
 }
 
 void px__sched_share(px__worker *w) {
-  if (w->next) {
-    runq_push(&w->rq, w->next);
-    w->next = NULL;
+  struct px__actor *a = next_take(w);
+  if (a) {
+    runq_push(&w->rq, a);
     wake_one(w);
   }
 }
@@ -481,6 +648,71 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx) {
   }
   signal(SIGSEGV, SIG_DFL);
   raise(SIGSEGV);
+}
+
+/* ---- the watchdog (see top) ----------------------------------------------- */
+
+static void *watchdog_main(void *arg) {
+  (void)arg;
+  /* per worker: the turn, and what waited in its next slot and its ring
+   * since when (0: nothing) */
+  struct px__seen {
+    uint32_t turns;
+    struct px__actor *next;
+    uint64_t next_since, queue_since;
+  } *seen = px__xcalloc((size_t)S.n, sizeof *seen);
+  while (!atomic_load_explicit(&S.stopping, memory_order_acquire)) {
+    int sl = atomic_load_explicit(&S.sleeping, memory_order_seq_cst);
+    if (sl == 0 || sl == S.n) {
+      /* all busy or all asleep: sleep until that changes (watchdog_poke) */
+      atomic_store_explicit(&S.watch_sleeping, 1, memory_order_seq_cst);
+      if (atomic_load_explicit(&S.sleeping, memory_order_seq_cst) == sl &&
+          !atomic_load_explicit(&S.stopping, memory_order_seq_cst))
+        futex(&S.watch_sleeping, FUTEX_WAIT_PRIVATE, 1, NULL);
+      atomic_store_explicit(&S.watch_sleeping, 0, memory_order_seq_cst);
+      memset(seen, 0, (size_t)S.n * sizeof *seen);
+      continue;
+    }
+    struct timespec ts = {0, WATCH_PERIOD_NS};
+    nanosleep(&ts, NULL);
+    uint64_t now = px_now_ns();
+    bool wake = false, stuck = false;
+    for (int i = 0; i < S.n; i++) {
+      px__worker *v = &S.workers[i];
+      struct px__seen *e = &seen[i];
+      uint32_t t = atomic_load_explicit(&v->turns, memory_order_relaxed);
+      struct px__actor *x =
+          atomic_load_explicit(&v->next, memory_order_relaxed);
+      bool queued = runq_len(&v->rq) != 0;
+      if (t != e->turns) {
+        e->turns = t;
+        e->next = NULL;
+        e->next_since = e->queue_since = 0;
+      }
+      /* the same actor in the next slot through the same turn */
+      if (!x || x != e->next) {
+        e->next = x;
+        e->next_since = x ? now : 0;
+      } else if (now - e->next_since >= LONG_TURN_NS && S.membarrier) {
+        atomic_store_explicit(&v->stuck_turn, t, memory_order_relaxed);
+        atomic_store_explicit(&v->stuck_next, x, memory_order_relaxed);
+        wake = stuck = true;
+      }
+      /* a queue behind the same turn (a woken worker steals it) */
+      if (!queued) {
+        e->queue_since = 0;
+      } else if (!e->queue_since) {
+        e->queue_since = now;
+      } else if (now - e->queue_since >= LONG_TURN_NS) {
+        wake = true;
+      }
+    }
+    if (atomic_load_explicit(&S.stuck, memory_order_relaxed) != stuck)
+      atomic_store_explicit(&S.stuck, stuck, memory_order_relaxed);
+    if (wake) wake_one(NULL);
+  }
+  free(seen);
+  return NULL;
 }
 
 /* ---- worker threads ------------------------------------------------------ */
@@ -526,11 +758,19 @@ int px__sched_start(const px__sched_opts *o) {
     w->rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
     w->altstack = px__xmalloc(64 * 1024);
     w->type_counters = px__xcalloc(PX__MAX_TYPES, sizeof *w->type_counters);
+    pthread_mutex_init(&w->steal_lock, NULL);
   }
+  S.membarrier = S.n > 1 && syscall(SYS_membarrier,
+                                    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                                    0, 0) == 0;
   for (int i = 0; i < S.n; i++)
     if (pthread_create(&S.workers[i].thread, NULL, worker_main,
                        &S.workers[i]) != 0)
       px_panic("cannot start worker thread %d", i);
+  S.has_watchdog = S.n > 1;
+  if (S.has_watchdog &&
+      pthread_create(&S.watchdog, NULL, watchdog_main, NULL) != 0)
+    px_panic("cannot start the scheduler's watchdog");
   return 0;
 }
 
@@ -538,6 +778,12 @@ void px__sched_stop(void) {
   atomic_store_explicit(&S.stopping, true, memory_order_release);
   wake_all();
   for (int i = 0; i < S.n; i++) pthread_join(S.workers[i].thread, NULL);
+  if (S.has_watchdog) {
+    /* stopping is set: ending its wait ends it */
+    atomic_store_explicit(&S.watch_sleeping, 0, memory_order_seq_cst);
+    futex(&S.watch_sleeping, FUTEX_WAKE_PRIVATE, 1, NULL);
+    pthread_join(S.watchdog, NULL);
+  }
   sigaction(SIGSEGV, &S.old_segv, NULL);
   for (int i = 0; i < S.n; i++) {
     px__worker *w = &S.workers[i];
@@ -551,6 +797,7 @@ void px__sched_stop(void) {
     }
     free(w->altstack);
     free(w->type_counters);
+    pthread_mutex_destroy(&w->steal_lock);
   }
   free(S.workers);
   free(S.inject.buf);

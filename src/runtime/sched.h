@@ -19,6 +19,7 @@
 struct px__actor;
 
 #define PX__RUNQ_SIZE 256
+#define PX__YIELDED_MAX 8
 
 typedef struct px__runq {
   _Alignas(64) _Atomic(uint32_t) head; /* owner pops and thieves steal here */
@@ -55,13 +56,32 @@ typedef struct px__worker {
   px__coro *post_co;
   struct px__actor *current; /* actor whose turn is running */
   uint32_t sends;            /* messages sent in the current turn */
-  struct px__actor *next;    /* LIFO slot: run next, not stealable */
+  uint32_t reductions;       /* runtime calls in the current turn */
+  /* LIFO slot: run next. Only the owner uses it, except that an idle
+   * worker may take it from a turn that runs long (sched.c, "The next
+   * slot"); the owner's side costs no atomic read-modify-write. */
+  _Atomic(struct px__actor *) next;
+  _Atomic(bool) next_stolen;    /* check `stolen` under steal_lock */
+  _Atomic(uint32_t) turns;      /* turns started: the watchdog spots a long one */
   int next_streak;
+  /* Handlers that yielded (reductions), oldest first: served by the owner
+   * only, after its next slot and ring, so that a yielder and the actor
+   * it woke stay on one core. Overflow goes to the ring. */
+  struct px__actor *yielded[PX__YIELDED_MAX];
+  int nyielded;
+  /* Thieves' side, on its own cache lines so that idle workers looking at
+   * it do not slow the owner. Set by the watchdog: the actor stuck in
+   * `next` during turn stuck_turn (a thief takes it if both still hold). */
+  _Alignas(64) _Atomic(struct px__actor *) stuck_next;
+  _Atomic(uint32_t) stuck_turn;
+  pthread_mutex_t steal_lock;
+  struct px__actor *stolen;     /* what a thief took, until the owner looks */
   px__runq rq;
   px__coro_pool pools[PX__CORO_POOLS];
   _Atomic(uint32_t) sleeping; /* futex word: 1 while parked */
   void *altstack;
   uint64_t rng;
+
   /* Per-type counters sharded per worker (indexed by type id). */
   uint64_t (*type_counters)[4];
 } px__worker;
@@ -124,6 +144,25 @@ _Noreturn void px__sched_die(struct px__actor *a);
 /* Called by a sender after many sends in one turn: lets another worker
  * take what this one queued (a producer that never yields). */
 void px__sched_share(px__worker *w);
+/* Re-queues a handler that yields: no peer is woken for it. */
+void px__sched_requeue_quiet(px__worker *w, struct px__actor *a);
+
+/* Reductions, as in Erlang: a handler that makes this many tuple-space
+ * calls in one turn yields at the next one (px__yield_slow, actor layer),
+ * so the actors it made runnable run before it goes on. With may_die the
+ * yield is also a kill point: only where the caller owns nothing that an
+ * abandoned stack would leak. */
+#define PX__REDUCTIONS 64
+void px__yield_slow(bool may_die);
+static inline void px__reduce(bool may_die) {
+  px__worker *w = px__tls_worker;
+  if (w && ++w->reductions >= PX__REDUCTIONS) px__yield_slow(may_die);
+}
+
+/* Whether this worker's next slot holds an actor (owner only). */
+static inline bool px__sched_has_next(px__worker *w) {
+  return atomic_load_explicit(&w->next, memory_order_relaxed) != NULL;
+}
 
 /* Implemented by the actor layer. */
 void px__actor_run(px__worker *w, struct px__actor *a);

@@ -52,6 +52,7 @@
 #include "core/mem.h"
 #include "plexspaces/error.h"
 #include "plexspaces/runtime.h"
+#include "runtime/sched.h"
 #include "space/space_internal.h"
 #include "store/store_async.h"
 
@@ -1244,6 +1245,7 @@ int px_ts_write(px_space *s, px_val tuple, int64_t ttl_ms, uint64_t *lease) {
   if (lease && ttl_ms > 0) *lease = t->seq;
   insert_new(s, &f, t);
   unlock_fx(s, &f);
+  px__reduce(true); /* a producer in a loop lets its takers run */
   return 0;
 }
 
@@ -1449,6 +1451,7 @@ static int wait_op(px_space *s, int kind, px_ts_txn *tx, px_val tmpl,
 }
 
 static int op_entry(px_space *s, px_val tmpl, px_val *out) {
+  px__reduce(false); /* it owns tmpl: not a kill point */
   if (out) *out = px_nil();
   if (!s || !out || check_tmpl(tmpl)) {
     px_val_release(tmpl);
