@@ -156,6 +156,14 @@ enum {
  *  the watcher exits. */
 PX_API int px_ts_watch(px_space *s, px_val tmpl, unsigned events, px_ref to,
                        uint64_t *watch);
+/** px_ts_watch with a lease (R-K-15): the registration ends ttl_ms after
+ *  it was made or last renewed, and no event is delivered after that.
+ *  ttl_ms 0: no lease. */
+PX_API int px_ts_watch_lease(px_space *s, px_val tmpl, unsigned events,
+                             px_ref to, int64_t ttl_ms, uint64_t *watch);
+/** Renews a watch's lease to end ttl_ms (> 0) from now; PX_ENOTFOUND once
+ *  the watch has ended (lease run out, unwatched, watcher exited). */
+PX_API int px_ts_watch_renew(px_space *s, uint64_t watch, int64_t ttl_ms);
 PX_API int px_ts_unwatch(px_space *s, uint64_t watch);
 
 /* ---- transactions -------------------------------------------------------- */
@@ -165,6 +173,14 @@ typedef struct px_ts_txn px_ts_txn;
 /** Begins a transaction owned by the calling actor; it aborts if the
  *  actor exits first. Operations under a transaction use the _tx forms. */
 PX_API int px_ts_begin(px_space *s, px_ts_txn **out);
+/** px_ts_begin with a lease (R-K-16): when it runs out before the commit,
+ *  the transaction aborts, as when its owner exits; its operations and
+ *  its commit then return PX_ENOTFOUND (commit or abort still frees it).
+ *  ttl_ms 0: no lease. */
+PX_API int px_ts_begin_lease(px_space *s, int64_t ttl_ms, px_ts_txn **out);
+/** Renews a transaction's lease to end ttl_ms (> 0) from now;
+ *  PX_ENOTFOUND once it has aborted. */
+PX_API int px_ts_txn_renew(px_ts_txn *t, int64_t ttl_ms);
 /** Writes are invisible outside the transaction until commit; takes hide
  *  the tuple from everyone else and restore it on abort; reads take a read
  *  lock (R-K-16): until the transaction commits or aborts (or its owner

@@ -160,7 +160,7 @@ static void space_unref(px_space *s) {
 /* ---- atoms ---------------------------------------------------------------- */
 
 static px_atom A_WRITTEN, A_TAKEN, A_EXPIRED, A_EXPIRE, A_MON, A_WATCH, A_SEQ,
-    A_TUPLE, A_PURGE;
+    A_TUPLE, A_PURGE, A_WATCH_EXPIRE, A_TXN_EXPIRE;
 static pthread_once_t atoms_once = PTHREAD_ONCE_INIT;
 static void atoms_init(void) {
   A_WRITTEN = px_atom_of("ts_written");
@@ -172,6 +172,8 @@ static void atoms_init(void) {
   A_SEQ = px_atom_of("seq");
   A_TUPLE = px_atom_of("tuple");
   A_PURGE = px_atom_of("ts_purge");
+  A_WATCH_EXPIRE = px_atom_of("ts_watch_expire");
+  A_TXN_EXPIRE = px_atom_of("ts_txn_expire");
 }
 
 /* ---- durability helpers ---------------------------------------------------- */
@@ -375,8 +377,12 @@ static void notify(px_space *s, fx *f, unsigned ev, px_val tuple) {
   px_atom type = ev == PX_TS_WRITTEN ? A_WRITTEN
                  : ev == PX_TS_TAKEN ? A_TAKEN
                                      : A_EXPIRED;
+  uint64_t now = NOW_UNSET;
   for (ts_watch *w = s->watches; w; w = w->next) {
     if (!(w->events & ev) || !px_ts_match(w->tmpl, tuple)) continue;
+    /* a registration whose lease ran out hears nothing, even before the
+     * reaper drops it */
+    if (w->expires && w->expires <= now_ms(&now)) continue;
     px_val p = px_map(3, px_atomv(A_WATCH), px_int((int64_t)w->id),
                       px_atomv(A_SEQ), px_int((int64_t)++w->seq),
                       px_atomv(A_TUPLE), px_val_retain(tuple));
@@ -725,6 +731,10 @@ typedef struct reaper_state {
 } reaper_state;
 
 static void reaper_down(px_space *s, px_ref dead);
+static void reaper_watch_expire(px_space *s, uint64_t id);
+static void watch_free(ts_watch *w);
+static void txn_free(px_ts_txn *t);
+static void reaper_txn_expire(px_space *s, uint64_t id);
 
 static int reaper_init(px_val args, void **state) {
   reaper_state *r = px__xcalloc(1, sizeof *r);
@@ -790,6 +800,10 @@ static void reaper_handle(void *state, const px_message *m) {
     reaper_purge(r, s);
   } else if (m->type == A_EXPIRE) {
     reaper_expire(s, (uint64_t)m->payload.u.i);
+  } else if (m->type == A_WATCH_EXPIRE) {
+    reaper_watch_expire(s, (uint64_t)m->payload.u.i);
+  } else if (m->type == A_TXN_EXPIRE) {
+    reaper_txn_expire(s, (uint64_t)m->payload.u.i);
   } else if (m->type == A_MON) {
     px_ref ref;
     if (px_val_ref(m->payload, &ref)) px_monitor(ref);
@@ -950,8 +964,7 @@ static void space_free(px_space *s) {
   }
   for (ts_watch *w = s->watches, *nx; w; w = nx) {
     nx = w->next;
-    px_val_release(w->tmpl);
-    free(w);
+    watch_free(w);
   }
   for (ts_barrier *b = s->barriers, *nx; b; b = nx) {
     nx = b->next;
@@ -960,10 +973,7 @@ static void space_free(px_space *s) {
   }
   for (px_ts_txn *t = s->txns, *nx; t; t = nx) {
     nx = t->next;
-    free(t->writes);
-    free(t->takes);
-    free(t->reads);
-    free(t);
+    txn_free(t);
   }
   for (size_t i = 0; i < s->mons_cap; i++)
     for (ts_mon *m = s->mons[i], *nx; m; m = nx) {
@@ -1011,9 +1021,24 @@ static void space_free(px_space *s) {
  * exits. */
 
 static void txn_end(px_space *s, fx *f, px_ts_txn *t, bool commit);
-static void txn_unlist(px_space *s, px_ts_txn *t);
-static void txn_free(px_ts_txn *t);
 
+/* Aborts t if its lease has run out (under the lock), as when its owner
+ * exits; its blocked operations return PX_ENOTFOUND. A durable commit in
+ * flight is left to finish. */
+static void txn_lapse(px_space *s, fx *f, px_ts_txn *t) {
+  if (t->done || t->committing || !t->expires ||
+      t->expires > px_clock_ms())
+    return;
+  for (ts_waiter *w = s->all_head; w; w = w->all_next) {
+    if (w->tx != t || w->state != WS_WAITING) continue;
+    waiter_dequeue(s, w);
+    w->state = WS_DONE;
+    w->aborted = true;
+    fx_wake(f, w->p);
+  }
+  txn_end(s, f, t, false);
+}
+static void txn_unlist(px_space *s, px_ts_txn *t);
 /* Under the lock, by the preparing caller. Recycled like tuple nodes:
  * a steady stream of durable operations allocates none. */
 static ts_dop *dop_new(px_space *s, fx *f, int kind) {
@@ -1183,17 +1208,22 @@ static int dop_orphan(px_space *s, fx *f, ts_dop *d) {
 /* Called without the lock, once d is prepared: applies ops (the store
  * copies them before it queues them), waits, and completes d; 0 and *res,
  * or the store's error (then d's preparation is undone). */
-static int dop_run(ts_dop *d, const px_store_op *ops, size_t n, px_val *res) {
+/* heap_ops: ops is a heap array that dop_run frees once queued (before
+ * the caller parks: a kill meanwhile abandons the caller's stack). */
+static int dop_run(ts_dop *d, px_store_op *ops, size_t n, bool heap_ops,
+                   px_val *res) {
   px_space *s = d->s;
   *res = px_nil();
   int rc;
   fx f = {0};
   if (px_ref_is_nil(d->owner)) {
     rc = px_store_apply(s->store, ops, n);
+    if (heap_ops) free(ops);
   } else {
     space_ref(s); /* for whoever completes d: its owner may die */
     d->p = px_promise_new();
     rc = px__store_apply_cb(s->store, ops, n, dop_done, d);
+    if (heap_ops) free(ops); /* copied into the request */
     if (rc == 0) { /* the writer answers; a kill may end us meanwhile */
       px_val v;
       int ar = px_promise_await(d->p, -1, &v);
@@ -1238,7 +1268,7 @@ int px_ts_write(px_space *s, px_val tuple, int64_t ttl_ms, uint64_t *lease) {
     px_store_op op = op_put(s, t->seq, t->v, t->wexp);
     unlock_fx(s, &f);
     px_val none;
-    int rc = dop_run(d, &op, 1, &none);
+    int rc = dop_run(d, &op, 1, false, &none);
     if (!rc && lease && ttl_ms > 0) *lease = seq;
     return rc;
   }
@@ -1273,13 +1303,12 @@ int px_ts_write_batch(px_space *s, const px_val *tuples, size_t n,
     }
     unlock_fx(s, &f);
     px_val none;
-    int rc = dop_run(d, ops, n, &none);
-    free(ops);
-    return rc;
+    return dop_run(d, ops, n, true, &none);
   }
   for (size_t i = 0; i < n; i++)
     insert_new(s, &f, tuple_new(s, tuples[i], ttl_ms, &now));
   unlock_fx(s, &f);
+  px__reduce(true);
   return 0;
 }
 
@@ -1314,7 +1343,7 @@ int px_ts_write_if_absent(px_space *s, px_val tmpl, px_val tuple,
     unlock_fx(s, &f);
     px_val_release(tmpl);
     px_val none;
-    return dop_run(d, &op, 1, &none);
+    return dop_run(d, &op, 1, false, &none);
   } else {
     insert_new(s, &f, tuple_new(s, tuple, ttl_ms, &now));
   }
@@ -1343,8 +1372,9 @@ static int wait_op(px_space *s, int kind, px_ts_txn *tx, px_val tmpl,
   fx f = {0};
   pthread_mutex_lock(&s->mu);
   uint64_t now = NOW_UNSET;
+  if (tx) txn_lapse(s, &f, tx);
   if (tx && tx->done) {
-    pthread_mutex_unlock(&s->mu);
+    unlock_fx(s, &f);
     px_val_release(tmpl);
     px_val_release(newt);
     return PX_ENOTFOUND;
@@ -1381,7 +1411,7 @@ static int wait_op(px_space *s, int kind, px_ts_txn *tx, px_val tmpl,
       size_t n = take_ops(s, t, d->nn, ops);
       unlock_fx(s, &f);
       px_val_release(tmpl);
-      return dop_run(d, ops, n, out);
+      return dop_run(d, ops, n, false, out);
     } else {
       *out = tuple_remove(s, t);
       notify(s, &f, PX_TS_TAKEN, *out);
@@ -1436,7 +1466,9 @@ static int wait_op(px_space *s, int kind, px_ts_txn *tx, px_val tmpl,
     size_t n = take_ops(s, d->t, d->nn, ops);
     unlock_fx(s, &f);
     waiter_free(w);
-    return dop_run(d, ops, n, out);
+    return dop_run(d, ops, n, false, out);
+  } else if (w->state == WS_DONE && w->aborted) {
+    rc = PX_ENOTFOUND;
   } else if (w->state == WS_DONE) {
     *out = w->result;
     w->result = px_nil();
@@ -1492,6 +1524,7 @@ int px_ts_replace(px_space *s, px_val tmpl, px_val tuple, int64_t timeout_ms,
   return rc;
 }
 
+/* Takes ownership of tmpl. */
 static int scan_all(px_space *s, px_val tmpl, size_t limit, bool take,
                     px_val *arr, size_t *count) {
   fx f = {0};
@@ -1527,6 +1560,7 @@ static int scan_all(px_space *s, px_val tmpl, size_t limit, bool take,
   if (count) *count = got;
   if (!nresv) {
     unlock_fx(s, &f);
+    px_val_release(tmpl);
     return 0;
   }
   /* durable take_all: one apply deletes them all; the completion removes
@@ -1538,13 +1572,14 @@ static int scan_all(px_space *s, px_val tmpl, size_t limit, bool take,
   px_store_op *ops = px__xmalloc(nresv * sizeof *ops);
   for (size_t i = 0; i < nresv; i++) ops[i] = op_del(s, resv[i]->seq);
   unlock_fx(s, &f);
+  /* nothing of ours may be left on the stack while parked: a kill there
+   * abandons it (the completion then drops the values) */
+  px_val_release(tmpl);
+  px_val_release(*arr);
+  *arr = px_nil();
   px_val res;
-  int rc = dop_run(d, ops, nresv, &res);
-  free(ops);
-  if (!rc) {
-    px_val_release(*arr);
-    *arr = res;
-  }
+  int rc = dop_run(d, ops, nresv, true, &res);
+  *arr = rc ? px_array_new(0) : res;
   if (rc && count) *count = 0;
   return rc;
 }
@@ -1554,7 +1589,6 @@ int px_ts_read_all(px_space *s, px_val tmpl, size_t limit, px_val *out) {
   if (rc) return rc;
   *out = px_array_new(limit ? limit : 8);
   scan_all(s, tmpl, limit, false, out, NULL);
-  px_val_release(tmpl);
   return 0;
 }
 
@@ -1562,9 +1596,7 @@ int px_ts_take_all(px_space *s, px_val tmpl, size_t limit, px_val *out) {
   int rc = op_entry(s, tmpl, out);
   if (rc) return rc;
   *out = px_array_new(limit ? limit : 8);
-  rc = scan_all(s, tmpl, limit, true, out, NULL);
-  px_val_release(tmpl);
-  return rc;
+  return scan_all(s, tmpl, limit, true, out, NULL);
 }
 
 int px_ts_count(px_space *s, px_val tmpl, size_t *out) {
@@ -1577,7 +1609,6 @@ int px_ts_count(px_space *s, px_val tmpl, size_t *out) {
     return PX_EINVAL;
   }
   scan_all(s, tmpl, 0, false, NULL, out);
-  px_val_release(tmpl);
   return 0;
 }
 
@@ -1593,7 +1624,6 @@ int px_ts_exists(px_space *s, px_val tmpl, bool *out) {
   size_t n = 0;
   scan_all(s, tmpl, 1, false, NULL, &n);
   *out = n > 0;
-  px_val_release(tmpl);
   return 0;
 }
 
@@ -1623,7 +1653,7 @@ int px_ts_renew(px_space *s, uint64_t lease, int64_t ttl_ms) {
     unlock_fx(s, &f);
     px_store_op op = {PX_STORE_TUPLE_EXPIRY, s->key, lease, {0}, wexp};
     px_val none;
-    return dop_run(d, &op, 1, &none);
+    return dop_run(d, &op, 1, false, &none);
   } else if (t) {
     t->expires = now + (uint64_t)ttl_ms;
     t->wexp = (int64_t)(px__ts_wall_ms() + (uint64_t)ttl_ms);
@@ -1655,7 +1685,7 @@ int px_ts_cancel(px_space *s, uint64_t lease) {
       unlock_fx(s, &f);
       px_store_op op = op_del(s, lease);
       px_val none;
-      return dop_run(d, &op, 1, &none);
+      return dop_run(d, &op, 1, false, &none);
     } else {
       px_val_release(tuple_remove(s, t));
       rc = 0;
@@ -1669,8 +1699,28 @@ int px_ts_cancel(px_space *s, uint64_t lease) {
 
 int px_ts_watch(px_space *s, px_val tmpl, unsigned events, px_ref to,
                 uint64_t *watch) {
+  return px_ts_watch_lease(s, tmpl, events, to, 0, watch);
+}
+
+/* Arms the reaper's timer for a lease ending at `expires` (clock ms). */
+static px_tref lease_timer(px_space *s, uint64_t expires, px_atom type,
+                           uint64_t id) {
+  if (px_ref_is_nil(s->reaper)) return 0;
+  uint64_t now = px_clock_ms();
+  int64_t in = expires > now ? (int64_t)(expires - now) : 0;
+  return px_send_after(in, s->reaper, type, px_int((int64_t)id));
+}
+
+static void watch_free(ts_watch *w) {
+  if (w->tref) px_cancel_timer(w->tref);
+  px_val_release(w->tmpl);
+  free(w);
+}
+
+int px_ts_watch_lease(px_space *s, px_val tmpl, unsigned events, px_ref to,
+                      int64_t ttl_ms, uint64_t *watch) {
   if (watch) *watch = 0;
-  if (!s || check_tmpl(tmpl) || !events || px_ref_is_nil(to)) {
+  if (!s || check_tmpl(tmpl) || !events || px_ref_is_nil(to) || ttl_ms < 0) {
     px_val_release(tmpl);
     return PX_EINVAL;
   }
@@ -1681,6 +1731,10 @@ int px_ts_watch(px_space *s, px_val tmpl, unsigned events, px_ref to,
   w->tmpl = tmpl;
   w->events = events;
   w->to = to;
+  if (ttl_ms > 0) {
+    w->expires = px_clock_ms() + (uint64_t)ttl_ms;
+    w->tref = lease_timer(s, w->expires, A_WATCH_EXPIRE, w->id);
+  }
   w->next = s->watches;
   s->watches = w;
   if (watch) *watch = w->id;
@@ -1693,28 +1747,75 @@ int px_ts_watch(px_space *s, px_val tmpl, unsigned events, px_ref to,
   return 0;
 }
 
+/* The live watch `id` (under the lock); one whose lease ran out is
+ * dropped on the way, so it is never found again. */
+static ts_watch **watch_find(px_space *s, uint64_t id) {
+  for (ts_watch **pp = &s->watches; *pp; pp = &(*pp)->next) {
+    if ((*pp)->id != id) continue;
+    ts_watch *w = *pp;
+    if (w->expires && w->expires <= px_clock_ms()) {
+      *pp = w->next;
+      watch_free(w);
+      return NULL;
+    }
+    return pp;
+  }
+  return NULL;
+}
+
 int px_ts_unwatch(px_space *s, uint64_t watch) {
   if (!s) return PX_EINVAL;
   pthread_mutex_lock(&s->mu);
-  int rc = PX_ENOTFOUND;
-  for (ts_watch **pp = &s->watches; *pp; pp = &(*pp)->next) {
-    if ((*pp)->id != watch) continue;
+  ts_watch **pp = watch_find(s, watch);
+  if (pp) {
     ts_watch *w = *pp;
     *pp = w->next;
-    px_val_release(w->tmpl);
-    free(w);
-    rc = 0;
+    watch_free(w);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return pp ? 0 : PX_ENOTFOUND;
+}
+
+int px_ts_watch_renew(px_space *s, uint64_t watch, int64_t ttl_ms) {
+  if (!s || ttl_ms <= 0) return PX_EINVAL;
+  pthread_mutex_lock(&s->mu);
+  ts_watch **pp = watch_find(s, watch);
+  if (pp) {
+    ts_watch *w = *pp;
+    if (w->tref) px_cancel_timer(w->tref);
+    w->expires = px_clock_ms() + (uint64_t)ttl_ms;
+    w->tref = lease_timer(s, w->expires, A_WATCH_EXPIRE, w->id);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return pp ? 0 : PX_ENOTFOUND;
+}
+
+/* The reaper's lease timer for watch `id`: drops it if it ran out (a
+ * renewal re-armed its own timer). */
+static void reaper_watch_expire(px_space *s, uint64_t id) {
+  pthread_mutex_lock(&s->mu);
+  for (ts_watch **pp = &s->watches; *pp; pp = &(*pp)->next) {
+    ts_watch *w = *pp;
+    if (w->id != id) continue;
+    if (w->expires && w->expires <= px_clock_ms()) {
+      w->tref = 0; /* this timer */
+      *pp = w->next;
+      watch_free(w);
+    }
     break;
   }
   pthread_mutex_unlock(&s->mu);
-  return rc;
 }
 
 /* ---- transactions -------------------------------------------------------------- */
 
 int px_ts_begin(px_space *s, px_ts_txn **out) {
+  return px_ts_begin_lease(s, 0, out);
+}
+
+int px_ts_begin_lease(px_space *s, int64_t ttl_ms, px_ts_txn **out) {
   *out = NULL;
-  if (!s) return PX_EINVAL;
+  if (!s || ttl_ms < 0) return PX_EINVAL;
   fx f = {0};
   px_ts_txn *t = px__xcalloc(1, sizeof *t);
   t->s = s;
@@ -1723,6 +1824,10 @@ int px_ts_begin(px_space *s, px_ts_txn **out) {
   t->id = ++s->txn_ids;
   t->next = s->txns;
   s->txns = t;
+  if (ttl_ms > 0) {
+    t->expires = px_clock_ms() + (uint64_t)ttl_ms;
+    t->tref = lease_timer(s, t->expires, A_TXN_EXPIRE, t->id);
+  }
   want_monitor(s, &f, t->owner);
   unlock_fx(s, &f);
   *out = t;
@@ -1731,6 +1836,7 @@ int px_ts_begin(px_space *s, px_ts_txn **out) {
 
 static void txn_free(px_ts_txn *t) {
   if (!t) return;
+  if (t->tref) px_cancel_timer(t->tref);
   free(t->writes);
   free(t->takes);
   free(t->reads);
@@ -1793,8 +1899,9 @@ static int txn_finish(px_ts_txn *t, bool commit) {
   fx f = {0};
   pthread_mutex_lock(&s->mu);
   int rc = 0;
+  txn_lapse(s, &f, t);
   if (t->done) {
-    rc = PX_ENOTFOUND; /* aborted because its owner exited */
+    rc = PX_ENOTFOUND; /* aborted: its lease ran out, or its owner exited */
   } else if (commit && s->store && (t->nw || t->nt)) {
     /* durable: its writes and takes are one apply; they stay hidden (held
      * by the txn) until it is durable, and the txn aborts if it fails */
@@ -1813,8 +1920,7 @@ static int txn_finish(px_ts_txn *t, bool commit) {
       d->tx = t;
       unlock_fx(s, &f);
       px_val none;
-      rc = dop_run(d, ops, n, &none);
-      free(ops);
+      rc = dop_run(d, ops, n, true, &none);
       return rc;
     }
     free(ops); /* only writes it took back itself: nothing to store */
@@ -1829,6 +1935,38 @@ static int txn_finish(px_ts_txn *t, bool commit) {
 }
 
 int px_ts_commit(px_ts_txn *t) { return txn_finish(t, true); }
+
+int px_ts_txn_renew(px_ts_txn *t, int64_t ttl_ms) {
+  if (!t || ttl_ms <= 0) return PX_EINVAL;
+  px_space *s = t->s;
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  txn_lapse(s, &f, t);
+  int rc = PX_ENOTFOUND;
+  if (!t->done) {
+    if (t->tref) px_cancel_timer(t->tref);
+    t->expires = px_clock_ms() + (uint64_t)ttl_ms;
+    t->tref = lease_timer(s, t->expires, A_TXN_EXPIRE, t->id);
+    rc = 0;
+  }
+  unlock_fx(s, &f);
+  return rc;
+}
+
+/* The reaper's lease timer for transaction `id`. */
+static void reaper_txn_expire(px_space *s, uint64_t id) {
+  fx f = {0};
+  pthread_mutex_lock(&s->mu);
+  for (px_ts_txn *t = s->txns; t; t = t->next)
+    if (t->id == id) {
+      t->tref = 0; /* this timer; a renewal armed its own */
+      txn_lapse(s, &f, t);
+      if (!t->done && t->expires > px_clock_ms() && !t->committing)
+        t->tref = lease_timer(s, t->expires, A_TXN_EXPIRE, t->id);
+      break;
+    }
+  unlock_fx(s, &f);
+}
 int px_ts_abort(px_ts_txn *t) { return txn_finish(t, false); }
 
 int px_ts_write_tx(px_ts_txn *t, px_val tuple, int64_t ttl_ms) {
@@ -1837,9 +1975,11 @@ int px_ts_write_tx(px_ts_txn *t, px_val tuple, int64_t ttl_ms) {
     return PX_EINVAL;
   }
   px_space *s = t->s;
+  fx f = {0};
   pthread_mutex_lock(&s->mu);
+  txn_lapse(s, &f, t);
   if (t->done) {
-    pthread_mutex_unlock(&s->mu);
+    unlock_fx(s, &f);
     px_val_release(tuple);
     return PX_ENOTFOUND;
   }
@@ -1851,7 +1991,7 @@ int px_ts_write_tx(px_ts_txn *t, px_val tuple, int64_t ttl_ms) {
     t->writes = px__xrealloc(t->writes, t->cw * sizeof *t->writes);
   }
   t->writes[t->nw++] = x;
-  pthread_mutex_unlock(&s->mu);
+  unlock_fx(s, &f);
   return 0;
 }
 
@@ -1988,8 +2128,7 @@ static void reaper_down(px_space *s, px_ref dead) {
     if (px_ref_eq((*pp)->to, dead)) {
       ts_watch *w = *pp;
       *pp = w->next;
-      px_val_release(w->tmpl);
-      free(w);
+      watch_free(w);
     } else {
       pp = &(*pp)->next;
     }

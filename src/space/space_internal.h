@@ -101,6 +101,7 @@ struct ts_waiter {
    * as it was if the taker dies before collecting it */
   uint64_t rseq, rexpires;
   int64_t rwexp;
+  bool aborted; /* resolved because its transaction's lease ran out */
   wq *q; /* queue it waits in, NULL when resolved */
   ts_waiter *prev, *next;
   ts_waiter *all_prev, *all_next;
@@ -112,6 +113,8 @@ struct ts_watch {
   px_val tmpl;
   unsigned events;
   px_ref to;
+  uint64_t expires; /* lease end, clock ms; 0 = none (R-K-15) */
+  px_tref tref;
   ts_watch *next;
 };
 
@@ -133,6 +136,8 @@ struct px_ts_txn {
   ts_tuple **reads; /* tuples it holds a read lock on */
   size_t nr, cr;
   bool committing; /* durable commit in flight */
+  uint64_t expires; /* lease end, clock ms; 0 = none: then it aborts */
+  px_tref tref;
   px_ts_txn *next;
 };
 

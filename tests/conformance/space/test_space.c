@@ -516,6 +516,81 @@ Test(space, T_K_18_watch) {
   px_space_close(s);
 }
 
+/* T-K-18 / R-K-15: the registration is itself leased. Events flow while
+ * the lease lasts (a renewal extends it); from its end none is delivered,
+ * even before the reaper drops it; renew or unwatch after the end is
+ * PX_ENOTFOUND. */
+Test(space, T_K_18_watch_lease) {
+  px_space *s = open_sp("watchlease");
+  uint64_t w;
+  cr_assert_eq(px_ts_watch_lease(s, px_arr(2, px_str("ev"), px_nil()),
+                                 PX_TS_WRITTEN, px_self(), 100, &w),
+               0);
+  px_ts_write(s, px_arr(2, px_str("ev"), px_int(1)), 0, NULL);
+  px_clock_advance(60);
+  cr_assert_eq(px_ts_watch_renew(s, w, 100), 0); /* now ends at t=160 */
+  px_clock_advance(60);                          /* t=120 */
+  px_ts_write(s, px_arr(2, px_str("ev"), px_int(2)), 0, NULL);
+  px_clock_advance(40); /* t=160: over */
+  px_ts_write(s, px_arr(2, px_str("ev"), px_int(3)), 0, NULL);
+  for (int i = 1; i <= 2; i++) {
+    px_message *m;
+    cr_assert_eq(px_receive(is_ts_event, NULL, 10000, &m), 0);
+    cr_assert_eq(px_at(px_gets(m->payload, "tuple"), 1).u.i, i);
+    px_message_free(m);
+  }
+  px_message *m;
+  cr_assert_eq(px_receive(is_ts_event, NULL, 0, &m), PX_ETIMEDOUT);
+  cr_assert_eq(px_ts_watch_renew(s, w, 100), PX_ENOTFOUND);
+  cr_assert_eq(px_ts_unwatch(s, w), PX_ENOTFOUND);
+  for (long i = 0; px__ts_watches(s) != 0; i++) {
+    cr_assert(i < 200000000L);
+    sched_yield();
+  }
+  px_space_close(s);
+}
+
+/* R-K-16: a transaction is leased; when its lease runs out it aborts: its
+ * take comes back (to the taker blocked on it), its write is never seen,
+ * and its later operations and its commit are PX_ENOTFOUND. A renewal
+ * extends it. */
+Test(space, R_K_16_txn_lease_runs_out) {
+  px_space *s = open_sp("txlease");
+  px_ts_write(s, px_arr(2, px_str("k"), px_int(1)), 0, NULL);
+  px_ts_txn *t;
+  cr_assert_eq(px_ts_begin_lease(s, 100, &t), 0);
+  px_val v;
+  cr_assert_eq(px_ts_take_tx(t, px_arr(2, px_str("k"), px_nil()), 0, &v), 0);
+  px_val_release(v);
+  cr_assert_eq(px_ts_write_tx(t, px_arr(2, px_str("w"), px_int(2)), 0), 0);
+  px_ref a = agent_op_on(agent_spawn(NULL), "take", s,
+                         px_arr(2, px_str("k"), px_nil()), -1, 1, px_nil(), 0);
+  wait_waiters(s, 1);
+  wait_parked(a);
+  px_clock_advance(50);
+  cr_assert_eq(px_ts_txn_renew(t, 100), 0); /* now ends at t=150 */
+  px_clock_advance(60);                     /* t=110: still on */
+  cr_assert_eq(px_ts_write_tx(t, px_arr(2, px_str("w"), px_int(3)), 0), 0);
+  cr_assert(no_result_now());
+  px_clock_advance(40); /* t=150: over, the reaper aborts it */
+  int64_t tag;
+  cr_assert_eq(agent_result(&tag, &v), 0);
+  cr_assert_eq(px_at(v, 1).u.i, 1);
+  px_val_release(v);
+  cr_assert_eq(px_ts_write_tx(t, px_arr(2, px_str("w"), px_int(4)), 0),
+               PX_ENOTFOUND);
+  cr_assert_eq(px_ts_txn_renew(t, 100), PX_ENOTFOUND);
+  cr_assert_eq(px_ts_commit(t), PX_ENOTFOUND); /* and it is freed */
+  cr_assert_eq(count_all(s, 2), 0);
+  /* a lapsed lease is also noticed by the owner's next call, timer or not */
+  cr_assert_eq(px_ts_begin_lease(s, 10, &t), 0);
+  cr_assert_eq(px_ts_write_tx(t, px_arr(2, px_str("w"), px_int(5)), 0), 0);
+  px_clock_advance(10);
+  cr_assert_eq(px_ts_commit(t), PX_ENOTFOUND);
+  cr_assert_eq(count_all(s, 2), 0);
+  px_space_close(s);
+}
+
 /* Barrier: releases all when count have arrived; a timed-out arrival is
  * taken back. */
 Test(space, barrier) {
