@@ -82,8 +82,11 @@ typedef enum px_space_kind {
  *     the others keep their expiry. Expiry at run time needs no ack: the
  *     delete is issued in the background (and re-done at the next open if
  *     lost in a crash).
- *  Callers park in px_store_apply (many share one fsync); the space lock is
- *  never held meanwhile. */
+ *  Callers park until their operation is durable (many share one fsync);
+ *  the space lock is never held meanwhile. An actor killed while parked
+ *  does not undo its operation: it completes as if the caller had returned
+ *  (a take's tuple is gone with its caller, as with a gen_server call whose
+ *  caller died after the server acted). */
 PX_API void px_space_set_store(px_store *store);
 
 /** Opens (creating if needed) the space `name` of (tenant, ns); NULL
