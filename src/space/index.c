@@ -36,10 +36,14 @@ static uint64_t h01(uint64_t h0, uint64_t h1) {
 
 static ts_bucket *bucket_get(px_space *s, size_t arity, int kind, uint64_t h,
                              bool create) {
+  ts_bucket *hot = s->hot;
+  if (hot && hot->h == h && hot->arity == arity && hot->kind == kind)
+    return hot;
   if (s->bt_cap) {
     for (ts_bucket *b = s->bt[bkey(arity, kind, h) & (s->bt_cap - 1)]; b;
          b = b->hnext)
-      if (b->h == h && b->arity == arity && b->kind == kind) return b;
+      if (b->h == h && b->arity == arity && b->kind == kind)
+        return s->hot = b;
   }
   if (!create) return NULL;
   if (s->bt_n + 1 > s->bt_cap * 3 / 4) {
@@ -71,7 +75,7 @@ static ts_bucket *bucket_get(px_space *s, size_t arity, int kind, uint64_t h,
   b->hnext = s->bt[j];
   s->bt[j] = b;
   s->bt_n++;
-  return b;
+  return s->hot = b;
 }
 
 ts_bucket *px__ts_bucket(px_space *s, size_t arity, uint64_t h0,
@@ -85,6 +89,7 @@ void px__ts_bucket_maybe_free(px_space *s, ts_bucket *b) {
   while (*pp != b) pp = &(*pp)->hnext;
   *pp = b->hnext;
   s->bt_n--;
+  if (s->hot == b) s->hot = NULL;
   if (s->nspare_buckets < PX__TS_SPARE_MAX) {
     b->hnext = s->spare_buckets;
     s->spare_buckets = b;
@@ -223,6 +228,7 @@ void px__ts_index_free(px_space *s) {
     }
   free(s->bt);
   s->bt = NULL;
+  s->hot = NULL;
   s->bt_cap = s->bt_n = 0;
   for (ts_bucket *b = s->spare_buckets, *nx; b; b = nx) {
     nx = b->hnext;

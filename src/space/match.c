@@ -57,12 +57,7 @@ static int type_of_name(px_val n) {
   return -1;
 }
 
-bool px__ts_field_exact(px_val f, px_val *v) {
-  if (px_is_nil(f)) return false;
-  if (f.type != PX_T_MAP) {
-    *v = f;
-    return true;
-  }
+bool px__ts_formal_exact(px_val f, px_val *v) {
   size_t n;
   const char *k = formal_key(f, &n);
   if (!k) {
@@ -151,7 +146,7 @@ bool px__ts_field_match(px_val f, px_val v) {
 
 int px__ts_tuple_check(px_val t) {
   if (px_typeof(t) != PX_T_ARRAY) return PX_EINVAL;
-  size_t n = px_len(t);
+  size_t n = px__ts_len(t);
   return (n >= 1 && n <= PX_TUPLE_MAX_ARITY) ? 0 : PX_EINVAL;
 }
 
@@ -160,7 +155,7 @@ int px_ts_template_check(px_val tmpl, char *errbuf, size_t errcap) {
     set_err(errbuf, errcap, "a template is an array");
     return PX_EINVAL;
   }
-  size_t n = px_len(tmpl);
+  size_t n = px__ts_len(tmpl);
   if (n < 1 || n > PX_TUPLE_MAX_ARITY) {
     set_err(errbuf, errcap, "a template has 1..1000 fields");
     return PX_EINVAL;

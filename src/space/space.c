@@ -372,14 +372,19 @@ static void note_push(px_space *s, px_ref to, px_atom type, px_val payload) {
   s->ob_n++;
 }
 
-static void notify(px_space *s, fx *f, unsigned ev, px_val tuple) {
-  if (!s->watches) return;
+static void notify_watches(px_space *s, fx *f, unsigned ev, px_val tuple);
+/* Inline: most spaces have no watches. */
+static inline void notify(px_space *s, fx *f, unsigned ev, px_val tuple) {
+  if (s->watches) notify_watches(s, f, ev, tuple);
+}
+
+static void notify_watches(px_space *s, fx *f, unsigned ev, px_val tuple) {
   px_atom type = ev == PX_TS_WRITTEN ? A_WRITTEN
                  : ev == PX_TS_TAKEN ? A_TAKEN
                                      : A_EXPIRED;
   uint64_t now = NOW_UNSET;
   for (ts_watch *w = s->watches; w; w = w->next) {
-    if (!(w->events & ev) || !px_ts_match(w->tmpl, tuple)) continue;
+    if (!(w->events & ev) || !px__ts_match_checked(w->tmpl, tuple)) continue;
     /* a registration whose lease ran out hears nothing, even before the
      * reaper drops it */
     if (w->expires && w->expires <= now_ms(&now)) continue;
@@ -392,11 +397,16 @@ static void notify(px_space *s, fx *f, unsigned ev, px_val tuple) {
 }
 
 /* Unlocks the space and performs the effects. */
-static void unlock_fx(px_space *s, fx *f) {
-  if (!f->n && !f->notes && !f->nmon && !f->purge) {
+static void unlock_fx_slow(px_space *s, fx *f);
+/* Inline: most operations have no effects to perform. */
+static inline void unlock_fx(px_space *s, fx *f) {
+  if (!f->n && !f->notes && !f->nmon && !f->purge)
     pthread_mutex_unlock(&s->mu);
-    return;
-  }
+  else
+    unlock_fx_slow(s, f);
+}
+
+static void unlock_fx_slow(px_space *s, fx *f) {
   bool drain = f->notes && !s->draining;
   if (drain) s->draining = true;
   pthread_mutex_unlock(&s->mu);
@@ -530,7 +540,7 @@ static ts_tuple *find_match_ex(px_space *s, fx *f, px_val tmpl,
        * next is NULL too. */
       expire_node(s, f, t);
     } else if ((visible(t, tx) || (pend_too && t->pend)) &&
-               !(take && rl_blocks(t, tx)) && px_ts_match(tmpl, t->v)) {
+               !(take && rl_blocks(t, tx)) && px__ts_match_checked(tmpl, t->v)) {
       return t;
     }
     t = next;
@@ -642,7 +652,7 @@ static bool offer(px_space *s, fx *f, ts_tuple *t, bool linked) {
     }
     if (w->tx && t->wtx && t->wtx != w->tx) continue;
     if (!w->tx && t->wtx) continue;
-    if (!px_ts_match(w->tmpl, t->v)) continue;
+    if (!px__ts_match_checked(w->tmpl, t->v)) continue;
     if (w->kind == W_READ) {
       if (w->tx && tk) continue;
       if (w->tx) rl_add(t, w->tx);
@@ -1540,7 +1550,7 @@ static int scan_all(px_space *s, px_val tmpl, size_t limit, bool take,
     if (t->expires && t->expires <= now_ms(&now) && expirable(t)) {
       expire_node(s, &f, t);
     } else if (visible(t, NULL) && !(take && t->nrl) &&
-               px_ts_match(tmpl, t->v)) {
+               px__ts_match_checked(tmpl, t->v)) {
       got++;
       if (take && s->store) {
         t->resv = true;

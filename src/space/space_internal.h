@@ -167,6 +167,8 @@ struct px_space {
   uint64_t seq, wseq;
   size_t count; /* stored tuple nodes (visible or held by a txn) */
   ts_bucket **bt;
+  ts_bucket *hot; /* the bucket last looked up (index.c): a write and the
+                     take that follows it usually want the same one */
   size_t bt_cap, bt_n;
   ts_arity *ar[PX_TUPLE_MAX_ARITY + 1];
   ts_tuple **lt; /* lease hash */
@@ -225,11 +227,36 @@ void px__ts_index_free(px_space *s);
 
 /** True when template field `f` is an exact value; *v is then the value to
  *  compare with (borrowed: the field itself, or the payload of $exact). */
-bool px__ts_field_exact(px_val f, px_val *v);
+bool px__ts_formal_exact(px_val f, px_val *v); /* a map field: $exact? */
+static inline bool px__ts_field_exact(px_val f, px_val *v) {
+  if (f.type == PX_T_NIL) return false;
+  if (f.type != PX_T_MAP) {
+    *v = f;
+    return true;
+  }
+  return px__ts_formal_exact(f, v);
+}
 /** Checks one template field; 0 or PX_EINVAL with a reason. */
 int px__ts_field_check(px_val f, char *errbuf, size_t errcap);
 /** True when `v` satisfies template field `f` (f already checked). */
 bool px__ts_field_match(px_val f, px_val v);
+/* px_ts_match for a checked template and tuple, with the common fields
+ * (wildcards, exact ints and atoms) inline: the lookups call it for every
+ * candidate. */
+static inline bool px__ts_match_checked(px_val tmpl, px_val tuple) {
+  size_t n = px__ts_len(tmpl);
+  if (n != px__ts_len(tuple)) return false;
+  for (size_t i = 0; i < n; i++) {
+    px_val f = px__ts_at(tmpl, i), v = px__ts_at(tuple, i);
+    if (f.type == PX_T_NIL) continue;
+    if (f.type == PX_T_INT || f.type == PX_T_ATOM) {
+      if (f.type != v.type || f.u.i != v.u.i) return false;
+      continue;
+    }
+    if (!px__ts_field_match(f, v)) return false;
+  }
+  return true;
+}
 /** 0 when `t` is an array of 1..PX_TUPLE_MAX_ARITY fields, else PX_EINVAL. */
 int px__ts_tuple_check(px_val t);
 
