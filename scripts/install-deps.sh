@@ -8,7 +8,6 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config
   libmsgpack-dev libjansson-dev libcriterion-dev libsqlite3-dev
-  libmimalloc-dev
 )
 # Benchmark baselines (bench/run); installed with PX_BENCH_DEPS=1 or by
 # `make bench`, so that `make test` stays lean.
