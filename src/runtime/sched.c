@@ -334,7 +334,7 @@ void px__sched_requeue(px__worker *w, struct px__actor *a) {
 void px__sched_requeue_quiet(px__worker *w, struct px__actor *a) {
   /* A yield lets what came from other threads go first too: an actor that
    * keeps yielding would otherwise keep this worker busy while the inject
-   * queue waits for its periodic turn. */
+   * queue (served after the ring) waits. */
   struct px__actor *x = inject_pop();
   if (x) runq_push(&w->rq, x);
   if (w->nyielded < PX__YIELDED_MAX)
@@ -408,8 +408,7 @@ static void park(px__worker *w) {
   /* Spin a little first: a wake-up through the futex costs far more than a
    * few microseconds of polling when work comes right back. */
   atomic_fetch_add_explicit(&S.spinning, 1, memory_order_seq_cst);
-  uint64_t now = px_now_ns();
-  uint64_t until = now + (uint64_t)S.spin_us * 1000u;
+  uint64_t until = px_now_ns() + (uint64_t)S.spin_us * 1000u;
   bool seen = false;
   while (!atomic_load_explicit(&S.stopping, memory_order_acquire)) {
     if (work_visible(w)) {
@@ -423,7 +422,7 @@ static void park(px__worker *w) {
       break;
     }
     for (int i = 0; i < 64; i++) px__cpu_relax();
-    if ((now = px_now_ns()) >= until) break;
+    if (px_now_ns() >= until) break;
   }
   atomic_fetch_sub_explicit(&S.spinning, 1, memory_order_seq_cst);
   if (seen || atomic_load_explicit(&S.stopping, memory_order_acquire)) return;
