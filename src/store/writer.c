@@ -10,7 +10,10 @@
  * split into two halves that alternate between commits. The writer
  * therefore waits for as many callers as its last commit had, for at most
  * half that commit's duration: a steady load rides whole commits, and a
- * load that fell away costs at most that half once.
+ * load that fell away costs at most that half once. It waits inside the
+ * open transaction, applying arrivals as they come (woken every
+ * GATHER_STEP of them), so that the inserts overlap with the callers'
+ * way back instead of following it (ts_durable, 64 writers: +20%).
  *
  * Callers are answered after the commit, outside the queue lock: a plain
  * thread through its condvar, a handler through its promise, an
@@ -31,6 +34,8 @@
 
 /* Stop gathering (max_batch_delay_us) once this many ops are queued. */
 #define GATHER_MAX_OPS 8192
+/* A gathering writer is woken to apply arrivals every this many. */
+#define GATHER_STEP 16
 /* Longest self-clocked gather, whatever the last commit took. */
 #define GATHER_CAP_NS 2000000ull
 /* Small applies encode into arrays on the caller's stack. */
@@ -83,18 +88,22 @@ static void set_all(px__store_req *b, int rc) {
   for (; b; b = b->next) b->rc = rc;
 }
 
-/* Applies a batch; sets every request's rc. */
-static void run_batch(px_store *s, px__store_req *batch) {
-  int rc = step_done(s->st[PX__ST_BEGIN]);
-  if (rc != SQLITE_OK) goto io;
-  set_all(batch, 0);
-  bool failed = false;
-  for (px__store_req *r = batch; r; r = r->next)
-    if ((r->rc = apply_ops(s, r)) != 0) {
-      failed = true;
-      break;
-    }
-  if (!failed) {
+/* Applies requests from r on, in the open transaction; false when one
+ * failed (its rc says why; the batch must be replayed). */
+static bool apply_list(px_store *s, px__store_req *r) {
+  for (; r; r = r->next)
+    if ((r->rc = apply_ops(s, r)) != 0) return false;
+  return true;
+}
+
+/* Ends a batch whose transaction `began` (BEGIN succeeded) and whose
+ * requests were applied while `ok`: commits, or replays it with a
+ * savepoint per caller; sets every request's rc. */
+static void end_batch(px_store *s, px__store_req *batch, bool began,
+                      bool ok) {
+  int rc;
+  if (!began) goto io;
+  if (ok) {
     rc = step_done(s->st[PX__ST_COMMIT]);
     if (rc != SQLITE_OK) goto io_rollback;
     atomic_fetch_add_explicit(&s->commits, 1, memory_order_relaxed);
@@ -104,6 +113,7 @@ static void run_batch(px_store *s, px__store_req *batch) {
   step_done(s->st[PX__ST_ROLLBACK]);
   rc = step_done(s->st[PX__ST_BEGIN]);
   if (rc != SQLITE_OK) goto io;
+  set_all(batch, 0);
   for (px__store_req *r = batch; r; r = r->next) {
     if (step_done(s->st[PX__ST_SAVEPOINT]) != SQLITE_OK) goto io_rollback;
     r->rc = apply_ops(s, r);
@@ -149,24 +159,53 @@ static struct timespec deadline_in(uint64_t ns) {
   return dl;
 }
 
-/* Waits (s->mu held, queue not empty) for more requests before a commit:
- * the fixed max_batch_delay_us when set, else self-clocked (see top). */
-static void gather(px_store *s, size_t last_callers, uint64_t last_ns) {
-  if (s->closing) return;
-  if (s->opts.max_batch_delay_us > 0) {
-    struct timespec dl =
-        deadline_in((uint64_t)s->opts.max_batch_delay_us * 1000u);
-    while (s->queued_ops < GATHER_MAX_OPS && !s->closing)
-      if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) break;
-    return;
-  }
-  if (last_callers < 2 || s->queued_callers >= last_callers) return;
-  uint64_t wait = last_ns / 2 < GATHER_CAP_NS ? last_ns / 2 : GATHER_CAP_NS;
-  struct timespec dl = deadline_in(wait);
-  s->gather_target = last_callers;
-  while (s->queued_callers < last_callers && !s->closing)
+/* The fixed max_batch_delay_us gathering (s->mu held, queue not empty),
+ * before the transaction begins. */
+static void gather_fixed(px_store *s) {
+  struct timespec dl =
+      deadline_in((uint64_t)s->opts.max_batch_delay_us * 1000u);
+  while (s->queued_ops < GATHER_MAX_OPS && !s->closing)
     if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) break;
-  s->gather_target = 0;
+}
+
+/* Takes the whole queue (s->mu held); *tail gets its last request. */
+static px__store_req *take_queue(px_store *s, px__store_req **tail,
+                                 size_t *n) {
+  px__store_req *q = s->head;
+  *tail = s->tail;
+  *n += s->queued_callers;
+  s->head = s->tail = NULL;
+  s->queued_ops = 0;
+  s->queued_callers = 0;
+  return q;
+}
+
+/* Self-clocked gathering (see top), inside the open transaction: the
+ * requests that arrive are applied as they come, so the inserts overlap
+ * with the callers' way back. Waits for `want` callers in all, for at
+ * most `wait_ns`. Returns false when an apply failed. */
+static bool gather_applying(px_store *s, px__store_req **tail, size_t *have,
+                            size_t want, uint64_t wait_ns) {
+  struct timespec dl = deadline_in(wait_ns);
+  pthread_mutex_lock(&s->mu);
+  while (*have < want && !s->closing) {
+    if (!s->head) {
+      s->gather_target = want - *have;
+      int w = pthread_cond_timedwait(&s->cv, &s->mu, &dl);
+      s->gather_target = 0;
+      if (!s->head && w == ETIMEDOUT) break;
+      if (!s->head) continue;
+    }
+    px__store_req *more_tail;
+    px__store_req *more = take_queue(s, &more_tail, have);
+    pthread_mutex_unlock(&s->mu);
+    (*tail)->next = more;
+    *tail = more_tail;
+    if (!apply_list(s, more)) return false;
+    pthread_mutex_lock(&s->mu);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return true;
 }
 
 static void *writer_main(void *arg) {
@@ -182,15 +221,22 @@ static void *writer_main(void *arg) {
       pthread_mutex_unlock(&s->mu);
       break;
     }
-    gather(s, last_callers, last_ns);
-    px__store_req *batch = s->head;
-    s->head = s->tail = NULL;
-    s->queued_ops = 0;
-    s->queued_callers = 0;
+    bool fixed = s->opts.max_batch_delay_us > 0;
+    if (fixed && !s->closing) gather_fixed(s);
+    px__store_req *tail;
+    size_t have = 0;
+    px__store_req *batch = take_queue(s, &tail, &have);
     pthread_mutex_unlock(&s->mu);
     uint64_t t0 = mono_ns();
 
-    run_batch(s, batch);
+    bool began = step_done(s->st[PX__ST_BEGIN]) == SQLITE_OK;
+    bool ok = began && apply_list(s, batch);
+    if (ok && !fixed && last_callers >= 2 && have < last_callers) {
+      uint64_t wait =
+          last_ns / 2 < GATHER_CAP_NS ? last_ns / 2 : GATHER_CAP_NS;
+      ok = gather_applying(s, &tail, &have, last_callers, wait);
+    }
+    end_batch(s, batch, began, ok);
 
     uint64_t nops = 0, ncallers = 0;
     size_t nrep = 0;
@@ -315,11 +361,14 @@ static bool enqueue_locked(px_store *s, px__store_req *r) {
   s->tail = r;
   s->queued_ops += r->n;
   s->queued_callers++;
-  /* Wake the writer only when it has a reason to look: the first request,
-   * the count its gather waits for, or a full fixed-delay batch. */
-  if (first || s->queued_callers == s->gather_target ||
-      s->queued_ops >= GATHER_MAX_OPS)
-    pthread_cond_signal(&s->cv);
+  /* Wake the writer only when it has a reason to look: the first request
+   * when it idles; while it gathers, every GATHER_STEP callers (to apply
+   * them as they come) and the count it waits for; a full fixed-delay
+   * batch. */
+  size_t t = s->gather_target;
+  bool wake = t ? s->queued_callers >= t || s->queued_callers % GATHER_STEP == 0
+                : first;
+  if (wake || s->queued_ops >= GATHER_MAX_OPS) pthread_cond_signal(&s->cv);
   return true;
 }
 
