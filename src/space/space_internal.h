@@ -163,7 +163,7 @@ struct px_space {
   px_store *store; /* durable spaces; NULL for memory spaces */
   char *key;       /* "tenant/ns/name": the store's space string */
 
-  pthread_mutex_t mu;
+  _Atomic(uint32_t) mu; /* the space lock: see ts_lock in space.c */
   uint64_t seq, wseq;
   size_t count; /* stored tuple nodes (visible or held by a txn) */
   ts_bucket **bt;
