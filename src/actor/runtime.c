@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "actor/actor_impl.h"
+#include "actor/stop_hooks.h"
 #include "plexspaces/core.h"
 
 static _Atomic(bool) started;
@@ -50,6 +51,25 @@ int px_runtime_start(const px_runtime_opts *opts) {
 
 int px_runtime_workers(void) { return px__sched_nworkers(); }
 
+static pthread_mutex_t hooks_mu = PTHREAD_MUTEX_INITIALIZER;
+static void (*stop_hooks[8])(void);
+static int nstop_hooks;
+
+void px__runtime_at_stop(void (*fn)(void)) {
+  pthread_mutex_lock(&hooks_mu);
+  bool known = false;
+  for (int i = 0; i < nstop_hooks; i++) known |= stop_hooks[i] == fn;
+  if (!known && nstop_hooks < 8) stop_hooks[nstop_hooks++] = fn;
+  pthread_mutex_unlock(&hooks_mu);
+}
+
+static void run_stop_hooks(void) {
+  pthread_mutex_lock(&hooks_mu);
+  int n = nstop_hooks;
+  pthread_mutex_unlock(&hooks_mu);
+  for (int i = 0; i < n; i++) stop_hooks[i]();
+}
+
 void px_runtime_stop(void) {
   if (!atomic_load(&started)) return;
   atomic_store_explicit(&px__stopping, true, memory_order_release);
@@ -70,6 +90,8 @@ void px_runtime_stop(void) {
     }
     px_runtime_wait_empty(50);
   }
+  /* Every actor is dead; their tables live until the hooks are done. */
+  run_stop_hooks();
   px__external_shutdown();
   px__timer_stop();
   px__sched_stop();

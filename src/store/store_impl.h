@@ -69,6 +69,7 @@ struct px_store {
   size_t queued_callers;
   size_t gather_target; /* the writer waits for this many callers; 0: no */
   bool closing;
+  bool in_batch;      /* the writer holds a batch it has not answered yet */
   size_t waiters;     /* plain threads blocked in px_store_apply */
   pthread_cond_t idle; /* close waits here for waiters to leave */
 

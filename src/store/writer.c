@@ -28,6 +28,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "actor/stop_hooks.h"
+#include "core/mem.h"
 #include "plexspaces/core.h"
 #include "plexspaces/error.h"
 #include "store/store_impl.h"
@@ -216,6 +218,10 @@ static void *writer_main(void *arg) {
   uint64_t last_ns = 0;    /* and how long it took, answers included */
   for (;;) {
     pthread_mutex_lock(&s->mu);
+    if (s->in_batch) { /* the last batch is answered: tell quiesce_all */
+      s->in_batch = false;
+      pthread_cond_broadcast(&s->idle);
+    }
     while (!s->head && !s->closing) pthread_cond_wait(&s->cv, &s->mu);
     if (!s->head) { /* closing, and everything is drained */
       pthread_mutex_unlock(&s->mu);
@@ -226,6 +232,7 @@ static void *writer_main(void *arg) {
     px__store_req *tail;
     size_t have = 0;
     px__store_req *batch = take_queue(s, &tail, &have);
+    s->in_batch = true;
     pthread_mutex_unlock(&s->mu);
     uint64_t t0 = mono_ns();
 
@@ -291,6 +298,54 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
+/* Open stores, for quiesce_all. */
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+static px_store **open_stores;
+static size_t nopen, capopen;
+static pthread_once_t hook_once = PTHREAD_ONCE_INIT;
+
+/* A px_runtime_stop hook: every actor is dead; wait until each writer has
+ * answered what it holds or has queued (answers to dead actors are
+ * dropped), so that none answers after the actor table is freed. */
+static void quiesce_all(void) {
+  pthread_mutex_lock(&open_mu);
+  for (size_t i = 0; i < nopen; i++) {
+    px_store *s = open_stores[i];
+    pthread_mutex_lock(&s->mu);
+    while (s->head || s->in_batch) pthread_cond_wait(&s->idle, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+  }
+  pthread_mutex_unlock(&open_mu);
+}
+
+static void register_hook(void) { px__runtime_at_stop(quiesce_all); }
+
+static void open_add(px_store *s) {
+  pthread_once(&hook_once, register_hook);
+  pthread_mutex_lock(&open_mu);
+  if (nopen == capopen) {
+    capopen = capopen ? capopen * 2 : 4;
+    open_stores = px__xrealloc(open_stores, capopen * sizeof *open_stores);
+  }
+  open_stores[nopen++] = s;
+  pthread_mutex_unlock(&open_mu);
+}
+
+static void open_del(px_store *s) {
+  pthread_mutex_lock(&open_mu);
+  for (size_t i = 0; i < nopen; i++)
+    if (open_stores[i] == s) {
+      open_stores[i] = open_stores[--nopen];
+      break;
+    }
+  if (nopen == 0) {
+    free(open_stores);
+    open_stores = NULL;
+    capopen = 0;
+  }
+  pthread_mutex_unlock(&open_mu);
+}
+
 int px__store_writer_start(px_store *s, char *errbuf, size_t errcap) {
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -306,10 +361,12 @@ int px__store_writer_start(px_store *s, char *errbuf, size_t errcap) {
     if (errbuf && errcap) snprintf(errbuf, errcap, "cannot start the writer");
     return PX_ENOMEM;
   }
+  open_add(s);
   return 0;
 }
 
 void px__store_writer_stop(px_store *s) {
+  open_del(s);
   pthread_mutex_lock(&s->mu);
   s->closing = true;
   pthread_cond_signal(&s->cv);

@@ -71,13 +71,25 @@ static bool clean(const pending *p) {
 
 static uint64_t tick_seq;
 
-void px__sup_stop_children(px__sup_child **cs, size_t n) {
+void px__sup_scratch_free(px__sup_scratch *sc) {
+  pending *p = sc->pending;
+  for (size_t i = 0; p && i < sc->npending; i++) px_val_release(p[i].reason);
+  free(sc->pending);
+  free(sc->timers);
+  free(sc->all);
+  *sc = (px__sup_scratch){0};
+}
+
+void px__sup_stop_children(px__sup_scratch *sc, px__sup_child **cs,
+                           size_t n) {
   wait_set ws = {px__xcalloc(n ? n : 1, sizeof(pending)), 0,
                  __atomic_add_fetch(&tick_seq, 1, __ATOMIC_RELAXED)};
+  sc->pending = ws.p;
   for (size_t i = 0; i < n; i++) {
     px__sup_child *c = cs[i];
     if (px_ref_is_nil(c->ref)) continue;
     pending *p = &ws.p[ws.n++];
+    sc->npending = ws.n;
     p->c = c;
     p->ref = c->ref;
     p->reason = px_nil();
@@ -96,6 +108,7 @@ void px__sup_stop_children(px__sup_child **cs, size_t n) {
   /* One timer per distinct finite timeout (simple_one_for_one children all
    * share one), armed before any signal is sent. */
   px_tref *timers = px__xcalloc(ws.n ? ws.n : 1, sizeof *timers);
+  sc->timers = timers;
   size_t ntimers = 0;
   for (size_t i = 0; i < ws.n; i++) {
     int64_t t = ws.p[i].c->shutdown;
@@ -136,6 +149,7 @@ void px__sup_stop_children(px__sup_child **cs, size_t n) {
   }
   for (size_t i = 0; i < ntimers; i++) px_cancel_timer(timers[i]);
   free(timers);
+  sc->timers = NULL;
   for (size_t i = 0; i < ws.n; i++) {
     pending *p = &ws.p[i];
     if (!clean(p))
@@ -145,4 +159,6 @@ void px__sup_stop_children(px__sup_child **cs, size_t n) {
     px_val_release(p->reason);
   }
   free(ws.p);
+  sc->pending = NULL;
+  sc->npending = 0;
 }

@@ -24,6 +24,7 @@ typedef struct sup {
   px_ref parent;
   uint64_t next_key;
   px_val doomed;       /* set when init failed: the reason to exit with */
+  px__sup_scratch scratch; /* a shutdown in progress (see sup.h) */
 } sup;
 
 static bool simple(const sup *s) {
@@ -90,8 +91,8 @@ static int start_kid(px__sup_child *k) {
   return rc;
 }
 
-static void stop_one(px__sup_child *k) {
-  if (!px_ref_is_nil(k->ref)) px__sup_stop_children(&k, 1);
+static void stop_one(sup *s, px__sup_child *k) {
+  if (!px_ref_is_nil(k->ref)) px__sup_stop_children(&s->scratch, &k, 1);
 }
 
 /* Stops every child: reverse start order, or all at once for
@@ -99,12 +100,14 @@ static void stop_one(px__sup_child *k) {
 static void stop_all(sup *s) {
   if (simple(s)) {
     px__sup_child **all = px__xcalloc(s->n ? s->n : 1, sizeof *all);
+    s->scratch.all = all;
     for (size_t i = 0; i < s->n; i++) all[i] = &s->kids[i];
-    px__sup_stop_children(all, s->n);
+    px__sup_stop_children(&s->scratch, all, s->n);
     free(all);
+    s->scratch.all = NULL;
     return;
   }
-  for (size_t i = s->n; i-- > 0;) stop_one(&s->kids[i]);
+  for (size_t i = s->n; i-- > 0;) stop_one(s, &s->kids[i]);
 }
 
 /* Stops the children and exits. Never returns. */
@@ -139,7 +142,7 @@ static bool restart_or_retry(sup *s, px__sup_child *k) {
 static size_t stop_tail(sup *s, size_t from, size_t keep) {
   for (size_t i = s->n; i-- > from;) {
     if (i == keep) continue;
-    stop_one(&s->kids[i]);
+    stop_one(s, &s->kids[i]);
     if (s->kids[i].restart == PX_SUP_TEMPORARY) {
       remove_kid(s, &s->kids[i]);
       if (i < keep) keep--;
@@ -246,6 +249,7 @@ static int boot_decode(px_val boot, sup *s) {
 }
 
 static void sup_free(sup *s) {
+  px__sup_scratch_free(&s->scratch);
   for (size_t i = 0; i < s->n; i++) px__sup_child_clear(&s->kids[i]);
   free(s->kids);
   px__sup_child_clear(&s->tmpl);
@@ -388,7 +392,7 @@ static void on_terminate_child(sup *s, const px_message *m) {
   px__sup_child *k = find_id(s, m);
   if (!k) return;
   /* R-C-18/24/30: no restart, no intensity charge, no auto_shutdown. */
-  stop_one(k);
+  stop_one(s, k);
   k->restarting = false;
   if (k->restart == PX_SUP_TEMPORARY) remove_kid(s, k);
   px_reply(m, px_nil());
@@ -402,7 +406,7 @@ static void on_terminate_ref(sup *s, const px_message *m) {
     reply_err(m, PX_ENOTFOUND, px_nil());
     return;
   }
-  stop_one(k);
+  stop_one(s, k);
   remove_kid(s, k);
   px_reply(m, px_nil());
 }

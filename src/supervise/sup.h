@@ -65,11 +65,21 @@ const px_actor_type *px__sup_child_stats_type(const px__sup_child *c);
 void px__sup_report(px_sup_report_kind kind, px_ref sup,
                     const px__sup_child *child, px_val reason);
 
+/* What a shutdown in progress holds on the heap. It lives in the
+ * supervisor's state, not on its stack, so that a supervisor killed while
+ * it waits for its children (the runtime stopping) frees it in terminate. */
+typedef struct px__sup_scratch {
+  void *pending, *timers, *all;
+  size_t npending;
+} px__sup_scratch;
+void px__sup_scratch_free(px__sup_scratch *sc);
+
 /* The shutdown protocol (stop.c): stops the n running children of cs at
  * once (each per its own shutdown value, sharing one deadline), waiting
  * via monitors; reports shutdown errors; sets each ref to nil. Sequential
  * order is the caller's business: call it with n = 1. */
-void px__sup_stop_children(px__sup_child **cs, size_t n);
+void px__sup_stop_children(px__sup_scratch *sc, px__sup_child **cs,
+                           size_t n);
 
 /* Borrowed exit_from / down_from refs out of runtime payloads. */
 bool px__sup_exit_from(const px_message *m, px_ref *from);
