@@ -6,13 +6,12 @@
  * always traps exits: a thread cannot be killed. */
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <pthread.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "actor/actor_impl.h"
+#include "core/futex.h"
 #include "plexspaces/core.h"
 
 static _Atomic(uint64_t) rt_epoch; /* bumped by each runtime start */
@@ -91,8 +90,7 @@ void px__external_shutdown(void) {
 void px__external_wake(px__actor *a) {
   /* release: the waiter that sees 1 also sees the pushed message. */
   atomic_store_explicit(&a->ext_wake, 1, memory_order_release);
-  syscall(SYS_futex, (uint32_t *)&a->ext_wake, FUTEX_WAKE_PRIVATE, 1, NULL,
-          NULL, 0);
+  px__futex_wake(&a->ext_wake, 1);
 }
 
 bool px__external_wait(px__actor *a, uint64_t deadline_ns) {
@@ -111,8 +109,7 @@ bool px__external_wait(px__actor *a, uint64_t deadline_ns) {
       ts.tv_nsec = (long)(left % 1000000000u);
       tsp = &ts;
     }
-    syscall(SYS_futex, (uint32_t *)&a->ext_wake, FUTEX_WAIT_PRIVATE, 0, tsp,
-            NULL, 0);
+    px__futex_wait(&a->ext_wake, 0, tsp);
   }
   return true;
 }

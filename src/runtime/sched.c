@@ -38,7 +38,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -47,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/futex.h"
 #include "core/mem.h"
 #include "plexspaces/core.h"
 
@@ -97,11 +97,6 @@ __attribute__((noinline)) px__worker *px__sched_worker(void) {
 int px__sched_nworkers(void) { return S.n; }
 px__worker *px__sched_worker_at(int i) { return &S.workers[i]; }
 size_t px__sched_default_stack(void) { return S.stack_size; }
-
-static long futex(void *addr, int op, uint32_t val,
-                  const struct timespec *ts) {
-  return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
-}
 
 /* ---- inject queue -------------------------------------------------------- */
 
@@ -269,7 +264,7 @@ static struct px__actor *steal_stuck(px__worker *w) {
 static void watchdog_poke(void) {
   if (atomic_load_explicit(&S.watch_sleeping, memory_order_seq_cst) &&
       atomic_exchange_explicit(&S.watch_sleeping, 0, memory_order_seq_cst))
-    futex(&S.watch_sleeping, FUTEX_WAKE_PRIVATE, 1, NULL);
+    px__futex_wake(&S.watch_sleeping, 1);
 }
 
 static void sleeping_inc(void) {
@@ -296,7 +291,7 @@ static void wake_one(px__worker *self) {
                                                 memory_order_seq_cst,
                                                 memory_order_relaxed)) {
       sleeping_dec();
-      futex(&w->sleeping, FUTEX_WAKE_PRIVATE, 1, NULL);
+      px__futex_wake(&w->sleeping, 1);
       return;
     }
   }
@@ -306,7 +301,7 @@ static void wake_all(void) {
   for (int i = 0; i < S.n; i++) {
     px__worker *w = &S.workers[i];
     atomic_store_explicit(&w->sleeping, 0, memory_order_seq_cst);
-    futex(&w->sleeping, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+    px__futex_wake(&w->sleeping, INT_MAX);
   }
 }
 
@@ -372,9 +367,8 @@ static struct px__actor *steal(px__worker *w) {
 /* Work this worker would take at once: its own, injected, or stealable. */
 static bool work_visible(px__worker *w) {
   if (atomic_load_explicit(&S.inject.count, memory_order_seq_cst)) return true;
-  if (runq_len(&w->rq) || px__sched_has_next(w)) return true;
-  if (w->nyielded) return true;
-  for (int i = 0; i < S.n; i++)
+  if (px__sched_has_next(w) || w->nyielded) return true;
+  for (int i = 0; i < S.n; i++) /* its own ring and its peers' */
     if (runq_len(&S.workers[i].rq)) return true;
   return false;
 }
@@ -439,7 +433,7 @@ static void park(px__worker *w) {
     return;
   }
   while (atomic_load_explicit(&w->sleeping, memory_order_acquire) == 1) {
-    futex(&w->sleeping, FUTEX_WAIT_PRIVATE, 1, NULL);
+    px__futex_wait(&w->sleeping, 1, NULL);
     if (atomic_load_explicit(&S.stopping, memory_order_acquire)) break;
   }
   uint32_t one = 1;
@@ -667,7 +661,7 @@ static void *watchdog_main(void *arg) {
       atomic_store_explicit(&S.watch_sleeping, 1, memory_order_seq_cst);
       if (atomic_load_explicit(&S.sleeping, memory_order_seq_cst) == sl &&
           !atomic_load_explicit(&S.stopping, memory_order_seq_cst))
-        futex(&S.watch_sleeping, FUTEX_WAIT_PRIVATE, 1, NULL);
+        px__futex_wait(&S.watch_sleeping, 1, NULL);
       atomic_store_explicit(&S.watch_sleeping, 0, memory_order_seq_cst);
       memset(seen, 0, (size_t)S.n * sizeof *seen);
       continue;
@@ -780,7 +774,7 @@ void px__sched_stop(void) {
   if (S.has_watchdog) {
     /* stopping is set: ending its wait ends it */
     atomic_store_explicit(&S.watch_sleeping, 0, memory_order_seq_cst);
-    futex(&S.watch_sleeping, FUTEX_WAKE_PRIVATE, 1, NULL);
+    px__futex_wake(&S.watch_sleeping, 1);
     pthread_join(S.watchdog, NULL);
   }
   sigaction(SIGSEGV, &S.old_segv, NULL);

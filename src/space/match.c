@@ -172,10 +172,5 @@ int px_ts_template_check(px_val tmpl, char *errbuf, size_t errcap) {
 bool px_ts_match(px_val tmpl, px_val tuple) {
   if (px_typeof(tmpl) != PX_T_ARRAY || px_typeof(tuple) != PX_T_ARRAY)
     return false;
-  size_t n = px__ts_len(tmpl);
-  if (n != px__ts_len(tuple)) return false;
-  for (size_t i = 0; i < n; i++)
-    if (!px__ts_field_match(px__ts_at(tmpl, i), px__ts_at(tuple, i)))
-      return false;
-  return true;
+  return px__ts_match_checked(tmpl, tuple);
 }

@@ -48,10 +48,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
+#include "core/futex.h"
 #include "core/mem.h"
 #include "plexspaces/error.h"
 #include "plexspaces/runtime.h"
@@ -65,10 +63,6 @@
  * path (types, owner, elision checks) was ~100 of the ~1,750 instructions
  * of a write+take pair; the atomic operations are the same. Sections are
  * short and never block, so a short spin comes before sleeping. */
-static long ts_futex(_Atomic(uint32_t) *w, int op, uint32_t v) {
-  return syscall(SYS_futex, (uint32_t *)w, op, v, NULL, NULL, 0);
-}
-
 static void ts_lock_slow(px_space *s) {
   for (int i = 0; i < 100; i++) {
     uint32_t z = 0;
@@ -80,7 +74,7 @@ static void ts_lock_slow(px_space *s) {
     px__cpu_relax();
   }
   while (atomic_exchange_explicit(&s->mu, 2, memory_order_acquire) != 0)
-    ts_futex(&s->mu, FUTEX_WAIT_PRIVATE, 2);
+    px__futex_wait(&s->mu, 2, NULL);
 }
 
 static inline void ts_lock(px_space *s) {
@@ -93,7 +87,7 @@ static inline void ts_lock(px_space *s) {
 
 static inline void ts_unlock(px_space *s) {
   if (atomic_exchange_explicit(&s->mu, 0, memory_order_release) == 2)
-    ts_futex(&s->mu, FUTEX_WAKE_PRIVATE, 1);
+    px__futex_wake(&s->mu, 1);
 }
 
 /* The clock is read at most once per operation, and only when a lease is
@@ -318,17 +312,21 @@ static ts_tuple *tuple_new(px_space *s, px_val v, int64_t ttl_ms,
   return t;
 }
 
+/* Arms the reaper's timer for a lease ending at `expires` (clock ms). */
+static px_tref lease_timer(px_space *s, uint64_t expires, px_atom type,
+                           uint64_t id) {
+  if (px_ref_is_nil(s->reaper)) return 0;
+  uint64_t now = px_clock_ms();
+  int64_t in = expires > now ? (int64_t)(expires - now) : 0;
+  return px_send_after(in, s->reaper, type, px_int((int64_t)id));
+}
+
 static void tuple_schedule(px_space *s, ts_tuple *t) {
   if (!t->expires) return;
   lease_add(s, t);
-  uint64_t now = px_clock_ms();
-  int64_t in = t->expires > now ? (int64_t)(t->expires - now) : 0;
-  if (!px_ref_is_nil(s->reaper))
-    t->tref = px_send_after(in, s->reaper, A_EXPIRE, px_int((int64_t)t->seq));
+  t->tref = lease_timer(s, t->expires, A_EXPIRE, t->seq);
 }
 
-static void tuple_link(px_space *s, ts_tuple *t) { px__ts_link(s, t); }
-static void tuple_unlink(px_space *s, ts_tuple *t) { px__ts_unlink(s, t); }
 
 /* ---- read locks (R-K-16) ----------------------------------------------------
  * A tuple read under a transaction is read-locked by it until it commits or
@@ -387,7 +385,7 @@ static void rl_detach(ts_tuple *t) {
 
 /* Removes a stored node and returns its value (owned). */
 static px_val tuple_remove(px_space *s, ts_tuple *t) {
-  tuple_unlink(s, t);
+  px__ts_unlink(s, t);
   lease_del(s, t);
   rl_detach(t);
   px_val v = t->v;
@@ -711,7 +709,7 @@ static bool offer(px_space *s, fx *f, ts_tuple *t, bool linked) {
   fx_wake(f, w->p);
   if (w->tx) {
     /* take under a transaction: hidden until commit. */
-    if (!linked) tuple_link(s, t);
+    if (!linked) px__ts_link(s, t);
     t->ttx = w->tx;
     px_ts_txn *tx = w->tx;
     if (tx->nt == tx->ct) {
@@ -726,7 +724,7 @@ static bool offer(px_space *s, fx *f, ts_tuple *t, bool linked) {
     /* Durable: the taker persists the delete (and its replace's write)
      * before it returns; it keeps the node meanwhile, to restore it if the
      * store fails or the taker dies first. */
-    if (linked) tuple_unlink(s, t);
+    if (linked) px__ts_unlink(s, t);
     lease_del(s, t);
     notify(s, f, PX_TS_TAKEN, t->v);
     w->result = px_val_retain(t->v);
@@ -766,7 +764,7 @@ static bool offer(px_space *s, fx *f, ts_tuple *t, bool linked) {
 static void insert_new(px_space *s, fx *f, ts_tuple *t) {
   notify(s, f, PX_TS_WRITTEN, t->v);
   if (offer(s, f, t, false)) return;
-  tuple_link(s, t);
+  px__ts_link(s, t);
   tuple_schedule(s, t);
 }
 
@@ -804,8 +802,7 @@ static void reaper_expire(px_space *s, uint64_t id) {
       expire_node(s, &f, t);
     } else if (t->expires > now && expirable(t)) {
       /* renewed in the meantime without a new timer: re-arm */
-      t->tref = px_send_after((int64_t)(t->expires - now), s->reaper,
-                              A_EXPIRE, px_int((int64_t)t->seq));
+      t->tref = lease_timer(s, t->expires, A_EXPIRE, t->seq);
     }
   }
   unlock_fx(s, &f);
@@ -907,7 +904,7 @@ static int load_cb(void *ud, uint64_t id, px_val v, int64_t wexp) {
     t->wexp = wexp;
     t->expires = c->now + ((uint64_t)wexp - c->wall);
   }
-  tuple_link(s, t);
+  px__ts_link(s, t);
   tuple_schedule(s, t);
   return 0;
 }
@@ -1132,8 +1129,7 @@ static void renew_finish(px_space *s, fx *f, ts_dop *d, int rc) {
     if (expirable(t)) expire_node(s, f, t);
   } else {
     if (t->tref) px_cancel_timer(t->tref);
-    t->tref = px_send_after((int64_t)(t->expires - at), s->reaper, A_EXPIRE,
-                            px_int((int64_t)t->seq));
+    t->tref = lease_timer(s, t->expires, A_EXPIRE, t->seq);
   }
 }
 
@@ -1149,7 +1145,7 @@ static px_val dop_complete(px_space *s, fx *f, ts_dop *d, int rc) {
       else insert_new(s, f, d->nodes[i]);
     break;
   case D_WIA:
-    tuple_unlink(s, d->t);
+    px__ts_unlink(s, d->t);
     d->t->pend = false;
     if (rc) node_free(d->t);
     else insert_new(s, f, d->t);
@@ -1384,7 +1380,7 @@ int px_ts_write_if_absent(px_space *s, px_val tmpl, px_val tuple,
      * concurrent write_if_absent sees it */
     ts_tuple *t = tuple_new(s, tuple, ttl_ms, &now);
     t->pend = true;
-    tuple_link(s, t);
+    px__ts_link(s, t);
     ts_dop *d = dop_new(s, &f, D_WIA);
     d->t = t;
     px_store_op op = op_put(s, t->seq, t->v, t->wexp);
@@ -1706,8 +1702,7 @@ int px_ts_renew(px_space *s, uint64_t lease, int64_t ttl_ms) {
     t->expires = now + (uint64_t)ttl_ms;
     t->wexp = (int64_t)(px__ts_wall_ms() + (uint64_t)ttl_ms);
     if (t->tref) px_cancel_timer(t->tref);
-    t->tref = px_send_after(ttl_ms, s->reaper, A_EXPIRE,
-                            px_int((int64_t)t->seq));
+    t->tref = lease_timer(s, t->expires, A_EXPIRE, t->seq);
     rc = 0;
   }
   unlock_fx(s, &f);
@@ -1748,15 +1743,6 @@ int px_ts_cancel(px_space *s, uint64_t lease) {
 int px_ts_watch(px_space *s, px_val tmpl, unsigned events, px_ref to,
                 uint64_t *watch) {
   return px_ts_watch_lease(s, tmpl, events, to, 0, watch);
-}
-
-/* Arms the reaper's timer for a lease ending at `expires` (clock ms). */
-static px_tref lease_timer(px_space *s, uint64_t expires, px_atom type,
-                           uint64_t id) {
-  if (px_ref_is_nil(s->reaper)) return 0;
-  uint64_t now = px_clock_ms();
-  int64_t in = expires > now ? (int64_t)(expires - now) : 0;
-  return px_send_after(in, s->reaper, type, px_int((int64_t)id));
 }
 
 static void watch_free(ts_watch *w) {
@@ -2033,7 +2019,7 @@ int px_ts_write_tx(px_ts_txn *t, px_val tuple, int64_t ttl_ms) {
   }
   ts_tuple *x = tuple_new(s, tuple, ttl_ms, &(uint64_t){NOW_UNSET});
   x->wtx = t;
-  tuple_link(s, x);
+  px__ts_link(s, x);
   if (t->nw == t->cw) {
     t->cw = t->cw ? t->cw * 2 : 8;
     t->writes = px__xrealloc(t->writes, t->cw * sizeof *t->writes);

@@ -148,14 +148,8 @@ typedef struct pending_reply {
   int rc;
 } pending_reply;
 
-static uint64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static struct timespec deadline_in(uint64_t ns) {
-  uint64_t t = mono_ns() + ns;
+  uint64_t t = px_now_ns() + ns;
   struct timespec dl = {(time_t)(t / 1000000000ull),
                         (long)(t % 1000000000ull)};
   return dl;
@@ -234,7 +228,7 @@ static void *writer_main(void *arg) {
     px__store_req *batch = take_queue(s, &tail, &have);
     s->in_batch = true;
     pthread_mutex_unlock(&s->mu);
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = px_now_ns();
 
     bool began = step_done(s->st[PX__ST_BEGIN]) == SQLITE_OK;
     bool ok = began && apply_list(s, batch);
@@ -292,7 +286,7 @@ static void *writer_main(void *arg) {
       else
         px_reply_error_to(replies[i].p, px_int(replies[i].rc));
     }
-    last_ns = mono_ns() - t0;
+    last_ns = px_now_ns() - t0;
   }
   free(replies);
   return NULL;
