@@ -39,7 +39,11 @@ PX_EXTERN_C_BEGIN
   X(EDEADLOCK, "call to self would deadlock")                                 \
   X(ENOTSUP, "operation not supported")                                       \
   X(EIO, "input/output error")                                              \
-  X(EPERM, "not permitted for the caller's tenant or role")
+  X(EPERM, "not permitted for the caller's tenant or role")                 \
+  X(ECONFLICT, "stored value changed (compare-and-set or journal position)") \
+  X(ENONDETERMINISM, "replay diverged from the journal (code changed?)")    \
+  X(ECANCELLED, "cancelled")                                                  \
+  X(EFAILED, "the workflow or step failed")
 
 typedef enum px_errno {
   PX_OK = 0,
