@@ -14,5 +14,6 @@
 #include "store.h"
 #include "supervisor.h"
 #include "val.h"
+#include "workflow.h"
 
 #endif
