@@ -9,6 +9,7 @@
 #include "gen_event.h"
 #include "gen_fsm.h"
 #include "gen_server.h"
+#include "kv.h"
 #include "runtime.h"
 #include "space.h"
 #include "store.h"
