@@ -26,8 +26,10 @@ static void committer_handle(void *state, const px_message *m) {
   long bad = 0;
   for (long i = 0; i < g_per_actor; i++) {
     px_val v = px_arr(2, px_int(idx), px_str("a tuple of modest size"));
-    px_store_op op = {PX_STORE_TUPLE_PUT, "bench/ns/commit",
-                      (uint64_t)(idx * g_per_actor + i + 1), v, 0};
+    px_store_op op = {.kind = PX_STORE_TUPLE_PUT,
+                      .space = "bench/ns/commit",
+                      .id = (uint64_t)(idx * g_per_actor + i + 1),
+                      .value = v};
     if (px_store_apply(g_store, &op, 1) != 0) bad++;
     px_val_release(v);
   }

@@ -43,6 +43,10 @@ PX_API _Noreturn void px_panic(const char *fmt, ...)
 /** Monotonic time in nanoseconds and milliseconds (real clock). */
 PX_API uint64_t px_now_ns(void);
 PX_API uint64_t px_now_ms(void);
+/** Wall-clock milliseconds since the Unix epoch: what durable deadlines
+ *  (leases, timers, reminders, TTLs) are stored in, so they survive a
+ *  restart. */
+PX_API int64_t px_wall_ms(void);
 
 PX_EXTERN_C_END
 

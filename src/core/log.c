@@ -71,3 +71,9 @@ uint64_t px_now_ns(void) {
 }
 
 uint64_t px_now_ms(void) { return px_now_ns() / 1000000ull; }
+
+int64_t px_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -223,12 +223,14 @@ uint64_t px__ts_wall_ms(void) {
 }
 
 static px_store_op op_put(px_space *s, uint64_t id, px_val v, int64_t wexp) {
-  px_store_op o = {PX_STORE_TUPLE_PUT, s->key, id, v, wexp};
+  px_store_op o = {
+      .kind = PX_STORE_TUPLE_PUT, .space = s->key, .id = id, .value = v,
+      .expiry_ms = wexp};
   return o;
 }
 
 static px_store_op op_del(px_space *s, uint64_t id) {
-  px_store_op o = {PX_STORE_TUPLE_DEL, s->key, id, {0}, 0};
+  px_store_op o = {.kind = PX_STORE_TUPLE_DEL, .space = s->key, .id = id};
   return o;
 }
 
@@ -1695,7 +1697,8 @@ int px_ts_renew(px_space *s, uint64_t lease, int64_t ttl_ms) {
     d->ttl_ms = ttl_ms;
     d->wexp = wexp;
     unlock_fx(s, &f);
-    px_store_op op = {PX_STORE_TUPLE_EXPIRY, s->key, lease, {0}, wexp};
+    px_store_op op = {.kind = PX_STORE_TUPLE_EXPIRY, .space = s->key,
+                      .id = lease, .expiry_ms = wexp};
     px_val none;
     return dop_run(d, &op, 1, false, &none);
   } else if (t) {

@@ -28,6 +28,36 @@ static const char *const migrations[] = {
     "  expiry_ms INTEGER NOT NULL DEFAULT 0," /* wall clock, 0 = none */
     "  PRIMARY KEY(space, id)) WITHOUT ROWID;"
     "CREATE INDEX tuples_expiry ON tuples(expiry_ms) WHERE expiry_ms > 0;",
+    /* 2: durable execution: journals and snapshots per stream, KV,
+     * reminders */
+    "CREATE TABLE journal("
+    "  stream TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  value BLOB NOT NULL,"          /* MessagePack */
+    "  ts_ms INTEGER NOT NULL,"       /* wall clock at append */
+    "  PRIMARY KEY(stream, seq)) WITHOUT ROWID;"
+    "CREATE TABLE snapshots("
+    "  stream TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"         /* the journal seq it covers */
+    "  value BLOB NOT NULL,"
+    "  ts_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(stream, seq)) WITHOUT ROWID;"
+    "CREATE TABLE kv("
+    "  scope TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  value BLOB NOT NULL,"
+    "  expiry_ms INTEGER NOT NULL DEFAULT 0,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(scope, key)) WITHOUT ROWID;"
+    "CREATE INDEX kv_expiry ON kv(expiry_ms) WHERE expiry_ms > 0;"
+    "CREATE TABLE reminders("
+    "  owner TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  due_ms INTEGER NOT NULL,"
+    "  period_ms INTEGER NOT NULL,"
+    "  payload BLOB NOT NULL,"
+    "  PRIMARY KEY(owner, name)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -232,7 +262,7 @@ sqlfail:;
   return r;
 }
 
-static int open_conn(const char *path, int flags, sqlite3 **out) {
+int px__store_open_conn(const char *path, int flags, sqlite3 **out) {
   sqlite3 *db = NULL;
   int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK) {
@@ -256,12 +286,37 @@ static const char *const stmt_sql[PX__ST_COUNT] = {
     [PX__ST_SAVEPOINT] = "SAVEPOINT px_caller",
     [PX__ST_RELEASE] = "RELEASE px_caller",
     [PX__ST_ROLLBACK_TO] = "ROLLBACK TO px_caller",
+    [PX__ST_J_APPEND] = "INSERT INTO journal(stream, seq, kind, value, ts_ms) "
+                        "VALUES(?1, ?2, ?3, ?4, ?5)",
+    [PX__ST_J_TRUNC] = "DELETE FROM journal WHERE stream=?1 AND seq<=?2",
+    [PX__ST_SNAP_TRUNC] =
+        "DELETE FROM snapshots WHERE stream=?1 AND seq<(SELECT max(seq) "
+        "FROM snapshots WHERE stream=?1 AND seq<=?2)",
+    [PX__ST_SNAP_PUT] = "INSERT OR REPLACE INTO snapshots(stream, seq, value, "
+                        "ts_ms) VALUES(?1, ?2, ?3, ?4)",
+    [PX__ST_J_DROP] = "DELETE FROM journal WHERE stream=?1",
+    [PX__ST_SNAP_DROP] = "DELETE FROM snapshots WHERE stream=?1",
+    [PX__ST_KV_PUT] = "INSERT OR REPLACE INTO kv(scope, key, value, expiry_ms, "
+                      "updated_ms) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [PX__ST_KV_INSERT] = "INSERT INTO kv(scope, key, value, expiry_ms, "
+                         "updated_ms) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [PX__ST_KV_DEL] = "DELETE FROM kv WHERE scope=?1 AND key=?2",
+    [PX__ST_KV_DEL_EXPIRED] = "DELETE FROM kv WHERE scope=?1 AND key=?2 AND "
+                              "expiry_ms>0 AND expiry_ms<=?3",
+    [PX__ST_KV_SWAP] = "UPDATE kv SET value=?3, expiry_ms=?4, updated_ms=?5 "
+                       "WHERE scope=?1 AND key=?2 AND value=?6 AND "
+                       "(expiry_ms=0 OR expiry_ms>?5)",
+    [PX__ST_KV_GET] = "SELECT value, expiry_ms FROM kv WHERE scope=?1 AND "
+                      "key=?2",
+    [PX__ST_REM_PUT] = "INSERT OR REPLACE INTO reminders(owner, name, due_ms, "
+                       "period_ms, payload) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [PX__ST_REM_DEL] = "DELETE FROM reminders WHERE owner=?1 AND name=?2",
 };
 
 static void store_free(px_store *s) {
   for (int i = 0; i < PX__ST_COUNT; i++)
     if (s->st[i]) sqlite3_finalize(s->st[i]);
-  if (s->rdb) sqlite3_close(s->rdb);
+  px__store_readers_free(s);
   if (s->wdb) sqlite3_close(s->wdb);
   release_lock(s->lock_fd);
   pthread_mutex_destroy(&s->rmu);
@@ -314,7 +369,7 @@ int px_store_open_sqlite(const char *dir, const px_store_opts *opts,
       goto out_free;
     }
   }
-  int rc = open_conn(path,
+  int rc = px__store_open_conn(path,
                      SQLITE_OPEN_READWRITE | (exists ? 0 : SQLITE_OPEN_CREATE),
                      &s->wdb);
   if (rc != SQLITE_OK) {
@@ -367,11 +422,8 @@ int px_store_open_sqlite(const char *dir, const px_store_opts *opts,
       goto out_free;
     }
   }
-  rc = open_conn(path, SQLITE_OPEN_READWRITE, &s->rdb);
-  if (rc != SQLITE_OK) {
-    r = sql_err(s->rdb, rc, path, "open (reader)", errbuf, errcap);
-    goto out_free;
-  }
+  r = px__store_readers_init(s, errbuf, errcap);
+  if (r) goto out_free;
   r = px__store_writer_start(s, errbuf, errcap);
   if (r) goto out_free;
   *out = s;
@@ -387,68 +439,14 @@ void px_store_close(px_store *s) {
   store_free(s);
 }
 
+const char *px__store_db_path(px_store *s, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s/plexspaces.db", s->dir);
+  return buf;
+}
+
 void px_store_get_stats(px_store *s, px_store_stats *out) {
   out->commits = atomic_load(&s->commits);
   out->ops = atomic_load(&s->ops);
   out->callers = atomic_load(&s->callers);
 }
 
-/* ---- scans ---------------------------------------------------------------- */
-
-static int scan_on(sqlite3 *db, const char *space, px_store_tuple_cb cb,
-                   void *ud) {
-  sqlite3_stmt *st;
-  int rc = sqlite3_prepare_v2(db,
-                              "SELECT id, value, expiry_ms FROM tuples "
-                              "WHERE space=?1 ORDER BY id",
-                              -1, &st, NULL);
-  if (rc != SQLITE_OK) {
-    px_log(PX_LOG_ERROR, "store", "scan: %s", sqlite3_errmsg(db));
-    return PX_EIO;
-  }
-  sqlite3_bind_text(st, 1, space, -1, SQLITE_STATIC);
-  int r = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
-    const void *blob = sqlite3_column_blob(st, 1);
-    int len = sqlite3_column_bytes(st, 1);
-    int64_t exp = sqlite3_column_int64(st, 2);
-    px_val v;
-    r = px_msgpack_decode(blob ? blob : "", (size_t)len, &v);
-    if (r) {
-      px_log(PX_LOG_ERROR, "store", "scan %s: tuple %llu does not decode",
-             space, (unsigned long long)id);
-      break;
-    }
-    r = cb(ud, id, v, exp);
-    if (r) break;
-  }
-  if (!r && rc != SQLITE_DONE) {
-    px_log(PX_LOG_ERROR, "store", "scan: %s", sqlite3_errmsg(db));
-    r = PX_EIO;
-  }
-  sqlite3_finalize(st);
-  return r;
-}
-
-int px_store_scan_tuples(px_store *s, const char *space, px_store_tuple_cb cb,
-                         void *ud) {
-  if (!s || !space || !cb) return PX_EINVAL;
-  /* The shared reader, or (when another scan holds it, possibly a nested
-   * one from inside a callback) a connection of our own. */
-  if (pthread_mutex_trylock(&s->rmu) == 0) {
-    int r = scan_on(s->rdb, space, cb, ud);
-    pthread_mutex_unlock(&s->rmu);
-    return r;
-  }
-  char path[4096];
-  snprintf(path, sizeof path, "%s/plexspaces.db", s->dir);
-  sqlite3 *db;
-  if (open_conn(path, SQLITE_OPEN_READWRITE, &db) != SQLITE_OK) {
-    sqlite3_close(db);
-    return PX_EIO;
-  }
-  int r = scan_on(db, space, cb, ud);
-  sqlite3_close(db);
-  return r;
-}

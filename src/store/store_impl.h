@@ -25,9 +25,11 @@ typedef struct px__store_req {
   struct px__store_req *next;
   const px_store_op *ops;
   size_t n;
-  char **enc;     /* encoded values (TUPLE_PUT), NULL for other kinds */
+  char **enc;     /* 2n encoded values: enc[i] op i's value, enc[n + i]
+                     its expected value (KV_CAS); NULL where none */
   size_t *enc_len;
   int rc;         /* result, set by the writer */
+  int64_t result; /* the last KV_INCR's new value, set by the writer */
   /* how the caller is answered: a heap request resolves `promise`
    * (handler) or calls done_fn (asynchronous apply, see store_async.h);
    * a stack request is woken through the condvar below */
@@ -49,6 +51,20 @@ enum {
   PX__ST_SAVEPOINT,
   PX__ST_RELEASE,
   PX__ST_ROLLBACK_TO,
+  PX__ST_J_APPEND,
+  PX__ST_J_TRUNC,
+  PX__ST_SNAP_TRUNC,
+  PX__ST_SNAP_PUT,
+  PX__ST_J_DROP,
+  PX__ST_SNAP_DROP,
+  PX__ST_KV_PUT,
+  PX__ST_KV_INSERT,
+  PX__ST_KV_DEL,
+  PX__ST_KV_DEL_EXPIRED,
+  PX__ST_KV_SWAP,
+  PX__ST_KV_GET,
+  PX__ST_REM_PUT,
+  PX__ST_REM_DEL,
   PX__ST_COUNT
 };
 
@@ -58,7 +74,9 @@ struct px_store {
   px_store_opts opts;
   sqlite3 *wdb; /* writer connection: the writer thread only */
   sqlite3_stmt *st[PX__ST_COUNT];
-  sqlite3 *rdb; /* read connection for scans, under rmu */
+  /* Read connections (read.c): a pool, so concurrent readers and a read
+   * nested in a scan callback each get their own; rmu guards the list. */
+  struct px__store_reader *readers;
   pthread_mutex_t rmu;
 
   pthread_t writer;
@@ -75,6 +93,22 @@ struct px_store {
 
   _Atomic uint64_t commits, ops, callers;
 };
+
+/* apply.c: runs one request's ops in the writer's open transaction; 0 or
+ * the PX error of the first failing op. */
+int px__store_apply_ops(px_store *s, px__store_req *r);
+/* Whether an op kind carries a value to encode, and an expected one. */
+bool px__store_op_has_value(px_store_op_kind k);
+
+/* sqlite.c: opens a connection with our settings (busy timeout,
+ * extended codes); on failure *out is still set, for the message. */
+int px__store_open_conn(const char *path, int flags, sqlite3 **out);
+
+/* read.c */
+struct px__store_reader;
+int px__store_readers_init(px_store *s, char *errbuf, size_t errcap);
+void px__store_readers_free(px_store *s);
+const char *px__store_db_path(px_store *s, char *buf, size_t cap);
 
 /* writer.c */
 int px__store_writer_start(px_store *s, char *errbuf, size_t errcap);

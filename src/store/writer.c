@@ -19,8 +19,8 @@
  * thread through its condvar, a handler through its promise, an
  * asynchronous apply (store_async.h) by running its callback here.
  *
- * A caller whose ops fail (a duplicate put, a delete of a missing tuple)
- * must not fail the others: the batch is rolled back and replayed with one
+ * A caller whose ops fail (a duplicate put, a delete of a missing tuple, a
+ * lost compare-and-set) must not fail the others: the batch is rolled back and replayed with one
  * savepoint per caller, so only that caller's ops are dropped. */
 #include <errno.h>
 #include <stdio.h>
@@ -49,43 +49,6 @@ static int step_done(sqlite3_stmt *st) {
   return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
-/* Runs one caller's ops; 0 or the PX error of the first failing op. */
-static int apply_ops(px_store *s, px__store_req *r) {
-  sqlite3 *db = s->wdb;
-  for (size_t i = 0; i < r->n; i++) {
-    const px_store_op *op = &r->ops[i];
-    sqlite3_stmt *st;
-    switch (op->kind) {
-    case PX_STORE_TUPLE_PUT:
-      st = s->st[PX__ST_PUT];
-      sqlite3_bind_blob(st, 3, r->enc[i], (int)r->enc_len[i], SQLITE_STATIC);
-      sqlite3_bind_int64(st, 4, op->expiry_ms);
-      break;
-    case PX_STORE_TUPLE_DEL:
-      st = s->st[PX__ST_DEL];
-      break;
-    case PX_STORE_TUPLE_EXPIRY:
-      st = s->st[PX__ST_EXPIRY];
-      sqlite3_bind_int64(st, 3, op->expiry_ms);
-      break;
-    default:
-      return PX_EINVAL;
-    }
-    sqlite3_bind_text(st, 1, op->space, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (int64_t)op->id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-      if ((rc & 0xff) == SQLITE_CONSTRAINT) return PX_EEXIST;
-      px_log(PX_LOG_ERROR, "store", "apply: %s", sqlite3_errmsg(db));
-      return PX_EIO;
-    }
-    if (op->kind != PX_STORE_TUPLE_PUT && sqlite3_changes(db) == 0)
-      return PX_ENOTFOUND;
-  }
-  return 0;
-}
-
 static void set_all(px__store_req *b, int rc) {
   for (; b; b = b->next) b->rc = rc;
 }
@@ -94,7 +57,7 @@ static void set_all(px__store_req *b, int rc) {
  * failed (its rc says why; the batch must be replayed). */
 static bool apply_list(px_store *s, px__store_req *r) {
   for (; r; r = r->next)
-    if ((r->rc = apply_ops(s, r)) != 0) return false;
+    if ((r->rc = px__store_apply_ops(s, r)) != 0) return false;
   return true;
 }
 
@@ -118,7 +81,7 @@ static void end_batch(px_store *s, px__store_req *batch, bool began,
   set_all(batch, 0);
   for (px__store_req *r = batch; r; r = r->next) {
     if (step_done(s->st[PX__ST_SAVEPOINT]) != SQLITE_OK) goto io_rollback;
-    r->rc = apply_ops(s, r);
+    r->rc = px__store_apply_ops(s, r);
     if (r->rc != 0 && step_done(s->st[PX__ST_ROLLBACK_TO]) != SQLITE_OK)
       goto io_rollback;
     if (step_done(s->st[PX__ST_RELEASE]) != SQLITE_OK) goto io_rollback;
@@ -146,6 +109,7 @@ typedef struct pending_reply {
   px__store_done_fn done_fn;
   void *done_ud;
   int rc;
+  int64_t result;
 } pending_reply;
 
 static struct timespec deadline_in(uint64_t ns) {
@@ -269,8 +233,9 @@ static void *writer_main(void *arg) {
         replies[nrep].done_fn = r->done_fn;
         replies[nrep].done_ud = r->done_ud;
         replies[nrep].rc = r->rc;
+        replies[nrep].result = r->result;
         nrep++;
-        free_enc(r->enc, r->n);
+        free_enc(r->enc, 2 * r->n);
         free(r); /* one block with its ops (enqueue_heap) */
       } else {
         r->done = true;
@@ -282,7 +247,7 @@ static void *writer_main(void *arg) {
       if (replies[i].done_fn)
         replies[i].done_fn(replies[i].done_ud, replies[i].rc);
       else if (replies[i].rc == 0)
-        px_reply_to(replies[i].p, px_nil());
+        px_reply_to(replies[i].p, px_int(replies[i].result));
       else
         px_reply_error_to(replies[i].p, px_int(replies[i].rc));
     }
@@ -382,19 +347,22 @@ static void free_enc(char **enc, size_t n) {
   for (size_t i = 0; i < n; i++) free(enc[i]);
 }
 
-/* Encodes the values of the puts (on the caller's thread: the writer only
- * runs SQL). */
+/* Encodes the values (and a CAS's expected value) on the caller's
+ * thread: the writer only runs SQL. enc and enc_len hold 2n slots. */
 static int encode_all(const px_store_op *ops, size_t n, char **enc,
                       size_t *enc_len) {
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < 2 * n; i++) {
     enc[i] = NULL;
     enc_len[i] = 0;
   }
   for (size_t i = 0; i < n; i++) {
-    if (ops[i].kind != PX_STORE_TUPLE_PUT) continue;
-    int rc = px_msgpack_encode(ops[i].value, &enc[i], &enc_len[i]);
+    int rc = 0;
+    if (px__store_op_has_value(ops[i].kind))
+      rc = px_msgpack_encode(ops[i].value, &enc[i], &enc_len[i]);
+    if (!rc && ops[i].kind == PX_STORE_KV_CAS && !ops[i].expect_absent)
+      rc = px_msgpack_encode(ops[i].expected, &enc[n + i], &enc_len[n + i]);
     if (rc) {
-      free_enc(enc, n);
+      free_enc(enc, 2 * n);
       return rc;
     }
   }
@@ -423,7 +391,7 @@ static bool enqueue_locked(px_store *s, px__store_req *r) {
   return true;
 }
 
-/* A heap request: the request, a copy of the ops and their spaces live in
+/* A heap request: the request, a copy of the ops and their strings live in
  * one block that the writer frees (a handler killed while parked abandons
  * its stack, so nothing the writer reads may live there). Queued, or an
  * error and nothing queued. */
@@ -431,15 +399,18 @@ static int enqueue_heap(px_store *s, const px_store_op *ops, size_t n,
                         px_promise p, px__store_done_fn done_fn,
                         void *done_ud) {
   size_t strs = 0;
-  for (size_t i = 0; i < n; i++) strs += strlen(ops[i].space) + 1;
+  for (size_t i = 0; i < n; i++) {
+    strs += strlen(ops[i].space) + 1;
+    if (ops[i].key) strs += strlen(ops[i].key) + 1;
+  }
   size_t sz = sizeof(px__store_req) + n * sizeof(px_store_op) +
-              n * sizeof(char *) + n * sizeof(size_t) + strs;
+              2 * n * sizeof(char *) + 2 * n * sizeof(size_t) + strs;
   px__store_req *r = calloc(1, sz);
   if (!r) return PX_ENOMEM;
   px_store_op *cops = (px_store_op *)(r + 1);
   char **enc = (char **)(cops + n);
-  size_t *enc_len = (size_t *)(enc + n);
-  char *str = (char *)(enc_len + n);
+  size_t *enc_len = (size_t *)(enc + 2 * n);
+  char *str = (char *)(enc_len + 2 * n);
   int rc = encode_all(ops, n, enc, enc_len);
   if (rc) {
     free(r);
@@ -448,10 +419,17 @@ static int enqueue_heap(px_store *s, const px_store_op *ops, size_t n,
   for (size_t i = 0; i < n; i++) {
     cops[i] = ops[i];
     cops[i].value = px_nil(); /* encoded already */
+    cops[i].expected = px_nil();
     size_t l = strlen(ops[i].space) + 1;
     memcpy(str, ops[i].space, l);
     cops[i].space = str;
     str += l;
+    if (ops[i].key) {
+      l = strlen(ops[i].key) + 1;
+      memcpy(str, ops[i].key, l);
+      cops[i].key = str;
+      str += l;
+    }
   }
   r->ops = cops;
   r->n = n;
@@ -465,7 +443,7 @@ static int enqueue_heap(px_store *s, const px_store_op *ops, size_t n,
   bool ok = enqueue_locked(s, r);
   pthread_mutex_unlock(&s->mu);
   if (!ok) {
-    free_enc(enc, n);
+    free_enc(enc, 2 * n);
     free(r);
     return PX_ESTOPPED;
   }
@@ -475,26 +453,28 @@ static int enqueue_heap(px_store *s, const px_store_op *ops, size_t n,
 /* From a handler: the handler parks; the writer answers after the
  * commit. */
 static int apply_parked(px_store *s, const px_store_op *ops, size_t n,
-                        px_promise p) {
+                        px_promise p, int64_t *result) {
   int rc = enqueue_heap(s, ops, n, p, NULL, NULL);
   if (rc) return rc;
   px_val v;
   int ar = px_promise_await(p, -1, &v);
   rc = (ar == PX_EHANDLER && v.type == PX_T_INT) ? (int)v.u.i : ar;
+  if (ar == 0 && v.type == PX_T_INT) *result = v.u.i;
   px_val_release(v);
   return rc;
 }
 
 /* From a plain thread (with or without a runtime): block on a condvar;
  * everything stays on this thread's stack. */
-static int apply_blocking(px_store *s, const px_store_op *ops, size_t n) {
-  char *enc_inline[INLINE_OPS];
-  size_t len_inline[INLINE_OPS];
+static int apply_blocking(px_store *s, const px_store_op *ops, size_t n,
+                          int64_t *result) {
+  char *enc_inline[2 * INLINE_OPS];
+  size_t len_inline[2 * INLINE_OPS];
   char **enc = enc_inline;
   size_t *enc_len = len_inline;
   if (n > INLINE_OPS) {
-    enc = malloc(n * sizeof *enc);
-    enc_len = malloc(n * sizeof *enc_len);
+    enc = malloc(2 * n * sizeof *enc);
+    enc_len = malloc(2 * n * sizeof *enc_len);
     if (!enc || !enc_len) {
       free(enc);
       free(enc_len);
@@ -517,11 +497,12 @@ static int apply_blocking(px_store *s, const px_store_op *ops, size_t n) {
       s->waiters++;
       while (!r.done) pthread_cond_wait(&r.cv, &s->mu);
       rc = r.rc;
+      *result = r.result;
       if (--s->waiters == 0 && s->closing) pthread_cond_signal(&s->idle);
     }
     pthread_mutex_unlock(&s->mu);
     pthread_cond_destroy(&r.cv);
-    free_enc(enc, n);
+    free_enc(enc, 2 * n);
   }
   if (enc != enc_inline) {
     free(enc);
@@ -531,10 +512,13 @@ static int apply_blocking(px_store *s, const px_store_op *ops, size_t n) {
 }
 
 static bool ops_valid(const px_store_op *ops, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (!ops[i].space || ops[i].kind < PX_STORE_TUPLE_PUT ||
-        ops[i].kind > PX_STORE_TUPLE_EXPIRY)
+  for (size_t i = 0; i < n; i++) {
+    px_store_op_kind k = ops[i].kind;
+    if (!ops[i].space || k < PX_STORE_TUPLE_PUT || k > PX_STORE_REMINDER_DEL)
       return false;
+    bool keyed = k == PX_STORE_JOURNAL_APPEND || k >= PX_STORE_KV_PUT;
+    if (keyed && !ops[i].key) return false;
+  }
   return true;
 }
 
@@ -544,13 +528,26 @@ int px__store_apply_cb(px_store *s, const px_store_op *ops, size_t n,
   return enqueue_heap(s, ops, n, (px_promise){px_ref_nil(), 0}, done, ud);
 }
 
-int px_store_apply(px_store *s, const px_store_op *ops, size_t n) {
-  if (!s || (n && !ops)) return PX_EINVAL;
-  if (n == 0) return 0;
-  if (!ops_valid(ops, n)) return PX_EINVAL;
-  if (px_in_actor()) {
-    px_promise p = px_promise_new();
-    if (p.corr) return apply_parked(s, ops, n, p);
+int px_store_apply_result(px_store *s, const px_store_op *ops, size_t n,
+                          int64_t *result) {
+  int64_t res = 0;
+  int rc;
+  if (!s || (n && !ops))
+    rc = PX_EINVAL;
+  else if (n == 0)
+    rc = 0;
+  else if (!ops_valid(ops, n))
+    rc = PX_EINVAL;
+  else {
+    px_promise p = {px_ref_nil(), 0};
+    if (px_in_actor()) p = px_promise_new();
+    rc = p.corr ? apply_parked(s, ops, n, p, &res)
+                : apply_blocking(s, ops, n, &res);
   }
-  return apply_blocking(s, ops, n);
+  if (result) *result = rc == 0 ? res : 0;
+  return rc;
+}
+
+int px_store_apply(px_store *s, const px_store_op *ops, size_t n) {
+  return px_store_apply_result(s, ops, n, NULL);
 }

@@ -95,16 +95,18 @@ static inline collected scan_all(px_store *s, const char *space) {
 
 static inline px_store_op put_op(const char *space, uint64_t id, px_val v,
                                  int64_t exp) {
-  px_store_op o = {PX_STORE_TUPLE_PUT, space, id, v, exp};
+  px_store_op o = {.kind = PX_STORE_TUPLE_PUT, .space = space, .id = id,
+                   .value = v, .expiry_ms = exp};
   return o;
 }
 static inline px_store_op del_op(const char *space, uint64_t id) {
-  px_store_op o = {PX_STORE_TUPLE_DEL, space, id, {0}, 0};
+  px_store_op o = {.kind = PX_STORE_TUPLE_DEL, .space = space, .id = id};
   return o;
 }
 static inline px_store_op exp_op(const char *space, uint64_t id,
                                  int64_t exp) {
-  px_store_op o = {PX_STORE_TUPLE_EXPIRY, space, id, {0}, exp};
+  px_store_op o = {.kind = PX_STORE_TUPLE_EXPIRY, .space = space, .id = id,
+                   .expiry_ms = exp};
   return o;
 }
 

@@ -1,0 +1,247 @@
+/* The writer's side of every op kind: binding an op to its SQL statement
+ * in the open transaction. Values arrive already encoded (MessagePack, on
+ * the caller's thread); the writer only runs SQL. A failing op reports a
+ * PX error and the writer rolls back just its caller (see writer.c). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plexspaces/core.h"
+#include "plexspaces/error.h"
+#include "store/store_impl.h"
+
+bool px__store_op_has_value(px_store_op_kind k) {
+  switch (k) {
+  case PX_STORE_TUPLE_PUT:
+  case PX_STORE_JOURNAL_APPEND:
+  case PX_STORE_SNAPSHOT_PUT:
+  case PX_STORE_KV_PUT:
+  case PX_STORE_KV_CAS:
+  case PX_STORE_REMINDER_PUT:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Steps a bound statement and resets it: SQLITE_DONE (or ROW) becomes
+ * 0, a constraint violation `on_constraint`, anything else PX_EIO. */
+static int run(px_store *s, sqlite3_stmt *st, int on_constraint) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return 0;
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) return on_constraint;
+  px_log(PX_LOG_ERROR, "store", "apply: %s", sqlite3_errmsg(s->wdb));
+  return PX_EIO;
+}
+
+static sqlite3_stmt *bind2(px_store *s, int which, const char *a,
+                           const char *b) {
+  sqlite3_stmt *st = s->st[which];
+  sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+  return st;
+}
+
+static sqlite3_stmt *bind_stream(px_store *s, int which, const char *stream,
+                                 uint64_t seq) {
+  sqlite3_stmt *st = s->st[which];
+  sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, (int64_t)seq);
+  return st;
+}
+
+static int tuple_op(px_store *s, const px_store_op *op, const char *enc,
+                    size_t len) {
+  sqlite3_stmt *st;
+  switch (op->kind) {
+  case PX_STORE_TUPLE_PUT:
+    st = bind_stream(s, PX__ST_PUT, op->space, op->id);
+    sqlite3_bind_blob(st, 3, enc, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, op->expiry_ms);
+    return run(s, st, PX_EEXIST);
+  case PX_STORE_TUPLE_DEL:
+    st = bind_stream(s, PX__ST_DEL, op->space, op->id);
+    break;
+  default: /* PX_STORE_TUPLE_EXPIRY */
+    st = bind_stream(s, PX__ST_EXPIRY, op->space, op->id);
+    sqlite3_bind_int64(st, 3, op->expiry_ms);
+    break;
+  }
+  int rc = run(s, st, PX_EIO);
+  if (rc == 0 && sqlite3_changes(s->wdb) == 0) rc = PX_ENOTFOUND;
+  return rc;
+}
+
+static int journal_op(px_store *s, const px_store_op *op, const char *enc,
+                      size_t len, int64_t now) {
+  sqlite3_stmt *st;
+  int rc;
+  switch (op->kind) {
+  case PX_STORE_JOURNAL_APPEND:
+    if (op->id == 0 || !op->key) return PX_EINVAL;
+    st = bind_stream(s, PX__ST_J_APPEND, op->space, op->id);
+    sqlite3_bind_text(st, 3, op->key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, enc, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, op->i64 ? op->i64 : now);
+    return run(s, st, PX_ECONFLICT);
+  case PX_STORE_SNAPSHOT_PUT:
+    st = bind_stream(s, PX__ST_SNAP_PUT, op->space, op->id);
+    sqlite3_bind_blob(st, 3, enc, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+    return run(s, st, PX_EIO);
+  case PX_STORE_JOURNAL_TRUNCATE:
+    rc = run(s, bind_stream(s, PX__ST_J_TRUNC, op->space, op->id), PX_EIO);
+    if (rc) return rc;
+    return run(s, bind_stream(s, PX__ST_SNAP_TRUNC, op->space, op->id),
+               PX_EIO);
+  default: /* PX_STORE_STREAM_DELETE */
+    rc = run(s, bind_stream(s, PX__ST_J_DROP, op->space, 0), PX_EIO);
+    if (rc) return rc;
+    return run(s, bind_stream(s, PX__ST_SNAP_DROP, op->space, 0), PX_EIO);
+  }
+}
+
+/* Reads the live int stored at (scope, key): *v, or 0 when missing or
+ * expired; *expiry keeps a live entry's expiry. PX_ETYPE if not an int. */
+static int kv_read_int(px_store *s, const px_store_op *op, int64_t now,
+                       int64_t *v, int64_t *expiry) {
+  sqlite3_stmt *st = bind2(s, PX__ST_KV_GET, op->space, op->key);
+  *v = 0;
+  *expiry = 0;
+  int rc = sqlite3_step(st);
+  int r = 0;
+  if (rc == SQLITE_ROW) {
+    int64_t exp = sqlite3_column_int64(st, 1);
+    if (exp == 0 || exp > now) {
+      const void *b = sqlite3_column_blob(st, 0);
+      px_val cur;
+      r = px_msgpack_decode(b ? b : "", (size_t)sqlite3_column_bytes(st, 0),
+                            &cur);
+      if (r == 0) {
+        if (cur.type == PX_T_INT) {
+          *v = cur.u.i;
+          *expiry = exp;
+        } else {
+          r = PX_ETYPE;
+        }
+        px_val_release(cur);
+      }
+    }
+  } else if (rc != SQLITE_DONE) {
+    px_log(PX_LOG_ERROR, "store", "kv read: %s", sqlite3_errmsg(s->wdb));
+    r = PX_EIO;
+  }
+  sqlite3_reset(st);
+  return r;
+}
+
+static int kv_op(px_store *s, px__store_req *r, size_t i, int64_t now) {
+  const px_store_op *op = &r->ops[i];
+  const char *enc = r->enc[i];
+  size_t len = r->enc_len[i];
+  sqlite3_stmt *st;
+  int rc;
+  if (!op->key) return PX_EINVAL;
+  switch (op->kind) {
+  case PX_STORE_KV_PUT:
+    st = bind2(s, PX__ST_KV_PUT, op->space, op->key);
+    break;
+  case PX_STORE_KV_DEL:
+    return run(s, bind2(s, PX__ST_KV_DEL, op->space, op->key), PX_EIO);
+  case PX_STORE_KV_CAS:
+    if (op->expect_absent) {
+      /* An expired entry counts as absent: drop it, then insert. */
+      st = bind2(s, PX__ST_KV_DEL_EXPIRED, op->space, op->key);
+      sqlite3_bind_int64(st, 3, now);
+      if ((rc = run(s, st, PX_EIO)) != 0) return rc;
+      st = bind2(s, PX__ST_KV_INSERT, op->space, op->key);
+      sqlite3_bind_blob(st, 3, enc, (int)len, SQLITE_STATIC);
+      sqlite3_bind_int64(st, 4, op->expiry_ms);
+      sqlite3_bind_int64(st, 5, now);
+      return run(s, st, PX_ECONFLICT);
+    }
+    st = bind2(s, PX__ST_KV_SWAP, op->space, op->key);
+    sqlite3_bind_blob(st, 3, enc, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, op->expiry_ms);
+    sqlite3_bind_int64(st, 5, now);
+    sqlite3_bind_blob(st, 6, r->enc[r->n + i], (int)r->enc_len[r->n + i],
+                      SQLITE_STATIC);
+    rc = run(s, st, PX_EIO);
+    if (rc == 0 && sqlite3_changes(s->wdb) == 0) rc = PX_ECONFLICT;
+    return rc;
+  default: { /* PX_STORE_KV_INCR */
+    int64_t v, exp;
+    if ((rc = kv_read_int(s, op, now, &v, &exp)) != 0) return rc;
+    if ((op->i64 > 0 && v > INT64_MAX - op->i64) ||
+        (op->i64 < 0 && v < INT64_MIN - op->i64))
+      return PX_ERANGE;
+    v += op->i64;
+    char *e = NULL;
+    size_t elen = 0;
+    if (px_msgpack_encode(px_int(v), &e, &elen) != 0) return PX_ENOMEM;
+    st = bind2(s, PX__ST_KV_PUT, op->space, op->key);
+    sqlite3_bind_blob(st, 3, e, (int)elen, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, exp);
+    sqlite3_bind_int64(st, 5, now);
+    rc = run(s, st, PX_EIO);
+    free(e);
+    if (rc == 0) r->result = v;
+    return rc;
+  }
+  }
+  sqlite3_bind_blob(st, 3, enc, (int)len, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, op->expiry_ms);
+  sqlite3_bind_int64(st, 5, now);
+  return run(s, st, PX_EIO);
+}
+
+static int reminder_op(px_store *s, const px_store_op *op, const char *enc,
+                       size_t len) {
+  if (!op->key) return PX_EINVAL;
+  if (op->kind == PX_STORE_REMINDER_DEL)
+    return run(s, bind2(s, PX__ST_REM_DEL, op->space, op->key), PX_EIO);
+  sqlite3_stmt *st = bind2(s, PX__ST_REM_PUT, op->space, op->key);
+  sqlite3_bind_int64(st, 3, op->expiry_ms);
+  sqlite3_bind_int64(st, 4, op->i64);
+  sqlite3_bind_blob(st, 5, enc, (int)len, SQLITE_STATIC);
+  return run(s, st, PX_EIO);
+}
+
+int px__store_apply_ops(px_store *s, px__store_req *r) {
+  int64_t now = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    const px_store_op *op = &r->ops[i];
+    const char *enc = r->enc[i];
+    size_t len = r->enc_len[i];
+    int rc;
+    if (op->kind >= PX_STORE_JOURNAL_APPEND && now == 0) now = px_wall_ms();
+    switch (op->kind) {
+    case PX_STORE_TUPLE_PUT:
+    case PX_STORE_TUPLE_DEL:
+    case PX_STORE_TUPLE_EXPIRY:
+      rc = tuple_op(s, op, enc, len);
+      break;
+    case PX_STORE_JOURNAL_APPEND:
+    case PX_STORE_JOURNAL_TRUNCATE:
+    case PX_STORE_SNAPSHOT_PUT:
+    case PX_STORE_STREAM_DELETE:
+      rc = journal_op(s, op, enc, len, now);
+      break;
+    case PX_STORE_KV_PUT:
+    case PX_STORE_KV_DEL:
+    case PX_STORE_KV_CAS:
+    case PX_STORE_KV_INCR:
+      rc = kv_op(s, r, i, now);
+      break;
+    case PX_STORE_REMINDER_PUT:
+    case PX_STORE_REMINDER_DEL:
+      rc = reminder_op(s, op, enc, len);
+      break;
+    default:
+      rc = PX_EINVAL;
+    }
+    if (rc) return rc;
+  }
+  return 0;
+}
