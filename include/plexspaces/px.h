@@ -10,6 +10,7 @@
 #include "gen_fsm.h"
 #include "gen_server.h"
 #include "kv.h"
+#include "reminder.h"
 #include "runtime.h"
 #include "space.h"
 #include "store.h"
