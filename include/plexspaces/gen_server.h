@@ -162,6 +162,17 @@ PX_API int px_gen_server_start_link(const px_gen_server *gs, px_val args,
                                     const px_gen_start_opts *opts,
                                     px_ref *out);
 
+/** For spawners other than px_gen_server_start (px_spawn_durable): the
+ *  raw actor type every GenServer runs as, and the init args (a new value;
+ *  takes ownership of args) that make it run `gs`. Such a start has no
+ *  starter: nobody waits for init, and a failed init makes the server exit
+ *  with its reason on its first message. */
+PX_API const px_actor_type *px_gen_server_type(void);
+PX_API px_val px_gen_server_args(const px_gen_server *gs, px_val args);
+/** Given the raw state of a GenServer actor (what its px_actor_type's
+ *  callbacks get), the state the user's init made (NULL if none). */
+PX_API void *px_gen_server_user_state(void *raw);
+
 /** A call (R-D-2): a px_ask() of `type`, waiting up to timeout_ms (0 =
  *  PX_GEN_CALL_TIMEOUT, -1 = forever). Takes ownership of payload. Exactly
  *  one outcome: 0 with *reply (a new value; also when the server replies

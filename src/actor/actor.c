@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "actor/actor_impl.h"
+#include "actor/facet.h"
 #include "core/mem.h"
 #include "plexspaces/core.h"
 
@@ -51,7 +52,35 @@ px_ref px_self(void) {
 
 void *px_self_state(void) {
   px__actor *a = px__current_handler();
-  return a ? a->state : NULL;
+  if (!a) return NULL;
+  return a->facet ? a->facet->state : a->state; /* a facet wraps the type */
+}
+
+px__facet *px__self_facet(void) {
+  px__actor *a = px__current_handler();
+  return a ? a->facet : NULL;
+}
+
+void px__set_mute(bool on) {
+  px__actor *a = px__current_handler();
+  if (a) a->mute = on;
+}
+
+bool px__self_mail_pending(void) {
+  px__actor *a = px__current_handler();
+  if (!a) return false;
+  /* relaxed: a hint; the handled message was counted out already. */
+  return a->inbox_head ||
+         atomic_load_explicit(&a->mb_in, memory_order_relaxed) !=
+             atomic_load_explicit(&a->mb_out, memory_order_relaxed);
+}
+
+px_message *px__message_new(px_atom type, px_val payload, uint64_t corr) {
+  px__msg *m = px__msg_new();
+  m->pub.type = type;
+  m->pub.payload = payload;
+  m->pub.corr = corr;
+  return &m->pub;
 }
 
 /* ---- delivery ------------------------------------------------------------ */
@@ -239,16 +268,17 @@ static int bounded_check(px__actor *a, uint32_t gen, px__msg *m) {
 }
 
 static int send_msg(px_ref to, px_atom type, px_val payload, uint64_t corr) {
+  px__worker *w = px__sched_worker_here();
+  px__actor *me = w ? w->current : px__external_peek();
   px__actor *a = px__lookup(to);
-  if (!a) {
+  /* A replaying facet actor's sends were made before (facet.h). */
+  if (!a || __builtin_expect(me && me->mute, 0)) {
     px_val_release(payload);
     return 0;
   }
   px__msg *m = px__msg_new();
   m->pub.type = type;
   m->pub.payload = payload;
-  px__worker *w = px__sched_worker_here();
-  px__actor *me = w ? w->current : px__external_peek();
   m->pub.from = me ? px__self_ref(me) : px_ref_nil();
   m->pub.corr = corr;
   if (a->mb_cap) {
@@ -288,37 +318,39 @@ static void reset_incarnation(px__actor *a) {
   a->parent = px_ref_nil();
   a->tenant = NULL;
   a->ns = NULL;
+  a->facet = NULL;
+  a->mute = 0;
   if (a->ext) {
     px__actor_ext *e = a->ext;
     e->nlinks = e->nwatchers = e->nmonitors = e->ndeferred = 0;
   }
 }
 
-int px_spawn(const px_actor_type *type, px_val args, const px_spawn_opts *o,
-             px_ref *out) {
+/* Refuses a spawn before any actor exists: releases what it was given. */
+static int spawn_refused(int rc, px_val args, px__facet *f) {
+  px_val_release(args);
+  if (f) f->destroy(f);
+  return rc;
+}
+
+static int spawn(const px_actor_type *type, px_val args,
+                 const px_spawn_opts *o, px__facet *f, px_ref *out) {
   static const px_spawn_opts none;
   if (!o) o = &none;
-  if (!type || !type->handle) {
-    px_val_release(args);
-    return PX_EINVAL;
-  }
-  if (atomic_load_explicit(&px__stopping, memory_order_acquire)) {
-    px_val_release(args);
-    return PX_ESTOPPED;
-  }
+  if (!type || !type->handle) return spawn_refused(PX_EINVAL, args, f);
+  if (atomic_load_explicit(&px__stopping, memory_order_acquire))
+    return spawn_refused(PX_ESTOPPED, args, f);
   px__actor *caller = NULL;
   if (o->link || o->monitor) {
     caller = px__current(true);
-    if (!caller) {
-      px_val_release(args);
-      return PX_ENOTACTOR;
-    }
+    if (!caller) return spawn_refused(PX_ENOTACTOR, args, f);
   }
   px__actor *a = px__table_alloc();
   reset_incarnation(a);
   uint32_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed) + 1;
   px_ref ref = px__ref_of(a, gen);
   a->type = type;
+  a->facet = f; /* from here on the exit path frees it */
   a->type_id = px__stats_type_id(type);
   /* Identity: named in the options, else the spawner's. Atoms, so that
    * copying it costs nothing and it never dangles. */
@@ -395,6 +427,16 @@ int px_spawn(const px_actor_type *type, px_val args, const px_spawn_opts *o,
   px__sched_schedule(a);
   if (out) *out = ref;
   return 0;
+}
+
+int px_spawn(const px_actor_type *type, px_val args, const px_spawn_opts *o,
+             px_ref *out) {
+  return spawn(type, args, o, NULL, out);
+}
+
+int px__spawn_facet(const px_actor_type *type, px_val args,
+                    const px_spawn_opts *o, px__facet *f, px_ref *out) {
+  return spawn(type, args, o, f, out);
 }
 
 /* ---- inbox --------------------------------------------------------------- */
@@ -626,6 +668,12 @@ void px__actor_exit(px__actor *a, px_val reason, bool call_terminate) {
       (a->flags & PX__AF_STARTED))
     a->type->terminate(a->state, reason);
   a->state = NULL;
+  a->mute = 0;
+  if (a->facet) { /* after terminate, which may still use it */
+    px__facet *f = a->facet;
+    a->facet = NULL;
+    f->destroy(f);
+  }
 
   if (a->current) {
     reply_noproc(a->current, reason);

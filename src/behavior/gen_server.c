@@ -354,6 +354,16 @@ int px_gen_server_start_link(const px_gen_server *gs_def, px_val args,
                        true, out);
 }
 
+const px_actor_type *px_gen_server_type(void) { return &gs_type; }
+
+px_val px_gen_server_args(const px_gen_server *gs_def, px_val args) {
+  return px__beh_args(gs_def, args, px_ref_nil());
+}
+
+void *px_gen_server_user_state(void *raw) {
+  return raw ? ((gs *)raw)->user : NULL;
+}
+
 int px_gen_server_call(px_ref server, px_atom type, px_val payload,
                        int64_t timeout_ms, px_val *reply) {
   return px__beh_call(server, type, payload, px__beh_call_timeout(timeout_ms),

@@ -1,0 +1,50 @@
+/* The hook by which a facet (src/facet/: durability, ...) changes how an
+ * actor lives without the actor core knowing the facet: one pointer per
+ * actor, set at spawn, freed at exit, plus a "mute" switch for replays.
+ * Nothing here is public. */
+#ifndef PX_ACTOR_FACET_H
+#define PX_ACTOR_FACET_H
+
+#include <stdbool.h>
+
+#include "plexspaces/actor.h"
+
+/* The head of a facet's per-actor record; the facet embeds it first. */
+typedef struct px__facet {
+  /* The user's state. A facet actor runs a wrapper type whose own state is
+   * the facet record, so px_self_state() returns this instead; the
+   * wrapper's init lets the user's init write it directly. */
+  void *state;
+  /* Frees the record. Runs exactly once: at the actor's exit after
+   * terminate (also when the actor dies before init ran), or at once when
+   * px__spawn_facet fails before an actor exists. Any thread; must not
+   * block. */
+  void (*destroy)(struct px__facet *f);
+} px__facet;
+
+/* px_spawn, with f attached to the new actor before it can run. Takes
+ * ownership of f (see destroy) and of args. Errors as px_spawn. */
+int px__spawn_facet(const px_actor_type *type, px_val args,
+                    const px_spawn_opts *opts, px__facet *f, px_ref *out);
+
+/* The calling handler's facet record, or NULL (also outside handlers). */
+px__facet *px__self_facet(void);
+
+/* While on, every px_send / px_send_name made by the calling actor is
+ * dropped (the payload released): a replay re-runs handlers whose sends
+ * were already made. Asks, replies, exits and timers are not affected.
+ * Ignored outside a handler. Cleared at exit. */
+void px__set_mute(bool on);
+
+/* True when the calling handler's actor has something queued behind the
+ * message being handled (a message or a signal). */
+bool px__self_mail_pending(void);
+
+/* A message for a facet to run through a handler itself (a replayed
+ * journal entry): `type`, `payload` (takes ownership), `corr` (non-zero
+ * makes it look like an ask: px_reply and px_defer_reply work, and their
+ * answer goes nowhere, since it comes from no one). Free it with
+ * px_message_free. */
+px_message *px__message_new(px_atom type, px_val payload, uint64_t corr);
+
+#endif
