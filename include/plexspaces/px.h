@@ -5,6 +5,7 @@
 #include "actor.h"
 #include "common.h"
 #include "core.h"
+#include "durable.h"
 #include "error.h"
 #include "gen_event.h"
 #include "gen_fsm.h"
