@@ -48,7 +48,8 @@ typedef struct px_reminder_spec {
   const char *ns;     /* ns and type contain no '/' (key may) */
   const char *type;
   const char *key;
-  const char *name;   /* unique per actor; setting it again replaces it */
+  const char *name;   /* unique per actor; setting it again replaces it;
+                         names starting with "__" are reserved */
   int64_t due_in_ms;  /* first fire: this many ms from now (>= 0) ... */
   int64_t due_at_ms;  /* ... or, when > 0, at this wall clock time */
   int64_t period_ms;  /* 0 = one-shot, else >= the minimum period */
@@ -83,6 +84,19 @@ typedef int (*px_reminder_cb)(void *ud, const px_reminder_info *r);
  *  returned. Scans all reminders of the store. */
 PX_API int px_reminder_list(px_store *s, const char *owner, px_reminder_cb cb,
                             void *ud);
+
+/** The durable alarm (PLEXSPACES host-kv alarm-set / alarm-get /
+ *  alarm-delete): at most one per virtual actor, a one-shot reminder named
+ *  "__alarm__" that arrives as a message of type `__alarm__` (payload as
+ *  for reminder_fired). at_ms is wall-clock ms since the Unix epoch (> 0);
+ *  setting it again moves it. px_alarm_get gives 0 when none is set (it
+ *  scans the store's reminders). Errors as px_reminder_set. */
+PX_API int px_alarm_set(px_store *s, const char *tenant, const char *ns,
+                        const char *type, const char *key, int64_t at_ms);
+PX_API int px_alarm_get(px_store *s, const char *tenant, const char *ns,
+                        const char *type, const char *key, int64_t *at_ms);
+PX_API int px_alarm_delete(px_store *s, const char *tenant, const char *ns,
+                           const char *type, const char *key);
 
 /** Starts the reminder service of store `s` (a system actor; needs a
  *  running runtime): it loads every stored reminder and fires them as

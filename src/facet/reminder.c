@@ -88,6 +88,7 @@ int px__reminder_deliver(const char *owner, px_atom msg, px_val payload) {
 /* ---- atoms ------------------------------------------------------------------ */
 
 px_atom px__rem_put, px__rem_del, px__rem_note_put, px__rem_note_del;
+px_atom px__rem_tick, px__rem_fired, px__rem_alarm;
 static pthread_once_t g_atoms_once = PTHREAD_ONCE_INIT;
 
 static void atoms_init(void) {
@@ -95,6 +96,9 @@ static void atoms_init(void) {
   px__rem_del = px_atom_of("px_rem_del");
   px__rem_note_put = px_atom_of("px_rem_note_put");
   px__rem_note_del = px_atom_of("px_rem_note_del");
+  px__rem_tick = px_atom_of("px_rem_tick");
+  px__rem_fired = px_atom_of("reminder_fired");
+  px__rem_alarm = px_atom_of("__alarm__");
 }
 
 void px__reminder_atoms(void) { pthread_once(&g_atoms_once, atoms_init); }
@@ -171,7 +175,15 @@ static int write_direct(px_store *s, const px_store_op *op, px_atom note,
   return rc;
 }
 
+static int set_any(px_store *s, const px_reminder_spec *r);
+
 int px_reminder_set(px_store *s, const px_reminder_spec *r) {
+  if (r && r->name && !strncmp(r->name, "__", 2)) return PX_EINVAL;
+  return set_any(s, r);
+}
+
+/* px_reminder_set without the reserved-name check (the alarm's way in) */
+static int set_any(px_store *s, const px_reminder_spec *r) {
   if (!s || !r || !name_ok(r->name)) return PX_EINVAL;
   if (r->due_in_ms < 0 || r->due_at_ms < 0 || r->max_occurrences < 0 ||
       r->period_ms < 0)
@@ -260,4 +272,40 @@ int px_reminder_list(px_store *s, const char *owner, px_reminder_cb cb,
   if (!s || !cb) return PX_EINVAL;
   list_ctx c = {owner, cb, ud};
   return px_store_reminders(s, list_one, &c);
+}
+
+/* ---- the durable alarm ----------------------------------------------------- */
+
+int px_alarm_set(px_store *s, const char *tenant, const char *ns,
+                 const char *type, const char *key, int64_t at_ms) {
+  if (at_ms <= 0) return PX_EINVAL;
+  px_reminder_spec r = {.tenant = tenant, .ns = ns, .type = type,
+                        .key = key, .name = PX__ALARM_NAME,
+                        .due_at_ms = at_ms};
+  return set_any(s, &r);
+}
+
+static int alarm_found(void *ud, const px_reminder_info *r) {
+  if (strcmp(r->name, PX__ALARM_NAME)) return 0;
+  *(int64_t *)ud = r->due_ms;
+  return 1;
+}
+
+int px_alarm_get(px_store *s, const char *tenant, const char *ns,
+                 const char *type, const char *key, int64_t *at_ms) {
+  if (!at_ms) return PX_EINVAL;
+  *at_ms = 0;
+  char *owner = owner_of(tenant, ns, type, key);
+  if (!s || !owner) {
+    free(owner);
+    return PX_EINVAL;
+  }
+  int rc = px_reminder_list(s, owner, alarm_found, at_ms);
+  free(owner);
+  return rc == 1 ? 0 : rc;
+}
+
+int px_alarm_delete(px_store *s, const char *tenant, const char *ns,
+                    const char *type, const char *key) {
+  return px_reminder_cancel(s, tenant, ns, type, key, PX__ALARM_NAME);
 }

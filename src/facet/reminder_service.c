@@ -86,7 +86,6 @@ bool px__reminder_service(px_store *s, px_ref *out) {
 
 /* ---- the table ------------------------------------------------------------- */
 
-static px_atom A_TICK, A_FIRED;
 
 static rem *rem_find(svc *sv, const char *owner, const char *name) {
   for (size_t i = 0; i < sv->n; i++)
@@ -149,9 +148,9 @@ static void schedule(svc *sv) {
   sv->armed_due = min;
   int64_t delay = min - px__reminder_now();
   if (delay <= 0) /* due already: no timer (a virtual clock would wait) */
-    px_send(px_self(), A_TICK, px_int((int64_t)sv->gen));
+    px_send(px_self(), px__rem_tick, px_int((int64_t)sv->gen));
   else
-    sv->timer = px_send_after(delay, px_self(), A_TICK,
+    sv->timer = px_send_after(delay, px_self(), px__rem_tick,
                               px_int((int64_t)sv->gen));
 }
 
@@ -207,7 +206,9 @@ static void fire_due(svc *sv) {
     px_val msg = px_map(4, px_str("name"), px_str(r->name), px_str("payload"),
                         px_val_retain(r->payload), px_str("due_ms"),
                         px_int(r->due), px_str("fired_ms"), px_int(now));
-    int rc = px__reminder_deliver(r->owner, A_FIRED, msg);
+    px_atom type = strcmp(r->name, PX__ALARM_NAME) ? px__rem_fired
+                                                   : px__rem_alarm;
+    int rc = px__reminder_deliver(r->owner, type, msg);
     if (rc)
       px_log(PX_LOG_WARN, "reminder", "%s/%s: delivery failed: %s",
              r->owner, r->name, px_err_name(rc));
@@ -274,7 +275,7 @@ static int svc_init(px_val args, void **state) {
 static void svc_handle(void *state, const px_message *m) {
   svc *sv = state;
   px_val p = m->payload;
-  if (m->type == A_TICK) {
+  if (m->type == px__rem_tick) {
     if (p.type == PX_T_INT && (uint64_t)p.u.i == sv->gen) {
       sv->armed = false;
       sv->timer = 0;
@@ -344,8 +345,6 @@ static const px_actor_type svc_type = {
 int px_reminders_start(px_store *s) {
   if (!s) return PX_EINVAL;
   px__reminder_atoms();
-  A_TICK = px_atom_of("px_rem_tick");
-  A_FIRED = px_atom_of("reminder_fired");
   pthread_mutex_lock(&g_mu);
   int rc = 0;
   if (reg_find(s)) {

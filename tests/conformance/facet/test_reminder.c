@@ -27,10 +27,9 @@ static int64_t test_clock(void) {
 
 static int to_test(const char *tenant, const char *ns, const char *type,
                    const char *key, px_atom msg, px_val payload) {
-  cr_assert_str_eq(px_atom_name(msg), "reminder_fired");
   return px_send(g_test, px_atom_of("fired"),
-                 px_arr(5, px_str(tenant), px_str(ns), px_str(type),
-                        px_str(key), payload));
+                 px_arr(6, px_str(tenant), px_str(ns), px_str(type),
+                        px_str(key), payload, px_atomv(msg)));
 }
 
 static int rm_one(const char *p, const struct stat *sb, int flag,
@@ -125,6 +124,9 @@ static int64_t fired_due(const px_message *m) {
 static const char *fired_name(const px_message *m) {
   return px_str_ptr(px_gets(fired_body(m), "name"));
 }
+static const char *fired_type(const px_message *m) {
+  return px_atom_name(px_at(m->payload, 5).u.a);
+}
 
 typedef struct seen {
   int n;
@@ -167,6 +169,7 @@ Test(reminder, one_shot_fires_once_at_its_due_time_then_is_gone) {
   cr_assert_str_eq(px_str_ptr(px_at(p, 1)), "app");
   cr_assert_str_eq(px_str_ptr(px_at(p, 2)), "counter");
   cr_assert_str_eq(px_str_ptr(px_at(p, 3)), "c1");
+  cr_assert_str_eq(fired_type(m), "reminder_fired");
   cr_assert_str_eq(fired_name(m), "wake");
   cr_assert_str_eq(px_str_ptr(px_gets(fired_body(m), "payload")), "hello");
   cr_assert_eq(fired_due(m), T0 + 5000);
@@ -366,5 +369,38 @@ Test(reminder, an_overdue_one_shot_fires_once_after_a_restart) {
   now = test_clock();
   node_down();
   node_up(now + 10000);
+  expect_no_fire();
+}
+
+/* PLEXSPACES durable alarm: one per actor, delivered as __alarm__ */
+Test(reminder, the_durable_alarm_is_one_reserved_one_shot_reminder) {
+  int64_t at = 1;
+  cr_assert_eq(px_alarm_get(g_st, "acme", "app", "counter", "c1", &at), 0);
+  cr_assert_eq(at, 0, "no alarm yet");
+  cr_assert_eq(px_alarm_set(g_st, "acme", "app", "counter", "c1", T0 + 3000),
+               0);
+  cr_assert_eq(px_alarm_set(g_st, "acme", "app", "counter", "c1", T0 + 2000),
+               0);
+  cr_assert_eq(px_alarm_get(g_st, "acme", "app", "counter", "c1", &at), 0);
+  cr_assert_eq(at, T0 + 2000, "setting again moves it");
+  cr_assert_eq(px_alarm_set(g_st, "acme", "app", "counter", "c1", 0),
+               PX_EINVAL);
+  px_reminder_spec r = {.tenant = "acme", .ns = "app", .type = "counter",
+                        .key = "c1", .name = "__alarm__", .due_in_ms = 1};
+  cr_assert_eq(px_reminder_set(g_st, &r), PX_EINVAL, "reserved name");
+  cr_assert_eq(px_clock_advance(2000), 0);
+  px_message *m = expect_fire();
+  cr_assert_str_eq(fired_type(m), "__alarm__");
+  cr_assert_eq(fired_due(m), T0 + 2000);
+  px_message_free(m);
+  expect_no_fire();
+  cr_assert_eq(px_alarm_get(g_st, "acme", "app", "counter", "c1", &at), 0);
+  cr_assert_eq(at, 0, "a fired alarm is gone");
+  cr_assert_eq(px_alarm_set(g_st, "acme", "app", "counter", "c1", T0 + 9000),
+               0);
+  cr_assert_eq(px_alarm_delete(g_st, "acme", "app", "counter", "c1"), 0);
+  cr_assert_eq(px_alarm_get(g_st, "acme", "app", "counter", "c1", &at), 0);
+  cr_assert_eq(at, 0);
+  cr_assert_eq(px_clock_advance(10000), 0);
   expect_no_fire();
 }
