@@ -47,6 +47,7 @@ const px__dur_atoms *px__dur_a(void) {
 static void dur_destroy(px__facet *f) {
   px__durable *d = (px__durable *)f;
   if (d->tick) px_cancel_timer(d->tick);
+  px_val_release(d->pending);
   px__dur_replay_free(d);
   free(d->id);
   free(d);
@@ -72,15 +73,31 @@ _Noreturn void px__dur_conflict(px__durable *d) {
 
 /* ---- journal writes -------------------------------------------------------- */
 
-int px__dur_append(px__durable *d, const char *kind, px_val value) {
+/* px_store_apply with `held` parked in d->pending meanwhile (see there);
+ * returns it in *back. */
+static int apply_holding(px__durable *d, const px_store_op *ops, size_t n,
+                         px_val held, px_val *back) {
+  d->pending = held;
+  int rc = px_store_apply(d->o.store, ops, n);
+  *back = d->pending;
+  d->pending = px_nil();
+  return rc;
+}
+
+int px__dur_append(px__durable *d, const char *kind, px_val value,
+                   px_val *back) {
   px_store_op op = {0};
   op.kind = PX_STORE_JOURNAL_APPEND;
   op.space = d->id;
   op.id = d->seq + 1;
   op.key = kind;
-  op.value = value; /* borrowed: the store encodes it before parking */
-  int rc = px_store_apply(d->o.store, &op, 1);
-  if (rc == PX_ECONFLICT) px__dur_conflict(d);
+  op.value = value; /* the store encodes it before parking */
+  int rc = apply_holding(d, &op, 1, value, back);
+  if (rc == PX_ECONFLICT) {
+    px_val_release(*back);
+    *back = px_nil();
+    px__dur_conflict(d);
+  }
   if (rc == 0) d->seq++;
   return rc;
 }
@@ -113,7 +130,7 @@ int px__dur_checkpoint(px__durable *d) {
   ops[1].kind = PX_STORE_JOURNAL_TRUNCATE; /* auto-truncate */
   ops[1].space = d->id;
   ops[1].id = seq;
-  int rc = px_store_apply(d->o.store, ops, 2);
+  int rc = apply_holding(d, ops, 2, st, &st);
   px_val_release(st);
   if (rc) {
     px_log(PX_LOG_ERROR, "durable", "%s: checkpoint at %llu failed: %s",
@@ -184,7 +201,7 @@ static void dur_handle(void *state, const px_message *m) {
   }
   px_val entry = px_arr(3, px_atomv(m->type), px_val_retain(m->payload),
                         px_bool(m->corr != 0));
-  int rc = px__dur_append(d, PX__DUR_K_MSG, entry);
+  int rc = px__dur_append(d, PX__DUR_K_MSG, entry, &entry);
   px_val_release(entry);
   if (rc) {
     /* Not journaled, so not handled: it would be lost at replay. */

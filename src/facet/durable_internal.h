@@ -47,6 +47,9 @@ typedef struct px__durable {
   size_t nlog;
   uint64_t replayed;            /* messages replayed (introspection) */
   px_tref tick;                 /* checkpoint_interval_ms timer */
+  /* A value being written while the handler parks in the store: a kill
+   * abandons the handler's stack, so it lives here; destroy releases it. */
+  px_val pending;
 } px__durable;
 
 /* The calling handler's durable record, or NULL. */
@@ -68,8 +71,10 @@ int px__dur_checkpoint(px__durable *d);
 _Noreturn void px__dur_conflict(px__durable *d);
 
 /* Appends one entry at d->seq + 1 (parks until durable); on success d->seq
- * moves. A taken seq exits the actor (px__dur_conflict). */
-int px__dur_append(px__durable *d, const char *kind, px_val value);
+ * moves. Takes ownership of value; returns it (to release) in *back, also
+ * on errors. A taken seq exits the actor (px__dur_conflict). */
+int px__dur_append(px__durable *d, const char *kind, px_val value,
+                   px_val *back);
 
 /* Writes the done mark for `seq` without waiting. */
 void px__dur_mark_done(px__durable *d, uint64_t seq);

@@ -178,13 +178,9 @@ int px_side_effect(const char *name, px_effect_fn fn, void *ud, px_val *out) {
   }
   px_val v = px_nil();
   int rc = fn(ud, &v);
-  px_val e = px_arr(3, px_str(name), px_int(rc), px_val_retain(v));
-  int arc = px__dur_append(d, PX__DUR_K_FX, e);
+  px_val e = px_arr(3, px_str(name), px_int(rc), v);
+  int arc = px__dur_append(d, PX__DUR_K_FX, e, &e);
+  if (arc == 0) *out = px_val_retain(px_at(e, 2));
   px_val_release(e);
-  if (arc) {
-    px_val_release(v);
-    return arc;
-  }
-  *out = v;
-  return rc;
+  return arc ? arc : rc;
 }

@@ -135,7 +135,7 @@ static int counter_decode(px_val saved, void *st) {
   return 0;
 }
 
-static px_durable_opts counter_opts(uint32_t every) {
+static inline px_durable_opts counter_opts(uint32_t every) {
   px_durable_opts o = {0};
   o.store = t_st;
   o.checkpoint_every = every;
@@ -144,7 +144,7 @@ static px_durable_opts counter_opts(uint32_t every) {
   return o;
 }
 
-static px_ref spawn_counter(const char *id, const px_durable_opts *o) {
+static inline px_ref spawn_counter(const char *id, const px_durable_opts *o) {
   px_ref r;
   int rc = px_spawn_durable(&counter_t, px_nil(), id, o, NULL, &r);
   cr_assert_eq(rc, 0, "spawn_durable: %s", px_err_name(rc));
@@ -152,7 +152,7 @@ static px_ref spawn_counter(const char *id, const px_durable_opts *o) {
 }
 
 /* An ask that must succeed; returns the int reply. */
-static int64_t ask_int(px_ref r, const char *type, px_val payload) {
+static inline int64_t ask_int(px_ref r, const char *type, px_val payload) {
   px_val v;
   int rc = px_ask(r, px_atom_of(type), payload, 5000, &v);
   cr_assert_eq(rc, 0, "ask %s: %s", type, px_err_name(rc));
@@ -171,7 +171,7 @@ static bool match_down(const px_message *m, void *ud) {
 }
 
 /* Waits for the __DOWN__ of mref; returns its reason (a new value). */
-static px_val wait_down(px_mref mref) {
+static inline px_val wait_down(px_mref mref) {
   px_message *m;
   int rc = px_receive(match_down, &mref, 10000, &m);
   cr_assert_eq(rc, 0, "no __DOWN__: %s", px_err_name(rc));
@@ -180,7 +180,7 @@ static px_val wait_down(px_mref mref) {
   return r;
 }
 
-static void kill_wait(px_ref r) {
+static inline void kill_wait(px_ref r) {
   px_mref m = px_monitor(r);
   px_exit(r, px_atomv(px_a()->kill));
   px_val_release(wait_down(m));
@@ -198,13 +198,13 @@ static int count_entry(void *ud, uint64_t seq, const char *kind, px_val v,
   return 0;
 }
 
-static size_t journal_len(const char *id) {
+static inline size_t journal_len(const char *id) {
   size_t n = 0;
   cr_assert_eq(px_store_journal_read(t_st, id, 0, count_entry, &n), 0);
   return n;
 }
 
-static bool is_pair(px_val v, const char *a0) {
+static inline bool is_pair(px_val v, const char *a0) {
   return px_typeof(v) == PX_T_ARRAY && px_len(v) == 2 &&
          px_is_atom(px_at(v, 0), px_atom_of(a0));
 }
