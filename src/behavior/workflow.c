@@ -1,0 +1,668 @@
+/* Workflows, outside view (issue 4; the contract is in workflow.h): type
+ * registration, the table of open executions, and the calls made from
+ * outside an execution: start, signal/cancel/pause/resume (inbox
+ * appends), query, status, wait, recover. The execution itself is in
+ * workflow_run.c.
+ *
+ * Inbox sequence numbers are handed out under the table mutex from the
+ * entry (initialised from the stream's last seq when the entry is made),
+ * and the append happens after unlocking, so two concurrent signals may
+ * commit in either order; the execution delivers in seq order what it
+ * has seen and journals which seq each receive consumed, so replay does
+ * not depend on that timing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actor/stop_hooks.h"
+#include "behavior/workflow_internal.h"
+#include "core/mem.h"
+#include "plexspaces/error.h"
+#include "plexspaces/runtime.h"
+
+px__wf_global px__wf_g = {.mu = PTHREAD_MUTEX_INITIALIZER};
+#define G px__wf_g
+
+static px__wf_atoms atoms;
+static pthread_once_t atoms_once = PTHREAD_ONCE_INIT;
+static void atoms_init(void) {
+  atoms.go = px_atom_of("__wf_go__");
+  atoms.in = px_atom_of("__wf_in__");
+  atoms.query = px_atom_of("__wf_query__");
+}
+const px__wf_atoms *px__wf_a(void) {
+  pthread_once(&atoms_once, atoms_init);
+  return &atoms;
+}
+
+const char *px_wf_status_name(px_wf_status s) {
+  switch (s) {
+  case PX_WF_RUNNING: return "running";
+  case PX_WF_PAUSED: return "paused";
+  case PX_WF_COMPLETED: return "completed";
+  case PX_WF_FAILED: return "failed";
+  case PX_WF_CANCELLED: return "cancelled";
+  }
+  return "?";
+}
+
+static int64_t realtime_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t px__wf_now_ms(void) {
+  return atomic_load_explicit(&G.base_ms, memory_order_relaxed) +
+         (int64_t)px_clock_ms();
+}
+
+void px__wf_clock_set(int64_t wall_ms) {
+  atomic_store_explicit(&G.base_ms, wall_ms - (int64_t)px_clock_ms(),
+                        memory_order_relaxed);
+}
+
+px_val px__wf_index_val(const char *type, px_wf_status st, px_val result) {
+  return px_map(3, px_str("type"), px_str(type), px_str("status"),
+                px_int(st), px_str("result"), px_val_retain(result));
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+static uint64_t hash_str(const char *s) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+  return h;
+}
+
+static px__wf_entry *lookup_locked(const char *key) {
+  if (!G.tab_cap) return NULL;
+  px__wf_entry *e = G.tab[hash_str(key) & (G.tab_cap - 1)];
+  while (e && strcmp(e->key, key)) e = e->hnext;
+  return e;
+}
+
+static void insert_locked(px__wf_entry *e) {
+  if (G.tab_n + 1 > G.tab_cap * 3 / 4) {
+    size_t nc = G.tab_cap ? G.tab_cap * 2 : 64;
+    px__wf_entry **nt = px__xcalloc(nc, sizeof *nt);
+    for (size_t i = 0; i < G.tab_cap; i++)
+      for (px__wf_entry *x = G.tab[i], *n; x; x = n) {
+        n = x->hnext;
+        uint64_t b = hash_str(x->key) & (nc - 1);
+        x->hnext = nt[b];
+        nt[b] = x;
+      }
+    free(G.tab);
+    G.tab = nt;
+    G.tab_cap = nc;
+  }
+  uint64_t b = hash_str(e->key) & (G.tab_cap - 1);
+  e->hnext = G.tab[b];
+  G.tab[b] = e;
+  G.tab_n++;
+}
+
+static void remove_locked(px__wf_entry *e) {
+  px__wf_entry **pp = &G.tab[hash_str(e->key) & (G.tab_cap - 1)];
+  while (*pp && *pp != e) pp = &(*pp)->hnext;
+  if (*pp) {
+    *pp = e->hnext;
+    G.tab_n--;
+  }
+  e->hnext = NULL;
+}
+
+static void entry_free(px__wf_entry *e) {
+  free(e->key);
+  free(e->stream);
+  free(e->inbox);
+  free(e->names);
+  free(e->waiters);
+  free(e);
+}
+
+void px__wf_unref_locked(px__wf_entry *e) {
+  if (--e->refs == 0) entry_free(e);
+}
+
+static px__wf_type *type_find_locked(const char *name) {
+  for (px__wf_type *t = G.types; t; t = t->next)
+    if (t->registered && !strcmp(t->def->name, name)) return t;
+  return NULL;
+}
+
+/* A new entry (refs 1: the table's), inserted. */
+static px__wf_entry *entry_new_locked(const char *tenant, const char *ns,
+                                      const char *id, px__wf_type *type,
+                                      int status) {
+  px__wf_entry *e = px__xcalloc(1, sizeof *e);
+  size_t lt = strlen(tenant), ln = strlen(ns), li = strlen(id);
+  e->names = px__xmalloc(lt + ln + li + 3);
+  memcpy(e->names, tenant, lt + 1);
+  memcpy(e->names + lt + 1, ns, ln + 1);
+  memcpy(e->names + lt + ln + 2, id, li + 1);
+  e->tenant = e->names;
+  e->ns = e->names + lt + 1;
+  e->id = e->names + lt + ln + 2;
+  size_t kl = lt + ln + li + 3;
+  e->key = px__xmalloc(kl);
+  snprintf(e->key, kl, "%s/%s/%s", tenant, ns, id);
+  e->stream = px__xmalloc(kl + 3);
+  snprintf(e->stream, kl + 3, "wf/%s", e->key);
+  e->inbox = px__xmalloc(kl + 5);
+  snprintf(e->inbox, kl + 5, "wfin/%s", e->key);
+  e->type = type;
+  e->status = status;
+  e->refs = 1;
+  insert_locked(e);
+  return e;
+}
+
+px_promise *px__wf_close_locked(px__wf_entry *e, size_t *nwait) {
+  px_promise *w = e->waiters;
+  *nwait = e->nwait;
+  e->waiters = NULL;
+  e->nwait = e->capwait = 0;
+  if (lookup_locked(e->key) == e) {
+    remove_locked(e);
+    px__wf_unref_locked(e); /* the table's reference */
+  }
+  return w;
+}
+
+void px__wf_resolve(px_promise *w, size_t n, px_wf_status st,
+                    px_val result) {
+  for (size_t i = 0; i < n; i++)
+    px_reply_to(w[i], px_arr(2, px_int(st), px_val_retain(result)));
+}
+
+/* The runtime is stopping and every actor is dead: forget the table and
+ * the registrations (the types' records stay, for a later runtime). */
+static void at_stop(void) {
+  pthread_mutex_lock(&G.mu);
+  for (size_t i = 0; i < G.tab_cap; i++)
+    for (px__wf_entry *e = G.tab[i], *n; e; e = n) {
+      n = e->hnext;
+      entry_free(e);
+    }
+  free(G.tab);
+  G.tab = NULL;
+  G.tab_cap = G.tab_n = 0;
+  for (px__wf_type *t = G.types; t; t = t->next) t->registered = false;
+  G.store = NULL;
+  G.live = false;
+  pthread_mutex_unlock(&G.mu);
+}
+
+/* ---- names -------------------------------------------------------------- */
+
+static bool name_ok(const char *s) {
+  if (!s || !*s) return false;
+  size_t n = strnlen(s, PX__WF_NAME_MAX + 1);
+  return n <= PX__WF_NAME_MAX && !memchr(s, '/', n);
+}
+
+/* Resolves the scope: NULL = the caller's, "default" when it has none. */
+static int scope(const char **tenant, const char **ns, const char *id) {
+  if (!*tenant) *tenant = px_self_tenant();
+  if (!*tenant) *tenant = "default";
+  if (!*ns) *ns = px_self_namespace();
+  if (!*ns) *ns = "default";
+  if (!name_ok(*tenant) || !name_ok(*ns) || !name_ok(id)) return PX_EINVAL;
+  return 0;
+}
+
+static char *key_of(const char *tenant, const char *ns, const char *id) {
+  size_t kl = strlen(tenant) + strlen(ns) + strlen(id) + 3;
+  char *k = px__xmalloc(kl);
+  snprintf(k, kl, "%s/%s/%s", tenant, ns, id);
+  return k;
+}
+
+/* Reads the index: 0 with *status, *type (new string value, may be NULL)
+ * and *result (new, may be NULL), or PX_ENOTFOUND. */
+static int index_get(const char *key, px_wf_status *status, px_val *type,
+                     px_val *result) {
+  px_val v;
+  int rc = px_store_kv_get(G.store, PX__WF_INDEX, key, &v, NULL);
+  if (rc) return rc;
+  px_val st = px_gets(v, "status");
+  if (px_typeof(st) != PX_T_INT) {
+    px_val_release(v);
+    return PX_EDECODE;
+  }
+  *status = (px_wf_status)st.u.i;
+  if (type) *type = px_val_retain(px_gets(v, "type"));
+  if (result) *result = px_val_retain(px_gets(v, "result"));
+  px_val_release(v);
+  return 0;
+}
+
+/* The entry of an open execution: the table's, or one made from the index
+ * for an execution that is open but not in memory. NULL when there is no
+ * open execution (or on a store error, in *rc). Under mu. */
+static px__wf_entry *open_entry_locked(const char *tenant, const char *ns,
+                                       const char *id, const char *key,
+                                       int *rc) {
+  px__wf_entry *e = lookup_locked(key);
+  if (e) return e;
+  px_wf_status st;
+  px_val type;
+  *rc = index_get(key, &st, &type, NULL);
+  if (*rc) return NULL;
+  if (st != PX_WF_RUNNING) {
+    px_val_release(type);
+    *rc = PX_ENOTFOUND;
+    return NULL;
+  }
+  const char *tn = px_str_ptr(type);
+  e = entry_new_locked(tenant, ns, id, tn ? type_find_locked(tn) : NULL,
+                       PX_WF_RUNNING);
+  px_val_release(type);
+  uint64_t last = 0;
+  *rc = px_store_journal_last(G.store, e->inbox, &last);
+  if (*rc) {
+    remove_locked(e);
+    px__wf_unref_locked(e);
+    return NULL;
+  }
+  e->in_seq = last;
+  return e;
+}
+
+/* Spawns the execution actor of an entry (under mu). */
+static int spawn_locked(px__wf_entry *e) {
+  px_spawn_opts so = {0};
+  so.tenant = e->tenant;
+  so.ns = e->ns;
+  px_ref r;
+  e->refs++; /* the actor's */
+  int rc = px_spawn(&e->type->at, px_int((int64_t)(intptr_t)e), &so, &r);
+  if (rc) {
+    e->refs--;
+    return rc;
+  }
+  e->actor = r;
+  return 0;
+}
+
+/* ---- registration and recovery ----------------------------------------- */
+
+int px_workflow_register(const px_workflow_type *t, px_store *s) {
+  if (!t || !s || !t->name || !*t->name || !t->run) return PX_EINVAL;
+  px__wf_a();
+  pthread_mutex_lock(&G.mu);
+  if (G.store && G.store != s) {
+    pthread_mutex_unlock(&G.mu);
+    return PX_EINVAL;
+  }
+  px__wf_type *found = NULL;
+  for (px__wf_type *x = G.types; x; x = x->next) {
+    if (x->registered && !strcmp(x->def->name, t->name) && x->def != t) {
+      pthread_mutex_unlock(&G.mu);
+      return PX_EEXIST;
+    }
+    if (x->def == t) found = x;
+  }
+  if (!found) {
+    found = px__xcalloc(1, sizeof *found);
+    found->def = t;
+    found->at.name = t->name;
+    found->at.stack_size = t->stack_size;
+    found->at.init = px__wf_actor_init;
+    found->at.handle = px__wf_actor_handle;
+    found->at.terminate = px__wf_actor_terminate;
+    found->next = G.types;
+    G.types = found;
+  }
+  found->registered = true;
+  if (!G.live) {
+    G.live = true;
+    G.store = s;
+    /* The workflow clock: the wall clock now, moving with the runtime's
+     * (virtual or real) clock from here on. */
+    atomic_store_explicit(&G.base_ms,
+                          realtime_ms() - (int64_t)px_clock_ms(),
+                          memory_order_relaxed);
+    px__runtime_at_stop(at_stop);
+  }
+  /* Entries made while the type was unknown learn it now. */
+  for (size_t i = 0; i < G.tab_cap; i++)
+    for (px__wf_entry *e = G.tab[i]; e; e = e->hnext)
+      if (!e->type) {
+        px_val ty;
+        px_wf_status st;
+        if (!index_get(e->key, &st, &ty, NULL)) {
+          if (px_str_ptr(ty) && !strcmp(px_str_ptr(ty), t->name))
+            e->type = found;
+          px_val_release(ty);
+        }
+      }
+  pthread_mutex_unlock(&G.mu);
+  return 0;
+}
+
+typedef struct keylist {
+  char **k;
+  size_t n, cap;
+} keylist;
+
+static int collect_open(void *ud, const char *key, px_val v, int64_t exp) {
+  (void)exp;
+  keylist *l = ud;
+  px_val st = px_gets(v, "status");
+  if (px_typeof(st) == PX_T_INT && st.u.i == PX_WF_RUNNING) {
+    if (l->n == l->cap) {
+      l->cap = l->cap ? l->cap * 2 : 16;
+      l->k = px__xrealloc(l->k, l->cap * sizeof *l->k);
+    }
+    l->k[l->n++] = px__xstrndup(key, strlen(key));
+  }
+  px_val_release(v);
+  return 0;
+}
+
+int px_workflow_recover(size_t *n_out) {
+  if (n_out) *n_out = 0;
+  pthread_mutex_lock(&G.mu);
+  px_store *s = G.store;
+  pthread_mutex_unlock(&G.mu);
+  if (!s) return PX_EINVAL;
+  keylist l = {0};
+  int rc = px_store_kv_list(s, PX__WF_INDEX, "", collect_open, &l);
+  size_t n = 0;
+  for (size_t i = 0; i < l.n; i++) {
+    char *k = l.k[i];
+    char *a = strchr(k, '/');
+    char *b = a ? strchr(a + 1, '/') : NULL;
+    if (!rc && b) {
+      *a = *b = 0;
+      pthread_mutex_lock(&G.mu);
+      int erc = 0;
+      char *key = key_of(k, a + 1, b + 1);
+      px__wf_entry *e = open_entry_locked(k, a + 1, b + 1, key, &erc);
+      free(key);
+      if (e && e->type && e->status == PX_WF_RUNNING &&
+          px_ref_is_nil(e->actor)) {
+        int src = spawn_locked(e);
+        if (!src) n++;
+        else rc = src;
+      }
+      pthread_mutex_unlock(&G.mu);
+    }
+    free(k);
+  }
+  free(l.k);
+  if (n_out) *n_out = n;
+  return rc;
+}
+
+/* ---- start ------------------------------------------------------------- */
+
+int px_workflow_start_in(const char *tenant, const char *ns,
+                         const char *type, const char *id, px_val input,
+                         const px_wf_start_opts *opts) {
+  px_wf_start_opts o = {0};
+  if (opts) o = *opts;
+  if (o.attached_out) *o.attached_out = false;
+  if (!type || scope(&tenant, &ns, id)) return PX_EINVAL;
+  char *key = key_of(tenant, ns, id);
+  pthread_mutex_lock(&G.mu);
+  px__wf_type *t = G.store ? type_find_locked(type) : NULL;
+  if (!t) {
+    pthread_mutex_unlock(&G.mu);
+    free(key);
+    return G.store ? PX_ENOTFOUND : PX_EINVAL;
+  }
+  px_wf_status st = 0;
+  px_val oldtype = px_nil();
+  int rc = lookup_locked(key) ? 0 : index_get(key, &st, &oldtype, NULL);
+  bool reuse = false;
+  if (rc == 0) {
+    if (lookup_locked(key) || st == PX_WF_RUNNING) {
+      /* open (R-I-1) */
+      rc = PX_EEXIST;
+      if (o.on_open == PX_WF_CONFLICT_USE_EXISTING) {
+        rc = 0;
+        if (o.attached_out) *o.attached_out = true;
+      }
+      px_val_release(oldtype);
+      pthread_mutex_unlock(&G.mu);
+      free(key);
+      return rc;
+    }
+    px_val_release(oldtype);
+    if (o.on_closed == PX_WF_REUSE_REJECT ||
+        (o.on_closed == PX_WF_REUSE_ALLOW_FAILED &&
+         st == PX_WF_COMPLETED)) {
+      pthread_mutex_unlock(&G.mu);
+      free(key);
+      return PX_EEXIST;
+    }
+    reuse = true;
+  } else if (rc != PX_ENOTFOUND) {
+    pthread_mutex_unlock(&G.mu);
+    free(key);
+    return rc;
+  }
+  px__wf_entry *e = entry_new_locked(tenant, ns, id, t, PX__WF_STARTING);
+  e->refs++; /* ours, across the apply */
+  pthread_mutex_unlock(&G.mu);
+  free(key);
+
+  px_val start = px_map(2, px_str("type"), px_str(type), px_str("input"),
+                        px_val_retain(input));
+  px_val idx = px__wf_index_val(type, PX_WF_RUNNING, px_nil());
+  px_store_op ops[4];
+  size_t n = 0;
+  if (reuse) {
+    ops[n++] = (px_store_op){.kind = PX_STORE_STREAM_DELETE,
+                             .space = e->stream};
+    ops[n++] = (px_store_op){.kind = PX_STORE_STREAM_DELETE,
+                             .space = e->inbox};
+  }
+  ops[n++] = (px_store_op){.kind = PX_STORE_JOURNAL_APPEND,
+                           .space = e->stream, .id = 1, .value = start,
+                           .key = "start"};
+  ops[n++] = (px_store_op){.kind = PX_STORE_KV_PUT, .space = PX__WF_INDEX,
+                           .key = e->key, .value = idx};
+  rc = px_store_apply(G.store, ops, n);
+  px_val_release(start);
+  px_val_release(idx);
+
+  pthread_mutex_lock(&G.mu);
+  if (rc) {
+    remove_locked(e);
+    px__wf_unref_locked(e); /* the table's */
+  } else {
+    e->status = PX_WF_RUNNING;
+    rc = spawn_locked(e);
+    /* A failed spawn (the runtime is stopping) leaves the execution open
+     * in the store: px_workflow_recover resumes it. */
+  }
+  px__wf_unref_locked(e);
+  pthread_mutex_unlock(&G.mu);
+  return rc;
+}
+
+/* ---- the inbox: signal, cancel, pause, resume ---------------------------- */
+
+static int inbox_put(const char *tenant, const char *ns, const char *id,
+                     const char *kind, const char *name, px_val payload) {
+  if (scope(&tenant, &ns, id)) return PX_EINVAL;
+  char *key = key_of(tenant, ns, id);
+  pthread_mutex_lock(&G.mu);
+  if (!G.store) {
+    pthread_mutex_unlock(&G.mu);
+    free(key);
+    return PX_EINVAL;
+  }
+  int rc = 0;
+  px__wf_entry *e = open_entry_locked(tenant, ns, id, key, &rc);
+  free(key);
+  if (!e || e->status != PX_WF_RUNNING) {
+    pthread_mutex_unlock(&G.mu);
+    return e ? PX_ENOTFOUND : rc;
+  }
+  uint64_t seq = ++e->in_seq;
+  e->refs++;
+  px_store *s = G.store;
+  pthread_mutex_unlock(&G.mu);
+
+  px_val v = name ? px_arr(2, px_str(name), px_val_retain(payload))
+                  : px_nil();
+  px_store_op op = {.kind = PX_STORE_JOURNAL_APPEND, .space = e->inbox,
+                    .id = seq, .value = v, .key = kind};
+  rc = px_store_apply(s, &op, 1);
+
+  pthread_mutex_lock(&G.mu);
+  px_ref actor = e->actor;
+  if (!rc && !strcmp(kind, "pause")) e->paused = true;
+  if (!rc && !strcmp(kind, "resume")) e->paused = false;
+  px__wf_unref_locked(e);
+  pthread_mutex_unlock(&G.mu);
+  if (!rc && !px_ref_is_nil(actor))
+    px_send(actor, px__wf_a()->in,
+            px_arr(4, px_int((int64_t)seq), px_str(kind),
+                   name ? px_str(name) : px_nil(), px_val_retain(payload)));
+  px_val_release(v);
+  return rc;
+}
+
+int px_workflow_signal_in(const char *tenant, const char *ns, const char *id,
+                          const char *name, px_val payload) {
+  if (!name || !*name) return PX_EINVAL;
+  return inbox_put(tenant, ns, id, "signal", name, payload);
+}
+
+int px_workflow_cancel_in(const char *tenant, const char *ns,
+                          const char *id) {
+  return inbox_put(tenant, ns, id, "cancel", NULL, px_nil());
+}
+
+int px_workflow_pause_in(const char *tenant, const char *ns,
+                         const char *id) {
+  return inbox_put(tenant, ns, id, "pause", NULL, px_nil());
+}
+
+int px_workflow_resume_in(const char *tenant, const char *ns,
+                          const char *id) {
+  return inbox_put(tenant, ns, id, "resume", NULL, px_nil());
+}
+
+/* ---- query, status, wait ------------------------------------------------ */
+
+int px_workflow_query_in(const char *tenant, const char *ns, const char *id,
+                         const char *name, px_val args, int64_t timeout_ms,
+                         px_val *out) {
+  *out = px_nil();
+  if (!name || scope(&tenant, &ns, id)) return PX_EINVAL;
+  char *key = key_of(tenant, ns, id);
+  pthread_mutex_lock(&G.mu);
+  px__wf_entry *e = G.store ? lookup_locked(key) : NULL;
+  int rc = 0;
+  px_ref actor = px_ref_nil();
+  if (!e) {
+    px_wf_status st;
+    rc = G.store ? index_get(key, &st, NULL, NULL) : PX_EINVAL;
+    if (!rc) rc = st == PX_WF_RUNNING ? PX_ENOPROC : PX_ENOTFOUND;
+  } else if (e->type && !e->type->def->query) {
+    rc = PX_ENOTSUP;
+  } else {
+    actor = e->actor;
+    if (px_ref_is_nil(actor)) rc = PX_ENOPROC;
+  }
+  pthread_mutex_unlock(&G.mu);
+  free(key);
+  if (rc) return rc;
+  px_val reply;
+  rc = px_ask(actor, px__wf_a()->query,
+              px_arr(2, px_str(name), px_val_retain(args)), timeout_ms,
+              &reply);
+  if (rc == 0) {
+    *out = reply;
+  } else if (rc == PX_EHANDLER) {
+    /* [code, error value] */
+    rc = (int)px_at(reply, 0).u.i;
+    *out = px_val_retain(px_at(reply, 1));
+    px_val_release(reply);
+  } else {
+    /* Closed while we asked: not open any more. */
+    if (rc == PX_ENOPROC) rc = PX_ENOTFOUND;
+    px_val_release(reply);
+  }
+  return rc;
+}
+
+int px_workflow_status_in(const char *tenant, const char *ns, const char *id,
+                          px_wf_status *status, px_val *result) {
+  if (result) *result = px_nil();
+  if (scope(&tenant, &ns, id)) return PX_EINVAL;
+  char *key = key_of(tenant, ns, id);
+  pthread_mutex_lock(&G.mu);
+  int rc = PX_EINVAL;
+  px__wf_entry *e = G.store ? lookup_locked(key) : NULL;
+  if (e) {
+    *status = e->paused ? PX_WF_PAUSED : PX_WF_RUNNING;
+    rc = 0;
+  } else if (G.store) {
+    rc = index_get(key, status, NULL, result);
+  }
+  pthread_mutex_unlock(&G.mu);
+  free(key);
+  return rc;
+}
+
+int px_workflow_wait_in(const char *tenant, const char *ns, const char *id,
+                        int64_t timeout_ms, px_wf_status *status,
+                        px_val *result) {
+  if (result) *result = px_nil();
+  if (scope(&tenant, &ns, id)) return PX_EINVAL;
+  char *key = key_of(tenant, ns, id);
+  pthread_mutex_lock(&G.mu);
+  if (!G.store) {
+    pthread_mutex_unlock(&G.mu);
+    free(key);
+    return PX_EINVAL;
+  }
+  int rc = 0;
+  px__wf_entry *e = open_entry_locked(tenant, ns, id, key, &rc);
+  if (!e) {
+    /* closed (or unknown): answer from the index */
+    rc = rc == PX_ENOTFOUND ? index_get(key, status, NULL, result) : rc;
+    pthread_mutex_unlock(&G.mu);
+    free(key);
+    return rc;
+  }
+  free(key);
+  px_promise p = px_promise_new();
+  if (e->nwait == e->capwait) {
+    e->capwait = e->capwait ? e->capwait * 2 : 4;
+    e->waiters = px__xrealloc(e->waiters, e->capwait * sizeof *e->waiters);
+  }
+  e->waiters[e->nwait++] = p;
+  e->refs++;
+  pthread_mutex_unlock(&G.mu);
+
+  px_val v;
+  rc = px_promise_await(p, timeout_ms, &v);
+  pthread_mutex_lock(&G.mu);
+  for (size_t i = 0; i < e->nwait; i++)
+    if (e->waiters[i].corr == p.corr && px_ref_eq(e->waiters[i].to, p.to)) {
+      e->waiters[i] = e->waiters[--e->nwait];
+      break;
+    }
+  px__wf_unref_locked(e);
+  pthread_mutex_unlock(&G.mu);
+  if (rc == 0) {
+    *status = (px_wf_status)px_at(v, 0).u.i;
+    if (result) *result = px_val_retain(px_at(v, 1));
+    px_val_release(v);
+  } else if (rc == PX_EHANDLER) {
+    px_val_release(v);
+    rc = PX_EIO;
+  }
+  return rc;
+}

@@ -1,0 +1,160 @@
+/* Workflows: lifecycle without crashes: steps are journaled and their
+ * results returned, outcomes (completed, failed, crashed), id conflicts
+ * and reuse (T-I-14), signals to closed executions (T-I-11), bad input. */
+#include "wf_test.h"
+
+TestSuite(wf_basic, .init = wf_setup, .fini = wf_teardown, .timeout = 60);
+
+static _Atomic int calls;
+
+static int add_one(px_wf *wf, void *ud, px_val *out) {
+  (void)wf;
+  atomic_fetch_add(&calls, 1);
+  *out = px_int((int64_t)(intptr_t)ud + 1);
+  return 0;
+}
+
+/* Three steps chained: input -> +1 -> +1 -> +1. */
+static int run_chain(px_wf *wf, px_val input, px_val *result) {
+  int64_t x = input.u.i;
+  const char *names[3] = {"a", "b", "c"};
+  for (int i = 0; i < 3; i++) {
+    px_val v;
+    int rc = px_step(wf, names[i], add_one, (void *)(intptr_t)x, NULL, &v);
+    if (rc) return rc;
+    x = v.u.i;
+  }
+  *result = px_int(x);
+  return 0;
+}
+static const px_workflow_type T_CHAIN = {"chain", run_chain, NULL, 0};
+
+Test(wf_basic, steps_complete_and_are_journaled) {
+  wf_use(&T_CHAIN);
+  cr_assert_eq(px_workflow_start("chain", "w1", px_int(10), NULL), 0);
+  px_val r;
+  cr_assert_eq(wait_closed("w1", &r), PX_WF_COMPLETED);
+  cr_assert_eq(r.u.i, 13);
+  cr_assert_eq(atomic_load(&calls), 3);
+  jcount c = jread("w1");
+  cr_assert_eq(c.n, 5, "start, 3 steps, status: got %zu", c.n);
+  cr_assert_str_eq(c.kinds[0], "start");
+  cr_assert_eq(jkinds(&c, "step"), 3);
+  cr_assert_str_eq(c.kinds[4], "status");
+  jfree(&c);
+  px_wf_status st;
+  px_val r2;
+  cr_assert_eq(px_workflow_status("w1", &st, &r2), 0);
+  cr_assert_eq(st, PX_WF_COMPLETED);
+  cr_assert_eq(r2.u.i, 13);
+  cr_assert_eq(px_workflow_status("nope", &st, NULL), PX_ENOTFOUND);
+}
+
+static int run_err(px_wf *wf, px_val input, px_val *result) {
+  (void)wf;
+  (void)input;
+  *result = px_str("out of stock");
+  return PX_EINVAL;
+}
+static const px_workflow_type T_ERR = {"err", run_err, NULL, 0};
+
+static int run_crash(px_wf *wf, px_val input, px_val *result) {
+  (void)input;
+  (void)result;
+  px_val v;
+  px_step(wf, "a", add_one, NULL, NULL, &v);
+  px_exit_self(px_atom_val("boom"));
+  return 0;
+}
+static const px_workflow_type T_CRASH = {"crash", run_crash, NULL, 0};
+
+Test(wf_basic, run_error_and_run_crash_fail_the_workflow_not_the_node) {
+  wf_use(&T_ERR);
+  wf_use(&T_CRASH);
+  wf_use(&T_CHAIN);
+  cr_assert_eq(px_workflow_start("err", "e", px_nil(), NULL), 0);
+  cr_assert_eq(px_workflow_start("crash", "c", px_nil(), NULL), 0);
+  px_val r;
+  cr_assert_eq(wait_closed("e", &r), PX_WF_FAILED);
+  cr_assert_str_eq(px_str_ptr(r), "out of stock");
+  px_val_release(r);
+  cr_assert_eq(wait_closed("c", &r), PX_WF_FAILED);
+  cr_assert(strstr(px_str_ptr(r), "crashed") && strstr(px_str_ptr(r), "boom"),
+            "%s", px_str_ptr(r));
+  px_val_release(r);
+  /* the node goes on */
+  cr_assert_eq(px_workflow_start("chain", "after", px_int(0), NULL), 0);
+  cr_assert_eq(wait_closed("after", &r), PX_WF_COMPLETED);
+  cr_assert_eq(r.u.i, 3);
+  /* a crashed execution is closed: recovery does not run it again */
+  size_t n;
+  cr_assert_eq(px_workflow_recover(&n), 0);
+  cr_assert_eq(n, 0);
+}
+
+static int run_park(px_wf *wf, px_val input, px_val *result) {
+  (void)input;
+  px_val name, payload;
+  int rc = px_wf_signal_recv(wf, "done", -1, &name, &payload);
+  if (rc) return rc;
+  px_val_release(name);
+  *result = payload;
+  return 0;
+}
+static const px_workflow_type T_PARK = {"park", run_park, NULL, 0};
+
+Test(wf_basic, same_id_twice_and_reuse_policies) {
+  wf_use(&T_PARK);
+  cr_assert_eq(px_workflow_start("park", "p", px_nil(), NULL), 0);
+  cr_assert_eq(px_workflow_start("park", "p", px_nil(), NULL), PX_EEXIST,
+               "T-I-14: an open execution has the id");
+  bool att = false;
+  px_wf_start_opts o = {.on_open = PX_WF_CONFLICT_USE_EXISTING,
+                        .attached_out = &att};
+  cr_assert_eq(px_workflow_start("park", "p", px_nil(), &o), 0);
+  cr_assert(att);
+  px_wf_status st;
+  cr_assert_eq(px_workflow_status("p", &st, NULL), 0);
+  cr_assert_eq(st, PX_WF_RUNNING);
+  cr_assert_eq(px_workflow_signal("p", "done", px_int(1)), 0);
+  px_val r;
+  cr_assert_eq(wait_closed("p", &r), PX_WF_COMPLETED);
+  cr_assert_eq(r.u.i, 1);
+
+  /* T-I-11: closed -> signals, cancels and pauses are refused */
+  cr_assert_eq(px_workflow_signal("p", "done", px_int(2)), PX_ENOTFOUND);
+  cr_assert_eq(px_workflow_cancel("p"), PX_ENOTFOUND);
+  cr_assert_eq(px_workflow_pause("p"), PX_ENOTFOUND);
+  cr_assert_eq(px_workflow_signal("never", "x", px_nil()), PX_ENOTFOUND);
+
+  px_wf_start_opts rej = {.on_closed = PX_WF_REUSE_REJECT};
+  cr_assert_eq(px_workflow_start("park", "p", px_nil(), &rej), PX_EEXIST);
+  px_wf_start_opts failed_only = {.on_closed = PX_WF_REUSE_ALLOW_FAILED};
+  cr_assert_eq(px_workflow_start("park", "p", px_nil(), &failed_only),
+               PX_EEXIST, "it completed");
+  /* default: a new execution whose journal replaces the old one */
+  cr_assert_eq(px_workflow_start("park", "p", px_nil(), NULL), 0);
+  cr_assert_eq(jlast("p"), 1, "a fresh journal: only its start");
+  cr_assert_eq(px_workflow_signal("p", "done", px_int(7)), 0);
+  cr_assert_eq(wait_closed("p", &r), PX_WF_COMPLETED);
+  cr_assert_eq(r.u.i, 7, "the old inbox is gone with the old journal");
+}
+
+Test(wf_basic, bad_input_gets_errors) {
+  wf_use(&T_CHAIN);
+  cr_assert_eq(px_workflow_start("chain", "", px_nil(), NULL), PX_EINVAL);
+  cr_assert_eq(px_workflow_start("chain", "a/b", px_nil(), NULL), PX_EINVAL);
+  cr_assert_eq(px_workflow_start(NULL, "x", px_nil(), NULL), PX_EINVAL);
+  cr_assert_eq(px_workflow_start("nosuchtype", "x", px_nil(), NULL),
+               PX_ENOTFOUND);
+  cr_assert_eq(px_workflow_signal("x", "", px_nil()), PX_EINVAL);
+  px_workflow_type bad = {"bad", NULL, NULL, 0};
+  cr_assert_eq(px_workflow_register(&bad, g_st), PX_EINVAL);
+  px_workflow_type other = {"chain", run_err, NULL, 0};
+  cr_assert_eq(px_workflow_register(&other, g_st), PX_EEXIST);
+  cr_assert_eq(px_workflow_register(&T_CHAIN, g_st), 0, "same: a no-op");
+  /* commands outside run */
+  px_val v;
+  cr_assert_eq(px_step(NULL, "a", add_one, NULL, NULL, &v), PX_EINVAL);
+  cr_assert_eq(px_wf_sleep(NULL, 1), PX_EINVAL);
+}
