@@ -37,6 +37,13 @@ typedef struct px_store_opts {
  *  overwritten. Applies schema migrations. */
 PX_API int px_store_open_sqlite(const char *dir, const px_store_opts *opts,
                                 px_store **out, char *errbuf, size_t errcap);
+/** Opens an existing store in `dir` for reads only, without its lock (a
+ *  running node may hold it; WAL lets both go on): for tools such as
+ *  `plexspaces journal show`. Applies return PX_ENOTSUP. PX_ENOTFOUND
+ *  when there is no store, PX_ENOTSUP for another schema version, and the
+ *  refusals of px_store_open_sqlite. */
+PX_API int px_store_open_sqlite_reader(const char *dir, px_store **out,
+                                       char *errbuf, size_t errcap);
 /** Flushes pending work and closes. */
 PX_API void px_store_close(px_store *s);
 

@@ -433,9 +433,60 @@ out_free:
   return r;
 }
 
+int px_store_open_sqlite_reader(const char *dir, px_store **out,
+                                char *errbuf, size_t errcap) {
+  if (errbuf && errcap) errbuf[0] = 0;
+  if (!dir || !*dir || !out)
+    return fail(errbuf, errcap, PX_EINVAL, "no directory given");
+  *out = NULL;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/plexspaces.db", dir);
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return fail(errbuf, errcap, PX_ENOTFOUND, "%s: no store there (%s)", dir,
+                strerror(errno));
+  px_store *s = calloc(1, sizeof *s);
+  if (!s) return fail(errbuf, errcap, PX_ENOMEM, "out of memory");
+  s->lock_fd = -1;
+  s->read_only = true;
+  pthread_mutex_init(&s->rmu, NULL);
+  s->dir = strdup(dir);
+  int r;
+  sqlite3 *db = NULL;
+  if (!s->dir) {
+    r = fail(errbuf, errcap, PX_ENOMEM, "out of memory");
+    goto out_free;
+  }
+  int rc = px__store_open_conn(path, SQLITE_OPEN_READONLY, &db);
+  bool fresh = false;
+  if (rc != SQLITE_OK) {
+    r = sql_err(db, rc, path, "open", errbuf, errcap);
+    goto out_free;
+  }
+  r = check_db(db, path, &fresh, errbuf, errcap);
+  int64_t ver = 0;
+  if (!r && (fresh || query_int(db, "SELECT coalesce(max(version), 0) FROM "
+                                    "schema_version",
+                                &ver) != SQLITE_OK ||
+             ver != N_MIGRATIONS))
+    r = fail(errbuf, errcap, PX_ENOTSUP,
+             "%s has schema version %lld, this build reads version %d", path,
+             (long long)ver, N_MIGRATIONS);
+  if (r) goto out_free;
+  r = px__store_readers_init(s, errbuf, errcap);
+  if (r) goto out_free;
+  sqlite3_close(db);
+  *out = s;
+  return 0;
+out_free:
+  sqlite3_close(db);
+  store_free(s);
+  return r;
+}
+
 void px_store_close(px_store *s) {
   if (!s) return;
-  px__store_writer_stop(s); /* drains the queue */
+  if (!s->read_only) px__store_writer_stop(s); /* drains the queue */
   store_free(s);
 }
 

@@ -72,6 +72,7 @@ struct px_store {
   char *dir;
   int lock_fd;
   px_store_opts opts;
+  bool read_only; /* px_store_open_sqlite_reader: no lock, no writer */
   sqlite3 *wdb; /* writer connection: the writer thread only */
   sqlite3_stmt *st[PX__ST_COUNT];
   /* Read connections (read.c): a pool, so concurrent readers and a read

@@ -525,6 +525,7 @@ static bool ops_valid(const px_store_op *ops, size_t n) {
 int px__store_apply_cb(px_store *s, const px_store_op *ops, size_t n,
                        px__store_done_fn done, void *ud) {
   if (!s || !n || !ops || !done || !ops_valid(ops, n)) return PX_EINVAL;
+  if (s->read_only) return PX_ENOTSUP;
   return enqueue_heap(s, ops, n, (px_promise){px_ref_nil(), 0}, done, ud);
 }
 
@@ -538,6 +539,8 @@ int px_store_apply_result(px_store *s, const px_store_op *ops, size_t n,
     rc = 0;
   else if (!ops_valid(ops, n))
     rc = PX_EINVAL;
+  else if (s->read_only)
+    rc = PX_ENOTSUP;
   else {
     px_promise p = {px_ref_nil(), 0};
     if (px_in_actor()) p = px_promise_new();

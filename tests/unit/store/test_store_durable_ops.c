@@ -451,3 +451,33 @@ Test(store_durable, incr_result_from_a_parked_handler) {
   px_store_close(g_store);
   tmpdir_free(d);
 }
+
+/* A reader (for tools: `plexspaces journal show`) opens a store a running
+ * node holds, sees what is committed, and cannot write. */
+Test(store_durable, reader_open_beside_the_writer) {
+  char *d = tmpdir_new();
+  px_store *r;
+  char err[512];
+  cr_assert_eq(px_store_open_sqlite_reader(d, &r, err, sizeof err),
+               PX_ENOTFOUND);
+  px_store *s = store_open(d, NULL);
+  px_store_op op = jappend("acme/ns/t/k", 1, "msg", px_int(7));
+  cr_assert_eq(px_store_apply(s, &op, 1), 0);
+  cr_assert_eq(px_store_open_sqlite_reader(d, &r, err, sizeof err), 0, "%s",
+               err);
+  entries e = {0};
+  cr_assert_eq(px_store_journal_read(r, "acme/ns/t/k", 0, collect_entry, &e),
+               0);
+  cr_assert_eq(e.n, 1);
+  entries_free(&e);
+  op.id = 2;
+  cr_assert_eq(px_store_apply(r, &op, 1), PX_ENOTSUP);
+  cr_assert_eq(px_store_apply(s, &op, 1), 0, "the writer goes on");
+  cr_assert_eq(px_store_journal_read(r, "acme/ns/t/k", 0, collect_entry, &e),
+               0);
+  cr_assert_eq(e.n, 2, "the reader sees later commits");
+  entries_free(&e);
+  px_store_close(r);
+  px_store_close(s);
+  tmpdir_free(d);
+}
