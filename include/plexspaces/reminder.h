@@ -23,6 +23,10 @@
  *    node was down fires once, right after the service starts.
  *  - While the service runs, a tick late because of load is delivered once
  *    and the ticks it overran are skipped the same way.
+ *  - A delivery that fails (the virtual type is not registered yet, say,
+ *    because the service started first) is retried every second until
+ *    it succeeds or the reminder is cancelled; nothing is stored for it
+ *    meanwhile.
  * Delivery follows the receiving actor's usual order: a reminder is a
  * normal message (R-H-17). */
 #ifndef PLEXSPACES_REMINDER_H

@@ -33,8 +33,19 @@ typedef struct rem {
   char *owner, *name;
   px_val payload; /* owned: the user's payload */
   int64_t due, period, left;
+  int64_t retry_at; /* > 0: the last delivery failed, try again then */
   bool gone; /* deleted during this tick, freed after the write */
 } rem;
+
+/* A delivery that fails (e.g. PX_ENOTFOUND: the virtual type is not
+ * registered yet, as at a node's start) is tried again this much later,
+ * in memory only: the stored due time stays, so a restart tries too. */
+#define RETRY_MS 1000
+
+/* When the service must next look at r. */
+static int64_t wake_of(const rem *r) {
+  return r->retry_at ? r->retry_at : r->due;
+}
 
 typedef struct svc {
   px_store *store;
@@ -125,6 +136,7 @@ static rem *rem_upsert(svc *sv, const char *owner, const char *name,
   r->due = due;
   r->period = period;
   r->left = left;
+  r->retry_at = 0;
   r->gone = false;
   return r;
 }
@@ -137,9 +149,9 @@ static void schedule(svc *sv) {
     sv->armed = false;
     return;
   }
-  int64_t min = sv->v[0].due;
+  int64_t min = wake_of(&sv->v[0]);
   for (size_t i = 1; i < sv->n; i++)
-    if (sv->v[i].due < min) min = sv->v[i].due;
+    if (wake_of(&sv->v[i]) < min) min = wake_of(&sv->v[i]);
   if (sv->armed && sv->armed_due == min) return;
   if (sv->timer) (void)px_cancel_timer(sv->timer);
   sv->timer = 0;
@@ -192,14 +204,14 @@ static int by_due(const void *a, const void *b) {
 static void fire_due(svc *sv) {
   int64_t now = px__reminder_now();
   size_t nd = 0;
-  for (size_t i = 0; i < sv->n; i++) nd += sv->v[i].due <= now;
+  for (size_t i = 0; i < sv->n; i++) nd += wake_of(&sv->v[i]) <= now;
   if (nd == 0) return;
   /* deliver in due order; pointers stay valid: nothing is added or
    * removed from the array until the writes are done */
   rem **due = px__xmalloc(nd * sizeof *due);
   nd = 0;
   for (size_t i = 0; i < sv->n; i++)
-    if (sv->v[i].due <= now) due[nd++] = &sv->v[i];
+    if (wake_of(&sv->v[i]) <= now) due[nd++] = &sv->v[i];
   qsort(due, nd, sizeof *due, by_due);
   for (size_t i = 0; i < nd; i++) {
     rem *r = due[i];
@@ -209,9 +221,15 @@ static void fire_due(svc *sv) {
     px_atom type = strcmp(r->name, PX__ALARM_NAME) ? px__rem_fired
                                                    : px__rem_alarm;
     int rc = px__reminder_deliver(r->owner, type, msg);
-    if (rc)
-      px_log(PX_LOG_WARN, "reminder", "%s/%s: delivery failed: %s",
-             r->owner, r->name, px_err_name(rc));
+    if (rc) {
+      if (!r->retry_at) /* once per failing streak, not every retry */
+        px_log(PX_LOG_WARN, "reminder", "%s/%s: delivery failed (%s), "
+               "retrying every %d ms", r->owner, r->name, px_err_name(rc),
+               RETRY_MS);
+      r->retry_at = now + RETRY_MS;
+      continue;
+    }
+    r->retry_at = 0;
     px_store_op op = {.space = r->owner, .key = r->name};
     if (r->period > 0 && r->left != 1) {
       if (r->left > 1) r->left--;
@@ -229,6 +247,7 @@ static void fire_due(svc *sv) {
     }
   }
   free(due);
+  if (sv->nops == 0) return;
   int rc = px_store_apply(sv->store, sv->ops, sv->nops);
   if (rc)
     px_log(PX_LOG_ERROR, "reminder", "storing %zu fired reminders failed: %s "

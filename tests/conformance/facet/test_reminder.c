@@ -25,8 +25,15 @@ static int64_t test_clock(void) {
   return atomic_load(&g_base) + (int64_t)px_clock_ms();
 }
 
+static _Atomic int g_fail; /* deliveries to fail before succeeding */
+
 static int to_test(const char *tenant, const char *ns, const char *type,
                    const char *key, px_atom msg, px_val payload) {
+  if (atomic_load(&g_fail) > 0) {
+    atomic_fetch_sub(&g_fail, 1);
+    px_val_release(payload);
+    return PX_ENOTFOUND; /* as for a virtual type not registered yet */
+  }
   return px_send(g_test, px_atom_of("fired"),
                  px_arr(6, px_str(tenant), px_str(ns), px_str(type),
                         px_str(key), payload, px_atomv(msg)));
@@ -403,4 +410,34 @@ Test(reminder, the_durable_alarm_is_one_reserved_one_shot_reminder) {
   cr_assert_eq(at, 0);
   cr_assert_eq(px_clock_advance(10000), 0);
   expect_no_fire();
+}
+
+Test(reminder, a_failed_delivery_is_retried_without_losing_the_reminder) {
+  px_log_set_level(PX_LOG_ERROR); /* the expected warning */
+  set_rem("c1", "once", 1000, 0, px_nil());
+  set_rem("c2", "tick", 1000, 1000, px_nil());
+  atomic_store(&g_fail, 2);
+  cr_assert_eq(px_clock_advance(1000), 0); /* both fail */
+  expect_no_fire();
+  cr_assert_eq(list_of("c1").n, 1, "kept");
+  cr_assert_eq(list_of("c2").due[0], T0 + 1000, "nothing stored");
+  cr_assert_eq(px_clock_advance(999), 0);
+  expect_no_fire();
+  cr_assert_eq(px_clock_advance(1), 0); /* the retry: both arrive */
+  bool got[2] = {false, false};
+  for (int i = 0; i < 2; i++) {
+    px_message *m = expect_fire();
+    got[px_str_ptr(px_at(m->payload, 3))[1] - '1'] = true;
+    cr_assert_eq(fired_due(m), T0 + 1000);
+    px_message_free(m);
+  }
+  cr_assert(got[0] && got[1]);
+  expect_no_fire();
+  cr_assert_eq(list_of("c1").n, 0);
+  /* the periodic schedule is unchanged by the retry */
+  cr_assert_eq(list_of("c2").due[0], T0 + 3000);
+  cr_assert_eq(px_clock_advance(1000), 0);
+  px_message *m = expect_fire();
+  cr_assert_eq(fired_due(m), T0 + 3000);
+  px_message_free(m);
 }
