@@ -17,6 +17,7 @@
 #include "store.h"
 #include "supervisor.h"
 #include "val.h"
+#include "virtual.h"
 #include "workflow.h"
 
 #endif
