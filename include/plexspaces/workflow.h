@@ -98,11 +98,18 @@ PX_API const char *px_wf_status_name(px_wf_status s);
  *  the node down.
  *
  *  query(wf, name, args, out): optional, read-only. It runs on the
- *  execution's coroutine, while run is parked in a wait (a sleep, a
- *  signal receive, a retry backoff, a pause) or between two commands; it
- *  must not block or issue commands (they return PX_EINVAL). Return 0
- *  with *out (a new value), or a negative code with *out as an error
- *  value. Queries are never journaled. */
+ *  execution's coroutine while run is parked in a wait (a sleep, a signal
+ *  receive, a retry backoff, a pause); a query sent while run computes
+ *  waits for the next wait. It must not block or issue commands (they
+ *  return PX_EINVAL); px_wf_state may still be NULL. Return 0 with *out
+ *  (a new value), or a negative code with *out as an error value.
+ *  Queries are never journaled.
+ *
+ *  Memory: when the node stops or the execution's actor is killed, run's
+ *  stack is abandoned where it is parked. Values the commands hand to run
+ *  are therefore borrowed from the execution (valid until run returns),
+ *  and anything run allocates itself should be reachable from its state
+ *  (px_wf_set_state) or released before the next command. */
 typedef struct px_workflow_type {
   const char *name;
   int (*run)(px_wf *wf, px_val input, px_val *result);
@@ -172,7 +179,7 @@ PX_API int px_workflow_signal_in(const char *tenant, const char *ns,
                                  px_val payload);
 
 /** Queries an open execution (R-I-15): the type's query callback answers
- *  once run is parked or between commands. Waits up to timeout_ms (-1 =
+ *  once run is parked in a wait. Waits up to timeout_ms (-1 =
  *  forever). Returns 0 with *out (new), the callback's negative code with
  *  *out its error value, PX_ENOTSUP (the type has no query), PX_ENOTFOUND
  *  (no such open execution), PX_ENOPROC (open but down: not recovered),
@@ -286,11 +293,13 @@ typedef int (*px_step_fn)(px_wf *wf, void *ud, px_val *out);
  *  outcome without calling fn. Failed attempts are retried per `retry`
  *  (NULL = defaults); each failed attempt and its next due time is
  *  journaled, so a crash mid-retry resumes at the right attempt and
- *  waits out the original backoff. Returns 0 with *out (new value), or
- *  PX_EFAILED once the attempts are exhausted or the error is not
- *  retryable, with *out the last error value (or, when fn gave none, a
- *  string "ENAME: message"); the failure is journaled too. Also the
- *  command errors above (*out nil). */
+ *  waits out the original backoff. Returns 0 with *out, or PX_EFAILED
+ *  once the attempts are exhausted or the error is not retryable, with
+ *  *out the last error value (or, when fn gave none, a string "ENAME:
+ *  message"); the failure is journaled too. Also the command errors above
+ *  (*out nil). *out is borrowed from the execution (valid until run
+ *  returns; retain it to return it as run's result). Step names are the
+ *  identity replay checks: use the same name for the same step. */
 PX_API int px_step(px_wf *wf, const char *name, px_step_fn fn, void *ud,
                    const px_retry_policy *retry, px_val *out);
 
@@ -303,8 +312,8 @@ PX_API int px_wf_sleep(px_wf *wf, int64_t ms);
 /** Receives the oldest unconsumed signal named `name` (NULL: any). Waits
  *  up to timeout_ms (-1 = forever, 0 = only what has arrived); a positive
  *  timeout is a durable deadline like px_wf_sleep's. On 0, *name_out (may
- *  be NULL) and *payload (may be NULL) get new values. PX_ETIMEDOUT, and
- *  the command errors. Which signal was consumed is journaled, so a
+ *  be NULL) and *payload (may be NULL) are set, borrowed like px_step's
+ *  result. PX_ETIMEDOUT, and the command errors. Which signal was consumed is journaled, so a
  *  replay receives the same one. */
 PX_API int px_wf_signal_recv(px_wf *wf, const char *name, int64_t timeout_ms,
                              px_val *name_out, px_val *payload);

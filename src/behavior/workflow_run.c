@@ -113,6 +113,10 @@ struct px_wf {
   uint64_t step_seq; /* in a step function */
   uint64_t rng;      /* jitter only: never journaled */
   void *user;
+  /* values handed to run (live step results, received signals): run
+   * borrows them, so a kill that abandons run's stack leaks nothing */
+  px_val *kept;
+  size_t nkept, capkept;
   bool running; /* run was entered */
   bool done;    /* no crash status at terminate */
 };
@@ -190,6 +194,17 @@ static int inbox_cb(void *ud, uint64_t seq, const char *kind, px_val v,
   inbox_add(ud, seq, kind, px_at(v, 0), px_at(v, 1));
   px_val_release(v);
   return 0;
+}
+
+/* Keeps v (owned) until the execution ends; returns it borrowed. */
+static px_val keep(px_wf *wf, px_val v) {
+  if (px_typeof(v) < PX_T_STR) return v;
+  if (wf->nkept == wf->capkept) {
+    wf->capkept = wf->capkept ? wf->capkept * 2 : 16;
+    wf->kept = px__xrealloc(wf->kept, wf->capkept * sizeof *wf->kept);
+  }
+  wf->kept[wf->nkept++] = v;
+  return v;
 }
 
 /* ---- failures and appends ------------------------------------------------- */
@@ -442,11 +457,11 @@ int px_step(px_wf *wf, const char *name, px_step_fn fn, void *ud,
       return nde(wf, "step", name);
     wf->cur++;
     if (e->kind == J_STEP) {
-      *out = px_val_retain(px_at(e->v, 1));
+      *out = px_at(e->v, 1);
       return 0;
     }
     if (e->kind == J_STEPFAIL) {
-      *out = px_val_retain(px_at(e->v, 2));
+      *out = px_at(e->v, 2);
       return PX_EFAILED;
     }
     attempt = (uint32_t)px_at(e->v, 1).u.i + 1;
@@ -473,7 +488,7 @@ int px_step(px_wf *wf, const char *name, px_step_fn fn, void *ud,
         px_val_release(v);
         return rc;
       }
-      *out = v;
+      *out = keep(wf, v);
       return 0;
     }
     if (px_is_nil(v))
@@ -487,7 +502,7 @@ int px_step(px_wf *wf, const char *name, px_step_fn fn, void *ud,
         px_val_release(v);
         return rc;
       }
-      *out = v;
+      *out = keep(wf, v);
       return PX_EFAILED;
     }
     due = px__wf_now_ms() + backoff_ms(wf, &p, attempt);
@@ -547,10 +562,10 @@ static void take_pending(px_wf *wf, size_t i, px_val *name_out,
   memmove(wf->pend + i, wf->pend + i + 1,
           (wf->npend - i - 1) * sizeof *wf->pend);
   wf->npend--;
+  keep(wf, s.name);
+  keep(wf, s.payload);
   if (name_out) *name_out = s.name;
-  else px_val_release(s.name);
   if (payload) *payload = s.payload;
-  else px_val_release(s.payload);
 }
 
 /* A journaled receive: the signal it consumed (seq 0: it timed out). */
@@ -707,6 +722,8 @@ static void wf_free(px_wf *wf) {
   }
   free(wf->pend);
   free(wf->seen);
+  for (size_t i = 0; i < wf->nkept; i++) px_val_release(wf->kept[i]);
+  free(wf->kept);
   px_val_release(wf->fail_val);
   free(wf);
 }

@@ -97,8 +97,8 @@ static int run_park(px_wf *wf, px_val input, px_val *result) {
   px_val name, payload;
   int rc = px_wf_signal_recv(wf, "done", -1, &name, &payload);
   if (rc) return rc;
-  px_val_release(name);
-  *result = payload;
+  (void)name;
+  *result = px_val_retain(payload);
   return 0;
 }
 static const px_workflow_type T_PARK = {"park", run_park, NULL, 0};
