@@ -11,11 +11,8 @@
 #include "plexspaces/core.h"
 #include "plexspaces/error.h"
 #include "plexspaces/kv.h"
+#include "plexspaces/virtual.h"
 
-/* The virtual-actor layer (plexspaces/virtual.h) is not on main yet: a
- * weak reference lets this build and link without it (then no actor has
- * a durable id). */
-PX_API const char *px_virtual_self_id(void) __attribute__((weak));
 
 struct px_kv {
   px_store *store;
@@ -65,7 +62,7 @@ int px_kv_self(px_store *s, px_kv **out) {
   *out = NULL;
   if (!s) return PX_EINVAL;
   if (!px_in_actor()) return PX_ENOTACTOR;
-  const char *id = px_virtual_self_id ? px_virtual_self_id() : NULL;
+  const char *id = px_virtual_self_id();
   if (!id || !*id) return PX_ENOTSUP;
   return kv_new(s, id, strlen(id), out);
 }

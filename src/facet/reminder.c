@@ -18,12 +18,8 @@
 #include "plexspaces/error.h"
 #include "plexspaces/kv.h"
 #include "plexspaces/runtime.h"
+#include "plexspaces/virtual.h"
 
-/* The virtual-actor layer (plexspaces/virtual.h) is not on main yet: a
- * weak reference lets this build and link without it. */
-PX_API int px_virtual_send_in(const char *tenant, const char *ns,
-                              const char *type, const char *key, px_atom msg,
-                              px_val payload) __attribute__((weak));
 
 /* ---- settings and hooks ---------------------------------------------------- */
 
@@ -54,10 +50,7 @@ void px__reminder_set_deliver(px__reminder_deliver_fn fn) {
 static int deliver_virtual(const char *tenant, const char *ns,
                            const char *type, const char *key, px_atom msg,
                            px_val payload) {
-  if (px_virtual_send_in)
-    return px_virtual_send_in(tenant, ns, type, key, msg, payload);
-  px_val_release(payload);
-  return PX_ENOTSUP; /* linked without the virtual-actor layer */
+  return px_virtual_send_in(tenant, ns, type, key, msg, payload);
 }
 
 int px__reminder_deliver(const char *owner, px_atom msg, px_val payload) {

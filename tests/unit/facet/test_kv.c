@@ -368,3 +368,41 @@ Test(kv, handlers_park_on_writes_and_use_their_tenant) {
   }
   px_runtime_stop();
 }
+
+/* A virtual actor's own scope is its id "tenant/ns/type/key". */
+static void grain_kv_handle(void *state, const px_message *m) {
+  (void)state;
+  px_kv *kv = NULL;
+  int rc = px_kv_self(g_st, &kv);
+  int64_t n = -1;
+  if (rc == 0) rc = px_kv_incr(kv, "visits", 1, &n);
+  px_reply(m, px_arr(3, px_int(rc), px_int(n),
+                     px_str(kv ? px_kv_scope(kv) : "")));
+  px_kv_close(kv);
+}
+
+static const px_actor_type grain_kv = {.name = "kvgrain",
+                                       .handle = grain_kv_handle};
+
+Test(kv, a_virtual_actor_owns_the_scope_of_its_id) {
+  px_runtime_opts o = {.workers = 2};
+  cr_assert_eq(px_runtime_start(&o), 0);
+  cr_assert_eq(px_virtual_register(&grain_kv, px_nil(), NULL), 0);
+  for (int i = 1; i <= 3; i++) {
+    px_val rep;
+    cr_assert_eq(px_virtual_ask_in("acme", "shop", "kvgrain", "cart/7",
+                                   px_atom_of("go"), px_nil(), 10000, &rep),
+                 0);
+    cr_assert_eq(px_at(rep, 0).u.i, 0, "%s",
+                 px_err_name((int)px_at(rep, 0).u.i));
+    cr_assert_eq(px_at(rep, 1).u.i, i);
+    cr_assert_str_eq(px_str_ptr(px_at(rep, 2)), "acme/shop/kvgrain/cart/7");
+    px_val_release(rep);
+  }
+  /* the same scope from outside, by tenant, namespace and "type/key" */
+  px_kv *kv = NULL;
+  cr_assert_eq(px_kv_open(g_st, "acme", "shop", "kvgrain/cart/7", &kv), 0);
+  expect_val(kv, "visits", px_int(3));
+  px_kv_close(kv);
+  px_runtime_stop();
+}
