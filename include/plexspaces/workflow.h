@@ -157,7 +157,7 @@ typedef struct px_wf_start_opts {
 } px_wf_start_opts;
 
 /** Starts an execution of `type` (registered) with id `id` and `input`
- *  (borrowed; journaled). Returns once the start is durable; the run goes
+ *  (journaled; takes ownership of it, also on errors). Returns once the start is durable; the run goes
  *  on asynchronously. opts may be NULL (defaults above). Errors:
  *  PX_EINVAL (bad id: empty, over 200 bytes, or containing '/' or NUL),
  *  PX_ENOTFOUND (type not registered), PX_EEXIST (see the policies),
@@ -169,7 +169,7 @@ PX_API int px_workflow_start_in(const char *tenant, const char *ns,
 /* ---- messages -------------------------------------------------------- */
 
 /** Signals an open execution (R-I-14): `name` (non-empty) and `payload`
- *  (borrowed) are appended to its inbox and durable when this returns; run
+ *  (takes ownership, also on errors) are appended to its inbox and durable when this returns; run
  *  receives them with px_wf_signal_recv, in inbox order. Works while the
  *  execution is down. Errors: PX_ENOTFOUND (no such execution, or it is
  *  closed, T-I-11), PX_EINVAL, store errors. A signal that races with the
@@ -178,8 +178,9 @@ PX_API int px_workflow_signal_in(const char *tenant, const char *ns,
                                  const char *id, const char *name,
                                  px_val payload);
 
-/** Queries an open execution (R-I-15): the type's query callback answers
- *  once run is parked in a wait. Waits up to timeout_ms (-1 =
+/** Queries an open execution (R-I-15) with `args` (takes ownership; the
+ *  callback borrows them): the type's query callback answers once run is
+ *  parked in a wait. Waits up to timeout_ms (-1 =
  *  forever). Returns 0 with *out (new), the callback's negative code with
  *  *out its error value, PX_ENOTSUP (the type has no query), PX_ENOTFOUND
  *  (no such open execution), PX_ENOPROC (open but down: not recovered),

@@ -401,9 +401,9 @@ int px_workflow_recover(size_t *n_out) {
 
 /* ---- start ------------------------------------------------------------- */
 
-int px_workflow_start_in(const char *tenant, const char *ns,
-                         const char *type, const char *id, px_val input,
-                         const px_wf_start_opts *opts) {
+/* input borrowed */
+static int start(const char *tenant, const char *ns, const char *type,
+                 const char *id, px_val input, const px_wf_start_opts *opts) {
   px_wf_start_opts o = {0};
   if (opts) o = *opts;
   if (o.attached_out) *o.attached_out = false;
@@ -487,6 +487,14 @@ int px_workflow_start_in(const char *tenant, const char *ns,
   return rc;
 }
 
+int px_workflow_start_in(const char *tenant, const char *ns,
+                         const char *type, const char *id, px_val input,
+                         const px_wf_start_opts *opts) {
+  int rc = start(tenant, ns, type, id, input, opts);
+  px_val_release(input);
+  return rc;
+}
+
 /* ---- the inbox: signal, cancel, pause, resume ---------------------------- */
 
 static int inbox_put(const char *tenant, const char *ns, const char *id,
@@ -533,8 +541,11 @@ static int inbox_put(const char *tenant, const char *ns, const char *id,
 
 int px_workflow_signal_in(const char *tenant, const char *ns, const char *id,
                           const char *name, px_val payload) {
-  if (!name || !*name) return PX_EINVAL;
-  return inbox_put(tenant, ns, id, "signal", name, payload);
+  int rc = !name || !*name
+               ? PX_EINVAL
+               : inbox_put(tenant, ns, id, "signal", name, payload);
+  px_val_release(payload);
+  return rc;
 }
 
 int px_workflow_cancel_in(const char *tenant, const char *ns,
@@ -554,9 +565,10 @@ int px_workflow_resume_in(const char *tenant, const char *ns,
 
 /* ---- query, status, wait ------------------------------------------------ */
 
-int px_workflow_query_in(const char *tenant, const char *ns, const char *id,
-                         const char *name, px_val args, int64_t timeout_ms,
-                         px_val *out) {
+/* args borrowed */
+static int query(const char *tenant, const char *ns, const char *id,
+                 const char *name, px_val args, int64_t timeout_ms,
+                 px_val *out) {
   *out = px_nil();
   if (!name || scope(&tenant, &ns, id)) return PX_EINVAL;
   char *key = key_of(tenant, ns, id);
@@ -593,6 +605,14 @@ int px_workflow_query_in(const char *tenant, const char *ns, const char *id,
     if (rc == PX_ENOPROC) rc = PX_ENOTFOUND;
     px_val_release(reply);
   }
+  return rc;
+}
+
+int px_workflow_query_in(const char *tenant, const char *ns, const char *id,
+                         const char *name, px_val args, int64_t timeout_ms,
+                         px_val *out) {
+  int rc = query(tenant, ns, id, name, args, timeout_ms, out);
+  px_val_release(args);
   return rc;
 }
 

@@ -1,0 +1,265 @@
+/* Workflows: what reaches a running execution from outside. Signals sent
+ * while it is down arrive in order after the restart (T-I-10); a receive
+ * replays the signal it consumed; queries are answered while parked and
+ * never journaled; cancel during a timer (T-I-17); pause and resume; a
+ * killed execution actor is recovered. */
+#include "wf_test.h"
+
+TestSuite(wf_msg, .init = wf_setup, .fini = wf_teardown, .timeout = 60);
+
+static _Atomic int64_t got; /* signals received so far */
+
+/* Receives 3 "item" signals and returns their payloads in order. */
+static int run_collect(px_wf *wf, px_val input, px_val *result) {
+  (void)input;
+  px_wf_set_state(wf, &got);
+  px_val p[3]; /* borrowed from the execution: nothing to leak on a kill */
+  for (int i = 0; i < 3; i++) {
+    px_val name;
+    int rc = px_wf_signal_recv(wf, "item", -1, &name, &p[i]);
+    if (rc) return rc;
+    if (strcmp(px_str_ptr(name), "item")) return PX_EINVAL;
+    atomic_store(&got, i + 1);
+  }
+  *result = px_arr(3, px_val_retain(p[0]), px_val_retain(p[1]),
+                   px_val_retain(p[2]));
+  return 0;
+}
+static const px_workflow_type T_COLLECT = {"collect", run_collect,
+                                           query_state_int, 0};
+
+Test(wf_msg, signals_sent_while_down_arrive_in_order) {
+  wf_use(&T_COLLECT);
+  atomic_store(&got, 0);
+  cr_assert_eq(px_workflow_start("collect", "c", px_nil(), NULL), 0);
+  cr_assert_eq(px_workflow_signal("c", "item", px_str("s0")), 0);
+  wait_query_int("c", "got", 1);
+  wf_crash(NULL);
+  /* down: not recovered yet, the signals still go in */
+  cr_assert_eq(px_workflow_signal("c", "other", px_str("ignored")), 0);
+  cr_assert_eq(px_workflow_signal("c", "item", px_str("s1")), 0);
+  cr_assert_eq(px_workflow_signal("c", "item", px_str("s2")), 0);
+  px_val out;
+  cr_assert_eq(px_workflow_query("c", "got", px_nil(), 100, &out),
+               PX_ENOPROC, "open but down");
+  wf_recover(1);
+  px_val r;
+  cr_assert_eq(wait_closed("c", &r), PX_WF_COMPLETED);
+  cr_assert_eq(px_len(r), 3);
+  cr_assert_str_eq(px_str_ptr(px_at(r, 0)), "s0", "replayed: the same one");
+  cr_assert_str_eq(px_str_ptr(px_at(r, 1)), "s1");
+  cr_assert_str_eq(px_str_ptr(px_at(r, 2)), "s2");
+  px_val_release(r);
+  jcount c = jread("c");
+  cr_assert_eq(jkinds(&c, "recv"), 3);
+  jfree(&c);
+}
+
+static _Atomic int64_t q_phase;
+
+static int query_echo(px_wf *wf, const char *name, px_val args,
+                      px_val *out) {
+  if (!strcmp(name, "fail")) {
+    *out = px_str("no such query");
+    return PX_EINVAL;
+  }
+  if (!strcmp(name, "echo")) {
+    *out = px_val_retain(args);
+    return 0;
+  }
+  return query_state_int(wf, name, args, out);
+}
+
+static _Atomic int cleanup_calls;
+static int cleanup(px_wf *wf, void *ud, px_val *out) {
+  (void)wf;
+  (void)ud;
+  (void)out;
+  atomic_fetch_add(&cleanup_calls, 1);
+  return 0;
+}
+
+/* Sleeps 1 h; on cancel runs a cleanup step and closes as cancelled. */
+static int run_sleeper(px_wf *wf, px_val input, px_val *result) {
+  (void)input;
+  px_wf_set_state(wf, &q_phase);
+  atomic_store(&q_phase, 1);
+  int rc = px_wf_sleep(wf, 3600000);
+  if (rc == PX_ECANCELLED) {
+    px_val v;
+    int crc = px_step(wf, "cleanup", cleanup, NULL, NULL, &v);
+    /* later commands run normally */
+    *result = px_str(crc == 0 ? "cleaned up" : "cleanup refused");
+    return PX_ECANCELLED;
+  }
+  atomic_store(&q_phase, 2);
+  *result = px_str("woke");
+  return rc;
+}
+static const px_workflow_type T_SLEEPER = {"sleeper", run_sleeper,
+                                           query_echo, 0};
+
+Test(wf_msg, queries_answer_while_parked_and_are_not_journaled) {
+  wf_use(&T_SLEEPER);
+  cr_assert_eq(px_workflow_start("sleeper", "q", px_nil(), NULL), 0);
+  wait_query_int("q", "phase", 1);
+  uint64_t before = jlast("q");
+  px_val out;
+  cr_assert_eq(px_workflow_query("q", "echo", px_str("hi"), 5000, &out), 0);
+  cr_assert_str_eq(px_str_ptr(out), "hi");
+  px_val_release(out);
+  cr_assert_eq(px_workflow_query("q", "fail", px_nil(), 5000, &out),
+               PX_EINVAL);
+  cr_assert_str_eq(px_str_ptr(out), "no such query");
+  px_val_release(out);
+  cr_assert_eq(jlast("q"), before, "queries add nothing to the journal");
+  cr_assert_eq(px_workflow_query("none", "x", px_nil(), 100, &out),
+               PX_ENOTFOUND);
+  cr_assert_eq(px_clock_advance(3600000), 0);
+  px_val r;
+  cr_assert_eq(wait_closed("q", &r), PX_WF_COMPLETED);
+  cr_assert_str_eq(px_str_ptr(r), "woke");
+  px_val_release(r);
+  cr_assert_eq(px_workflow_query("q", "phase", px_nil(), 100, &out),
+               PX_ENOTFOUND, "closed");
+}
+
+Test(wf_msg, cancel_during_a_timer) {
+  wf_use(&T_SLEEPER);
+  cr_assert_eq(px_workflow_start("sleeper", "k", px_nil(), NULL), 0);
+  wait_query_int("k", "phase", 1);
+  cr_assert_eq(px_workflow_cancel("k"), 0);
+  px_val r;
+  cr_assert_eq(wait_closed("k", &r), PX_WF_CANCELLED);
+  cr_assert_str_eq(px_str_ptr(r), "cleaned up");
+  px_val_release(r);
+  cr_assert_eq(atomic_load(&cleanup_calls), 1);
+  jcount c = jread("k");
+  cr_assert_eq(jkinds(&c, "cancel"), 1);
+  jfree(&c);
+  cr_assert_eq(px_workflow_cancel("k"), PX_ENOTFOUND);
+}
+
+Test(wf_msg, cancel_replays_at_the_same_point) {
+  wf_use(&T_SLEEPER);
+  cr_assert_eq(px_workflow_start("sleeper", "k", px_nil(), NULL), 0);
+  wait_query_int("k", "phase", 1);
+  /* cancel while down: delivered where run is after the replay */
+  wf_crash(NULL);
+  cr_assert_eq(px_workflow_cancel("k"), 0);
+  wf_recover(1);
+  cr_assert_eq(wait_closed("k", NULL), PX_WF_CANCELLED);
+  cr_assert_eq(atomic_load(&cleanup_calls), 1);
+}
+
+/* Waits for "go", then runs a step; the step counter shows progress. */
+static _Atomic int64_t steps_done;
+static int count_step(px_wf *wf, void *ud, px_val *out) {
+  (void)wf;
+  (void)ud;
+  (void)out;
+  atomic_fetch_add(&steps_done, 1);
+  return 0;
+}
+static int run_gated(px_wf *wf, px_val input, px_val *result) {
+  (void)input;
+  (void)result;
+  px_wf_set_state(wf, &steps_done);
+  int rc = px_wf_signal_recv(wf, "go", -1, NULL, NULL);
+  if (rc) return rc;
+  px_val v;
+  rc = px_step(wf, "after-go", count_step, NULL, NULL, &v);
+  if (rc) return rc;
+  return px_wf_sleep(wf, 10);
+}
+static const px_workflow_type T_GATED = {"gated", run_gated,
+                                         query_state_int, 0};
+
+Test(wf_msg, pause_holds_the_run_until_resume) {
+  wf_use(&T_GATED);
+  cr_assert_eq(px_workflow_start("gated", "g", px_nil(), NULL), 0);
+  wait_query_int("g", "steps", 0);
+  cr_assert_eq(px_workflow_pause("g"), 0);
+  px_wf_status st;
+  cr_assert_eq(px_workflow_status("g", &st, NULL), 0);
+  cr_assert_eq(st, PX_WF_PAUSED);
+  cr_assert_eq(px_workflow_signal("g", "go", px_nil()), 0);
+  /* the query is answered after the pause and the signal were seen
+   * (same sender, FIFO): paused, the step has not run */
+  wait_query_int("g", "steps", 0);
+  cr_assert_eq(px_workflow_wait("g", 0, &st, NULL), PX_ETIMEDOUT);
+  /* a pause survives a restart */
+  wf_crash(NULL);
+  wf_recover(1);
+  wait_query_int("g", "steps", 0);
+  cr_assert_eq(px_workflow_status("g", &st, NULL), 0);
+  cr_assert_eq(st, PX_WF_PAUSED);
+  cr_assert_eq(px_workflow_resume("g"), 0);
+  wait_query_int("g", "steps", 1); /* parked in the final sleep */
+  cr_assert_eq(px_clock_advance(10), 0);
+  cr_assert_eq(wait_closed("g", NULL), PX_WF_COMPLETED);
+  cr_assert_eq(atomic_load(&steps_done), 1);
+}
+
+/* A receive with a timeout: the deadline is durable. */
+static _Atomic int64_t rt_phase;
+static int run_recv_timeout(px_wf *wf, px_val input, px_val *result) {
+  (void)input;
+  px_wf_set_state(wf, &rt_phase);
+  atomic_store(&rt_phase, 1);
+  int rc = px_wf_signal_recv(wf, "late", 60000, NULL, NULL);
+  *result = px_int(rc);
+  return 0;
+}
+static const px_workflow_type T_RT = {"rt", run_recv_timeout,
+                                      query_state_int, 0};
+
+Test(wf_msg, receive_timeout_is_durable) {
+  wf_use(&T_RT);
+  cr_assert_eq(px_workflow_start("rt", "t", px_nil(), NULL), 0);
+  wait_query_int("t", "p", 1);
+  cr_assert_eq(px_clock_advance(40000), 0);
+  wait_query_int("t", "p", 1);
+  wf_crash(NULL);
+  wf_recover(1);
+  wait_query_int("t", "p", 1);
+  cr_assert_eq(px_clock_advance(19999), 0);
+  wait_query_int("t", "p", 1);
+  cr_assert_eq(px_clock_advance(1), 0);
+  px_val r;
+  cr_assert_eq(wait_closed("t", &r), PX_WF_COMPLETED);
+  cr_assert_eq(r.u.i, PX_ETIMEDOUT);
+}
+
+Test(wf_msg, killed_execution_actor_is_recovered) {
+  wf_use(&T_COLLECT);
+  atomic_store(&got, 0);
+  cr_assert_eq(px_workflow_start("collect", "kk", px_nil(), NULL), 0);
+  cr_assert_eq(px_workflow_signal("kk", "item", px_int(1)), 0);
+  wait_query_int("kk", "got", 1);
+  px_actor_info info[64];
+  size_t n = px_actors_list(info, 64);
+  px_ref victim = px_ref_nil();
+  for (size_t i = 0; i < n && i < 64; i++)
+    if (info[i].type && !strcmp(info[i].type, "collect")) victim = info[i].ref;
+  cr_assert(!px_ref_is_nil(victim));
+  px_mref m = px_monitor(victim);
+  cr_assert_eq(px_exit(victim, px_atom_val("kill")), 0);
+  px_message *down;
+  cr_assert_eq(px_receive(NULL, NULL, 5000, &down), 0);
+  cr_assert_eq(down->type, px_a()->down_msg);
+  px_message_free(down);
+  (void)m;
+  px_wf_status st;
+  cr_assert_eq(px_workflow_status("kk", &st, NULL), 0);
+  cr_assert_eq(st, PX_WF_RUNNING, "a kill is not a failure: it is down");
+  cr_assert_eq(px_workflow_signal("kk", "item", px_int(2)), 0);
+  wf_recover(1);
+  cr_assert_eq(px_workflow_signal("kk", "item", px_int(3)), 0);
+  px_val r;
+  cr_assert_eq(wait_closed("kk", &r), PX_WF_COMPLETED);
+  cr_assert_eq(px_at(r, 0).u.i, 1);
+  cr_assert_eq(px_at(r, 1).u.i, 2);
+  cr_assert_eq(px_at(r, 2).u.i, 3);
+  px_val_release(r);
+}
