@@ -15,6 +15,8 @@
 #define PX__DUR_K_FX "fx"
 /* The done mark: KV scope = the stream id, this key, value = seq. */
 #define PX__DUR_DONE_KEY "durable.done"
+/* Never stored: deleted as a store barrier at activation. */
+#define PX__DUR_BARRIER_KEY "durable.barrier"
 
 /* One journal entry read back for replay. */
 typedef struct px__dur_entry {

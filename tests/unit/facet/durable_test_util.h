@@ -198,7 +198,19 @@ static int count_entry(void *ud, uint64_t seq, const char *kind, px_val v,
   return 0;
 }
 
+/* Waits until every write queued in the store so far is durable (the
+ * writer applies in order): a killed actor's last append may still be
+ * queued when its __DOWN__ arrives. */
+static inline void store_barrier(void) {
+  px_store_op op = {0};
+  op.kind = PX_STORE_KV_DEL;
+  op.space = "test";
+  op.key = "barrier";
+  cr_assert_eq(px_store_apply(t_st, &op, 1), 0);
+}
+
 static inline size_t journal_len(const char *id) {
+  store_barrier();
   size_t n = 0;
   cr_assert_eq(px_store_journal_read(t_st, id, 0, count_entry, &n), 0);
   return n;

@@ -264,3 +264,26 @@ Test(durable, journal_show_prints_snapshots_and_entries) {
   free(buf);
   cr_assert_eq(px_journal_show(t_st, NULL, stdout), PX_EINVAL);
 }
+
+Test(durable, kill_while_appending_keeps_journal_and_state_in_step) {
+  const char *id = "t/ns/counter/killed";
+  px_durable_opts o = counter_opts(1000000); /* no truncation here */
+  size_t total = 0;
+  for (int round = 0; round < 5; round++) {
+    px_ref r = spawn_counter(id, &o);
+    for (int i = 0; i < 20; i++) px_send(r, px_atom_of("incr"), px_int(1));
+    int64_t n = ask_int(r, "get", px_nil()); /* replayed, and going */
+    cr_assert_eq(n, (int64_t)total + 20 - round, "round %d: %lld", round,
+                 (long long)n);
+    for (int i = 0; i < 200; i++) px_send(r, px_atom_of("incr"), px_int(1));
+    kill_wait(r); /* most likely parked in an append */
+    size_t j = journal_len(id);
+    cr_assert_geq(j, total + 21, "nothing journaled was lost");
+    total = j;
+    cr_log_info("round %d: %zu journaled", round, j);
+  }
+  px_ref r = spawn_counter(id, &o);
+  /* Every journaled message, and only those, is in the state. */
+  cr_assert_eq(ask_int(r, "get", px_nil()), (int64_t)total - 5,
+               "one get per round is journaled too");
+}

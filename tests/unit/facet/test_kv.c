@@ -194,6 +194,15 @@ Test(kv, incr_creates_adds_and_checks_type) {
   cr_assert_eq(px_kv_put(kv, "s", px_str("text"), 0), 0);
   cr_assert_eq(px_kv_incr(kv, "s", 1, &n), PX_ETYPE);
   expect_val(kv, "s", px_str("text"));
+  cr_assert_eq(px_kv_put(kv, "max", px_int(INT64_MAX), 0), 0);
+  cr_assert_eq(px_kv_incr(kv, "max", 1, &n), PX_ERANGE);
+  expect_val(kv, "max", px_int(INT64_MAX));
+  /* a live entry keeps its expiry across increments */
+  cr_assert_eq(px_kv_put(kv, "t", px_int(1), 60000), 0);
+  cr_assert_eq(px_kv_incr(kv, "t", 1, &n), 0);
+  int64_t left = 0;
+  cr_assert_eq(px_kv_ttl(kv, "t", &left), 0);
+  cr_assert(left > 50000, "left %lld", (long long)left);
   px_kv_close(kv);
 }
 
