@@ -89,7 +89,9 @@ PX_API int px_kv_cas(px_kv *kv, const char *key, const px_val *expected,
                      px_val value, int64_t ttl_ms);
 /** Adds delta to an integer entry atomically and returns the new value in
  *  *out (may be NULL). A missing or expired key counts as 0 (the key is
- *  created). PX_ETYPE if the entry holds something other than an int. */
+ *  created, without expiry); a live entry keeps its expiry. PX_ETYPE if
+ *  the entry holds something other than an int, PX_ERANGE if the sum
+ *  overflows int64 (nothing is written). */
 PX_API int px_kv_incr(px_kv *kv, const char *key, int64_t delta,
                       int64_t *out);
 /** Time left before a live key expires, in ms: 0 when it never expires,
