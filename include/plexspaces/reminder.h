@@ -24,7 +24,8 @@
  *  - While the service runs, a tick late because of load is delivered once
  *    and the ticks it overran are skipped the same way.
  *  - A delivery that fails (the virtual type is not registered yet, say,
- *    because the service started first) is retried every second until
+ *    because the service started first: register the virtual types
+ *    before starting the service) is retried every second until
  *    it succeeds or the reminder is cancelled; nothing is stored for it
  *    meanwhile.
  * Delivery follows the receiving actor's usual order: a reminder is a
@@ -104,7 +105,8 @@ PX_API int px_alarm_delete(px_store *s, const char *tenant, const char *ns,
 
 /** Starts the reminder service of store `s` (a system actor; needs a
  *  running runtime): it loads every stored reminder and fires them as
- *  they come due. PX_EEXIST if it already runs for this store. It stops
+ *  they come due. Returns once they are loaded: 0, PX_EEXIST if it
+ *  already runs for this store, or the store's read error. It stops
  *  with the runtime or with px_reminders_stop, and must be stopped before
  *  the store is closed. */
 PX_API int px_reminders_start(px_store *s);

@@ -81,7 +81,7 @@ int px__reminder_deliver(const char *owner, px_atom msg, px_val payload) {
 /* ---- atoms ------------------------------------------------------------------ */
 
 px_atom px__rem_put, px__rem_del, px__rem_note_put, px__rem_note_del;
-px_atom px__rem_tick, px__rem_fired, px__rem_alarm;
+px_atom px__rem_tick, px__rem_ping, px__rem_fired, px__rem_alarm;
 static pthread_once_t g_atoms_once = PTHREAD_ONCE_INIT;
 
 static void atoms_init(void) {
@@ -90,6 +90,7 @@ static void atoms_init(void) {
   px__rem_note_put = px_atom_of("px_rem_note_put");
   px__rem_note_del = px_atom_of("px_rem_note_del");
   px__rem_tick = px_atom_of("px_rem_tick");
+  px__rem_ping = px_atom_of("px_rem_ping");
   px__rem_fired = px_atom_of("reminder_fired");
   px__rem_alarm = px_atom_of("__alarm__");
 }

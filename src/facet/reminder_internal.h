@@ -48,8 +48,9 @@ bool px__reminder_service(px_store *s, px_ref *out);
  *            by the caller (it found no service at first), only update
  *            the schedule. */
 extern px_atom px__rem_put, px__rem_del, px__rem_note_put, px__rem_note_del;
-/* the service's own tick, and what it delivers */
-extern px_atom px__rem_tick, px__rem_fired, px__rem_alarm;
+/* the service's own tick, a ping (answered once init has loaded), and
+ * what it delivers */
+extern px_atom px__rem_tick, px__rem_ping, px__rem_fired, px__rem_alarm;
 
 /* The reserved name of the durable alarm. */
 #define PX__ALARM_NAME "__alarm__"

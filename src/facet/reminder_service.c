@@ -303,6 +303,10 @@ static void svc_handle(void *state, const px_message *m) {
     schedule(sv);
     return;
   }
+  if (m->type == px__rem_ping) {
+    px_reply(m, px_int(0));
+    return;
+  }
   const char *owner = px_str_ptr(px_at(p, 0));
   const char *name = px_str_ptr(px_at(p, 1));
   if (!owner || !name) return; /* not ours */
@@ -366,6 +370,7 @@ int px_reminders_start(px_store *s) {
   px__reminder_atoms();
   pthread_mutex_lock(&g_mu);
   int rc = 0;
+  px_ref ref = px_ref_nil();
   if (reg_find(s)) {
     rc = PX_EEXIST;
   } else if (g_nreg == sizeof g_reg / sizeof *g_reg) {
@@ -373,11 +378,21 @@ int px_reminders_start(px_store *s) {
   } else {
     /* registered under the lock before init can run, so a set racing
      * with the start either reaches the service or is loaded by it */
-    px_ref ref;
     rc = px_spawn(&svc_type, px_int((int64_t)(intptr_t)s), NULL, &ref);
     if (rc == 0) g_reg[g_nreg++] = (reg){s, ref, NULL};
   }
   pthread_mutex_unlock(&g_mu);
+  if (rc) return rc;
+  /* Wait for init: a store that cannot be read is the caller's error,
+   * not only a log line. A failed init exits with [init_failed, Code]. */
+  px_val reply = px_nil();
+  rc = px_ask(ref, px__rem_ping, px_nil(), -1, &reply);
+  if (rc == PX_ENOPROC) {
+    px_val code = px_at(reply, 1);
+    rc = code.type == PX_T_INT && code.u.i < 0 ? (int)code.u.i : PX_EIO;
+    reg_remove(s, ref);
+  }
+  px_val_release(reply);
   return rc;
 }
 
