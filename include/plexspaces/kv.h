@@ -63,7 +63,8 @@ PX_API const char *px_kv_scope(const px_kv *kv);
 PX_API int px_kv_get(px_kv *kv, const char *key, px_val *out);
 /** Writes key = value (takes ownership of value, also on error),
  *  replacing any entry. ttl_ms > 0 makes it
- *  expire that many ms from now; 0 = never; negative is PX_EINVAL. */
+ *  expire that many ms from now; 0 = never; negative (or over
+ *  INT64_MAX / 4) is PX_EINVAL. */
 PX_API int px_kv_put(px_kv *kv, const char *key, px_val value, int64_t ttl_ms);
 /** The same with an absolute expiry on the wall clock (ms since the Unix
  *  epoch, 0 = never). An expiry already past writes an entry that is

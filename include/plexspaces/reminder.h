@@ -66,7 +66,8 @@ typedef struct px_reminder_spec {
 /** Registers or replaces (R-H-19) the reminder spec->name of the actor.
  *  Durable when it returns; the running service (if any) reschedules at
  *  once. PX_EINVAL for a bad part, a negative due, a period below the
- *  minimum (T-H-11) or a negative max_occurrences; PX_ERANGE for a
+ *  minimum (T-H-11), a due time or period over INT64_MAX / 4 (overflow),
+ *  or a negative max_occurrences; PX_ERANGE for a
  *  payload over PX_KV_MAX_VALUE encoded bytes. From a handler, parks. */
 PX_API int px_reminder_set(px_store *s, const px_reminder_spec *spec);
 /** Removes the reminder (explicit unregister, R-H-19); a missing one is

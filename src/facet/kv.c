@@ -95,7 +95,7 @@ static int value_ok(px_val v) {
 }
 
 static int expiry_of(int64_t ttl_ms, int64_t *expiry) {
-  if (ttl_ms < 0) return PX_EINVAL;
+  if (ttl_ms < 0 || ttl_ms > INT64_MAX / 4) return PX_EINVAL; /* overflow */
   *expiry = ttl_ms ? px_wall_ms() + ttl_ms : 0;
   return 0;
 }

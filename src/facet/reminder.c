@@ -179,8 +179,11 @@ int px_reminder_set(px_store *s, const px_reminder_spec *r) {
 /* px_reminder_set without the reserved-name check (the alarm's way in) */
 static int set_any(px_store *s, const px_reminder_spec *r) {
   if (!s || !r || !name_ok(r->name)) return PX_EINVAL;
+  /* times beyond ~18 million years would overflow the sums below */
+  const int64_t far = INT64_MAX / 4;
   if (r->due_in_ms < 0 || r->due_at_ms < 0 || r->max_occurrences < 0 ||
-      r->period_ms < 0)
+      r->period_ms < 0 || r->due_in_ms > far || r->due_at_ms > far ||
+      r->period_ms > far)
     return PX_EINVAL;
   if (r->period_ms > 0 &&
       r->period_ms < atomic_load_explicit(&g_min_period,

@@ -253,6 +253,12 @@ Test(reminder, bad_arguments_are_rejected) {
   cr_assert_eq(px_reminder_set(g_st, &r), PX_EINVAL);
   r = ok, r.due_in_ms = -1;
   cr_assert_eq(px_reminder_set(g_st, &r), PX_EINVAL);
+  r = ok, r.due_in_ms = INT64_MAX;
+  cr_assert_eq(px_reminder_set(g_st, &r), PX_EINVAL);
+  r = ok, r.due_at_ms = INT64_MAX;
+  cr_assert_eq(px_reminder_set(g_st, &r), PX_EINVAL);
+  r = ok, r.period_ms = INT64_MAX;
+  cr_assert_eq(px_reminder_set(g_st, &r), PX_EINVAL);
   r = ok, r.period_ms = -1000;
   cr_assert_eq(px_reminder_set(g_st, &r), PX_EINVAL);
   r = ok, r.period_ms = 1000, r.max_occurrences = -1;

@@ -240,6 +240,7 @@ Test(kv, bad_arguments_get_clear_errors) {
   cr_assert_eq(px_kv_get(NULL, "k", &v), PX_EINVAL);
   cr_assert_eq(px_kv_put(kv, "", px_int(1), 0), PX_EINVAL);
   cr_assert_eq(px_kv_put(kv, "k", px_int(1), -1), PX_EINVAL);
+  cr_assert_eq(px_kv_put(kv, "k", px_int(1), INT64_MAX), PX_EINVAL);
   cr_assert_eq(px_kv_put_at(kv, "k", px_int(1), -5), PX_EINVAL);
   cr_assert_eq(px_kv_delete(kv, ""), PX_EINVAL);
   cr_assert_eq(px_kv_incr(kv, "", 1, NULL), PX_EINVAL);
