@@ -167,7 +167,7 @@ px_promise *px__wf_close_locked(px__wf_entry *e, size_t *nwait) {
   e->nwait = e->capwait = 0;
   if (lookup_locked(e->key) == e) {
     remove_locked(e);
-    px__wf_unref_locked(e); /* the table's reference */
+    e->refs--; /* the table's; never the last: the caller holds one */
   }
   return w;
 }
@@ -273,7 +273,7 @@ static px__wf_entry *open_entry_locked(const char *tenant, const char *ns,
 }
 
 /* Spawns the execution actor of an entry (under mu). */
-static int spawn_locked(px__wf_entry *e) {
+int px__wf_spawn_locked(px__wf_entry *e) {
   px_spawn_opts so = {0};
   so.tenant = e->tenant;
   so.ns = e->ns;
@@ -386,7 +386,7 @@ int px_workflow_recover(size_t *n_out) {
       free(key);
       if (e && e->type && e->status == PX_WF_RUNNING &&
           px_ref_is_nil(e->actor)) {
-        int src = spawn_locked(e);
+        int src = px__wf_spawn_locked(e);
         if (!src) n++;
         else rc = src;
       }
@@ -475,10 +475,10 @@ static int start(const char *tenant, const char *ns, const char *type,
   pthread_mutex_lock(&G.mu);
   if (rc) {
     remove_locked(e);
-    px__wf_unref_locked(e); /* the table's */
+    e->refs--; /* the table's; ours is dropped below */
   } else {
     e->status = PX_WF_RUNNING;
-    rc = spawn_locked(e);
+    rc = px__wf_spawn_locked(e);
     /* A failed spawn (the runtime is stopping) leaves the execution open
      * in the store: px_workflow_recover resumes it. */
   }

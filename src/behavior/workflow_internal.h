@@ -48,6 +48,7 @@ typedef struct px__wf_entry {
   bool paused;
   px_ref actor;      /* the live execution actor, or nil */
   uint64_t in_seq;   /* the last inbox seq handed out */
+  int conflicts;     /* activations that lost a journal seq (ECONFLICT) */
   px_promise *waiters;
   size_t nwait, capwait;
   int refs;
@@ -91,6 +92,10 @@ void px__wf_unref_locked(px__wf_entry *e);
 px_promise *px__wf_close_locked(px__wf_entry *e, size_t *nwait);
 /* Resolves close waiters with [status, result] (result borrowed). */
 void px__wf_resolve(px_promise *w, size_t n, px_wf_status st, px_val result);
+
+/* Spawns the execution actor of an open entry whose type is known (takes
+ * a reference for it and sets e->actor). Under mu. */
+int px__wf_spawn_locked(px__wf_entry *e);
 
 /* The index value {type, status, result} (new value). */
 px_val px__wf_index_val(const char *type, px_wf_status st, px_val result);

@@ -316,6 +316,10 @@ static bool cancel_pending(const px_wf *wf) {
   return wf->cancel_req && !wf->cancel_done;
 }
 
+/* Paused, and no cancel requested (a cancel beats a pause, also for the
+ * cleanup run does after it). */
+static bool held(const px_wf *wf) { return wf->paused && !wf->cancel_req; }
+
 /* Parks until ready(wf, ud) holds (when given) or the deadline (wall ms,
  * -1 none) passes, serving notifications and queries. While paused,
  * neither counts. Returns 0 (ready), PX_ETIMEDOUT, or PX_ECANCELLED (a
@@ -326,7 +330,7 @@ static int wait_for(px_wf *wf, int64_t deadline, ready_fn ready,
   for (;;) {
     if (cancel_pending(wf)) return PX_ECANCELLED;
     int64_t tmo = -1;
-    if (!wf->paused) {
+    if (!held(wf)) {
       if (ready && ready(wf, ud)) return 0;
       if (deadline >= 0) {
         int64_t now = px__wf_now_ms();
@@ -378,7 +382,7 @@ static int cmd_begin(px_wf *wf) {
     handle_ctl(wf, m);
     px_message_free(m);
   }
-  if (wf->paused && !cancel_pending(wf)) {
+  if (held(wf)) {
     int rc = wait_for(wf, -1, always, NULL);
     if (rc && rc != PX_ECANCELLED) return rc;
   }
@@ -806,6 +810,19 @@ void px__wf_actor_handle(void *state, const px_message *msg) {
   if (msg->type == px__wf_a()->go && !wf->running) {
     run_execution(wf);
     wf->done = true;
+    if (wf->fail_rc == PX_ECONFLICT) {
+      /* Our journal seq was taken: a write of a killed earlier activation
+       * landed after we loaded. A fresh activation replays it (bounded:
+       * anything else writing this stream is a bug, not a race). */
+      pthread_mutex_lock(&G.mu);
+      px__wf_entry *e = wf->e;
+      if (px_ref_eq(e->actor, wf->self) && e->status == PX_WF_RUNNING &&
+          e->conflicts++ < 3) {
+        e->actor = px_ref_nil();
+        px__wf_spawn_locked(e);
+      }
+      pthread_mutex_unlock(&G.mu);
+    }
     px_exit_self(px_atomv(px_a()->normal));
     return;
   }

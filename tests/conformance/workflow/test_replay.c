@@ -254,3 +254,50 @@ Test(wf_replay, now_and_random_replay_their_journaled_values) {
   cr_assert_geq(px_at(r, 2).u.i, t0 + 86400000, "a live now is new");
   px_val_release(r);
 }
+
+/* T-J-2: a kill inside a step, before its result is journaled, runs the
+ * step again on recovery (at-least-once effect); the journal ends with
+ * one record of it. */
+static px_ref g_test_ref;
+static _Atomic int slow_calls;
+static int slow(px_wf *wf, void *ud, px_val *out) {
+  (void)wf;
+  (void)ud;
+  if (atomic_fetch_add(&slow_calls, 1) == 0) {
+    px_send(g_test_ref, px_atom_of("in_step"), px_nil());
+    px_sleep(3600000); /* virtual clock: until killed */
+  }
+  *out = px_int(42);
+  return 0;
+}
+static int run_slow(px_wf *wf, px_val input, px_val *result) {
+  (void)input;
+  px_val v;
+  int rc = px_step(wf, "slow", slow, NULL, NULL, &v);
+  *result = v;
+  return rc;
+}
+static const px_workflow_type T_SLOW = {"slow", run_slow, NULL, 0};
+
+static bool is_in_step(const px_message *m, void *ud) {
+  (void)ud;
+  return m->type == px_atom_of("in_step");
+}
+
+Test(wf_replay, kill_inside_a_step_reruns_it_and_records_it_once) {
+  wf_use(&T_SLOW);
+  g_test_ref = px_self();
+  cr_assert_eq(px_workflow_start("slow", "s", px_nil(), NULL), 0);
+  px_message *m;
+  cr_assert_eq(px_receive(is_in_step, NULL, 10000, &m), 0);
+  px_message_free(m);
+  wf_crash(NULL);
+  wf_recover(1);
+  px_val r;
+  cr_assert_eq(wait_closed("s", &r), PX_WF_COMPLETED);
+  cr_assert_eq(r.u.i, 42);
+  cr_assert_eq(atomic_load(&slow_calls), 2, "run again: it was not recorded");
+  jcount c = jread("s");
+  cr_assert_eq(jkinds(&c, "step"), 1);
+  jfree(&c);
+}
