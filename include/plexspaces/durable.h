@@ -13,8 +13,9 @@
  * Checkpoints are snapshots (encode(state)) at the seq they cover; the
  * journal up to it is then truncated. A "done" mark (the last completed
  * message's seq, in the store's KV under scope = id, key "durable.done")
- * is written without waiting after a message when no other message is
- * queued.
+ * is written without waiting after a message that made sends, when no
+ * other message is queued behind it (a later message proves it complete
+ * anyway). So a message costs one journal append (group-committed). 
  *
  * Replay and side effects (the decisions a user should know):
  *   - Replayed messages run through handle() with px_is_replaying() true;

@@ -61,9 +61,17 @@ px__facet *px__self_facet(void) {
   return a ? a->facet : NULL;
 }
 
-void px__set_mute(bool on) {
+void px__set_send_mode(int mode) {
   px__actor *a = px__current_handler();
-  if (a) a->mute = on;
+  if (a) a->fsend = (uint8_t)mode;
+}
+
+uint32_t px__take_sent(void) {
+  px__actor *a = px__current_handler();
+  if (!a) return 0;
+  uint32_t n = a->fsent;
+  a->fsent = 0;
+  return n;
 }
 
 bool px__self_mail_pending(void) {
@@ -270,9 +278,15 @@ static int bounded_check(px__actor *a, uint32_t gen, px__msg *m) {
 static int send_msg(px_ref to, px_atom type, px_val payload, uint64_t corr) {
   px__worker *w = px__sched_worker_here();
   px__actor *me = w ? w->current : px__external_peek();
+  if (__builtin_expect(me && me->fsend, 0)) { /* a facet actor (facet.h) */
+    if (me->fsend == PX__FSEND_MUTE) {
+      px_val_release(payload); /* replaying: it was sent before */
+      return 0;
+    }
+    me->fsent++;
+  }
   px__actor *a = px__lookup(to);
-  /* A replaying facet actor's sends were made before (facet.h). */
-  if (!a || __builtin_expect(me && me->mute, 0)) {
+  if (!a) {
     px_val_release(payload);
     return 0;
   }
@@ -319,7 +333,8 @@ static void reset_incarnation(px__actor *a) {
   a->tenant = NULL;
   a->ns = NULL;
   a->facet = NULL;
-  a->mute = 0;
+  a->fsend = 0;
+  a->fsent = 0;
   if (a->ext) {
     px__actor_ext *e = a->ext;
     e->nlinks = e->nwatchers = e->nmonitors = e->ndeferred = 0;
@@ -668,7 +683,7 @@ void px__actor_exit(px__actor *a, px_val reason, bool call_terminate) {
       (a->flags & PX__AF_STARTED))
     a->type->terminate(a->state, reason);
   a->state = NULL;
-  a->mute = 0;
+  a->fsend = 0;
   if (a->facet) { /* after terminate, which may still use it */
     px__facet *f = a->facet;
     a->facet = NULL;

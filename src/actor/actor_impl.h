@@ -121,7 +121,7 @@ typedef struct px__actor {
   uint8_t wait_ready;
   uint8_t in_handle;      /* inside type->handle: may yield */
   uint8_t wait_rc_set;
-  uint8_t mute;           /* a facet replays: px_send drops (facet.h) */
+  uint8_t fsend;          /* facet send mode, PX__FSEND_* (facet.h) */
   int wait_rc;
   uint64_t wait_token;    /* corr for REPLY, token for timeouts */
   px__msg *wait_msg;      /* the reply that ended a REPLY wait */
@@ -130,6 +130,7 @@ typedef struct px__actor {
   uint64_t seq;           /* corr and token source */
   struct px__actor *free_next;
   struct px__facet *facet; /* set at spawn for facet actors (facet.h) */
+  uint32_t fsent;          /* sends counted in PX__FSEND_COUNT mode */
 } px__actor;
 
 static inline void px__show(px__actor *a, uint8_t bit, bool on) {

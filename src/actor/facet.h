@@ -1,6 +1,6 @@
 /* The hook by which a facet (src/facet/: durability, ...) changes how an
  * actor lives without the actor core knowing the facet: one pointer per
- * actor, set at spawn, freed at exit, plus a "mute" switch for replays.
+ * actor, set at spawn, freed at exit, plus a send mode (count / mute).
  * Nothing here is public. */
 #ifndef PX_ACTOR_FACET_H
 #define PX_ACTOR_FACET_H
@@ -30,11 +30,15 @@ int px__spawn_facet(const px_actor_type *type, px_val args,
 /* The calling handler's facet record, or NULL (also outside handlers). */
 px__facet *px__self_facet(void);
 
-/* While on, every px_send / px_send_name made by the calling actor is
- * dropped (the payload released): a replay re-runs handlers whose sends
- * were already made. Asks, replies, exits and timers are not affected.
- * Ignored outside a handler. Cleared at exit. */
-void px__set_mute(bool on);
+/* How px_send / px_send_name treat the calling actor's sends (a plain
+ * actor is OFF, and pays one predictable branch for this): COUNT counts
+ * them (px__take_sent), MUTE drops them, the payload released (a replay
+ * re-runs handlers whose sends were already made). Asks, replies, exits
+ * and timers are not affected. Ignored outside a handler; reset at exit. */
+enum { PX__FSEND_OFF = 0, PX__FSEND_COUNT = 1, PX__FSEND_MUTE = 2 };
+void px__set_send_mode(int mode);
+/* Sends counted since the last call (then 0 again). */
+uint32_t px__take_sent(void);
 
 /* True when the calling handler's actor has something queued behind the
  * message being handled (a message or a signal). */

@@ -153,6 +153,8 @@ static int dur_init(px_val args, void **state) {
   int rc = d->type->init ? d->type->init(args, &d->hdr.state) : 0;
   if (rc) return rc;
   px__dur_restore(d); /* exits the actor if the journal is unreadable */
+  /* Sends are counted: only a message that sent needs a done mark. */
+  if (!d->o.no_journal) px__set_send_mode(PX__FSEND_COUNT);
   if (d->o.checkpoint_interval_ms > 0)
     d->tick = px_send_interval(d->o.checkpoint_interval_ms, px_self(),
                                px__dur_a()->tick, px_nil());
@@ -167,14 +169,15 @@ static bool journaled(px_atom type) {
   return n[0] != '_' || n[1] != '_' || type == px__dur_a()->gen_cast;
 }
 
-static void after_message(px__durable *d, uint64_t seq) {
+static void after_message(px__durable *d, uint64_t seq, bool sent) {
   if (++d->since >= d->o.checkpoint_every) {
     px__dur_checkpoint(d);
     return;
   }
-  /* A later message proves this one complete; without one, the mark
-   * does. Skipped when something is queued: the next append follows. */
-  if (!d->o.no_journal && !px__self_mail_pending()) px__dur_mark_done(d, seq);
+  /* The done mark tells a replay that this message's sends were made. A
+   * later message proves that too, so it is skipped when something is
+   * queued, and when there was no send to suppress. */
+  if (sent && !px__self_mail_pending()) px__dur_mark_done(d, seq);
 }
 
 static void deactivate(px__durable *d, px_val reason) {
@@ -196,7 +199,7 @@ static void dur_handle(void *state, const px_message *m) {
     deactivate(d, px_val_retain(m->payload));
   if (d->o.no_journal || !journaled(m->type)) {
     d->type->handle(d->hdr.state, m);
-    if (d->o.no_journal && journaled(m->type)) after_message(d, 0);
+    if (d->o.no_journal && journaled(m->type)) after_message(d, 0, false);
     return;
   }
   px_val entry = px_arr(3, px_atomv(m->type), px_val_retain(m->payload),
@@ -213,10 +216,11 @@ static void dur_handle(void *state, const px_message *m) {
     return;
   }
   uint64_t seq = d->seq;
+  px__take_sent(); /* counts from zero */
   d->in_msg = true;
   d->type->handle(d->hdr.state, m);
   d->in_msg = false;
-  after_message(d, seq);
+  after_message(d, seq, px__take_sent() > 0);
 }
 
 static void dur_terminate(void *state, px_val reason) {

@@ -100,13 +100,16 @@ static void replay_one(px__durable *d, size_t i, size_t next, bool complete) {
   d->replay_msg = px__message_new(px_at(v, 0).u.a,
                                   px_val_retain(px_at(v, 1)),
                                   px_at(v, 2).u.b ? 1 : 0);
-  px__set_mute(complete);
+  px__set_send_mode(complete ? PX__FSEND_MUTE : PX__FSEND_COUNT);
   d->replaying = true;
   d->in_msg = true;
+  px__take_sent();
   d->type->handle(d->hdr.state, d->replay_msg);
   d->in_msg = false;
   d->replaying = false;
-  px__set_mute(false);
+  px__set_send_mode(PX__FSEND_COUNT);
+  /* Complete now: no send of it is to be made again. */
+  if (!complete && px__take_sent() > 0) px__dur_mark_done(d, d->log[i].seq);
   if (d->fx_pos < d->nfx && complete)
     px_log(PX_LOG_WARN, "durable",
            "%s: replay of seq %llu used %zu of %zu recorded side effects",
@@ -154,7 +157,6 @@ void px__dur_restore(px__durable *d) {
     bool complete = next < d->nlog || done >= d->log[i].seq;
     replay_one(d, i, next, complete);
     d->since++;
-    if (!complete) px__dur_mark_done(d, d->log[i].seq);
   }
   px__dur_replay_free(d);
 }

@@ -143,3 +143,20 @@ Test(durable_fx, last_message_without_done_mark_sends_again) {
   cr_assert_eq(ask_int(r, "get", px_nil()), 1);
   cr_assert_eq(drain_seen(), 1, "at least once for an incomplete message");
 }
+
+Test(durable_fx, messages_without_sends_cost_one_append) {
+  const char *id = "t/ns/fx/quiet";
+  px_durable_opts o = counter_opts(0);
+  px_ref r = spawn_counter(id, &o);
+  for (int i = 0; i < 10; i++) ask_int(r, "incr", px_int(1));
+  px_store_stats before, after;
+  store_barrier();
+  px_store_get_stats(t_st, &before);
+  for (int i = 0; i < 10; i++) ask_int(r, "incr", px_int(1));
+  store_barrier();
+  px_store_get_stats(t_st, &after);
+  cr_assert_eq(after.ops - before.ops, 11, "10 appends and the barrier");
+  px_val v;
+  cr_assert_eq(px_store_kv_get(t_st, id, "durable.done", &v, NULL),
+               PX_ENOTFOUND, "no done mark without a send");
+}
