@@ -178,14 +178,18 @@ void px__wf_resolve(px_promise *w, size_t n, px_wf_status st,
     px_reply_to(w[i], px_arr(2, px_int(st), px_val_retain(result)));
 }
 
-/* The runtime is stopping and every actor is dead: forget the table and
- * the registrations (the types' records stay, for a later runtime). */
+/* The runtime is stopping, every actor is dead and the stores have
+ * answered what they held: forget the table and the registrations (the
+ * types' records stay, for a later runtime). An entry still referenced
+ * by a caller in the middle of a wait or an inbox append lives until
+ * that caller lets go. */
 static void at_stop(void) {
   pthread_mutex_lock(&G.mu);
   for (size_t i = 0; i < G.tab_cap; i++)
     for (px__wf_entry *e = G.tab[i], *n; e; e = n) {
       n = e->hnext;
-      entry_free(e);
+      e->hnext = NULL;
+      px__wf_unref_locked(e);
     }
   free(G.tab);
   G.tab = NULL;
