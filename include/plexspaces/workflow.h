@@ -267,8 +267,8 @@ static inline int px_workflow_resume(const char *id) {
  *  `(px_retry_policy){0}` and NULL mean: up to 10 attempts, the first
  *  retry after 1 s, each next one backoff 2.0 times longer, capped at
  *  100 s (Temporal's intervals; Temporal retries forever by default, a
- *  step here stops after 10 attempts, about 7 minutes, so a broken step
- *  fails the workflow instead of hiding). */
+ *  step here stops after 10 attempts, about 5.5 minutes of waits, so a
+ *  broken step fails the workflow instead of hiding). */
 typedef struct px_retry_policy {
   uint32_t max_attempts;       /* 1 = no retry; PX_RETRY_UNLIMITED */
   int64_t initial_interval_ms; /* default 1000 */

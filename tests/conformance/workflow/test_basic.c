@@ -158,3 +158,44 @@ Test(wf_basic, bad_input_gets_errors) {
   cr_assert_eq(px_step(NULL, "a", add_one, NULL, NULL, &v), PX_EINVAL);
   cr_assert_eq(px_wf_sleep(NULL, 1), PX_EINVAL);
 }
+
+/* Reports where it runs: [tenant, ns, id, replaying, attempt outside a
+ * step, the idempotency key outside a step]. */
+static int run_where(px_wf *wf, px_val input, px_val *result) {
+  (void)input;
+  char buf[64];
+  *result = px_arr(6, px_str(px_wf_tenant(wf)), px_str(px_wf_namespace(wf)),
+                   px_str(px_wf_id(wf)), px_bool(px_wf_is_replaying(wf)),
+                   px_int(px_wf_attempt(wf)),
+                   px_int(px_wf_idempotency_key(wf, buf, sizeof buf)));
+  return 0;
+}
+static const px_workflow_type T_WHERE = {"where", run_where, NULL, 0};
+
+Test(wf_basic, ids_are_scoped_by_tenant_and_namespace) {
+  wf_use(&T_WHERE);
+  cr_assert_eq(px_workflow_start_in("acme", "sales", "where", "w", px_nil(),
+                                    NULL),
+               0);
+  cr_assert_eq(px_workflow_start_in("beta", "sales", "where", "w", px_nil(),
+                                    NULL),
+               0, "the same id in another tenant is another execution");
+  px_wf_status st;
+  px_val r;
+  cr_assert_eq(px_workflow_wait_in("acme", "sales", "w", 20000, &st, &r), 0);
+  cr_assert_eq(st, PX_WF_COMPLETED);
+  cr_assert_str_eq(px_str_ptr(px_at(r, 0)), "acme");
+  cr_assert_str_eq(px_str_ptr(px_at(r, 1)), "sales");
+  cr_assert_str_eq(px_str_ptr(px_at(r, 2)), "w");
+  cr_assert(!px_at(r, 3).u.b);
+  cr_assert_eq(px_at(r, 4).u.i, 0);
+  cr_assert_eq(px_at(r, 5).u.i, PX_EINVAL);
+  px_val_release(r);
+  cr_assert_eq(px_workflow_wait_in("beta", "sales", "w", 20000, &st, NULL),
+               0);
+  cr_assert_eq(px_workflow_status("w", &st, NULL), PX_ENOTFOUND,
+               "not in the caller's (default) scope");
+  cr_assert_eq(px_workflow_start_in("a/b", NULL, "where", "w", px_nil(),
+                                    NULL),
+               PX_EINVAL);
+}
