@@ -161,7 +161,9 @@ typedef struct px_wf_start_opts {
  *  on asynchronously. opts may be NULL (defaults above). Errors:
  *  PX_EINVAL (bad id: empty, over 200 bytes, or containing '/' or NUL),
  *  PX_ENOTFOUND (type not registered), PX_EEXIST (see the policies),
- *  PX_EIO and other store errors (nothing started). */
+ *  PX_EIO and other store errors (nothing started), PX_ESTOPPED (the
+ *  runtime is stopping: the start is durable, px_workflow_recover will
+ *  run it). */
 PX_API int px_workflow_start_in(const char *tenant, const char *ns,
                                 const char *type, const char *id,
                                 px_val input, const px_wf_start_opts *opts);
@@ -272,7 +274,7 @@ static inline int px_workflow_resume(const char *id) {
 typedef struct px_retry_policy {
   uint32_t max_attempts;       /* 1 = no retry; PX_RETRY_UNLIMITED */
   int64_t initial_interval_ms; /* default 1000 */
-  double backoff;              /* >= 1.0, default 2.0 */
+  double backoff;              /* >= 1.0 (below: the default 2.0) */
   int64_t max_interval_ms;     /* default 100 x initial */
   double jitter;               /* 0..1: each wait is shortened by up to
                                   this fraction, at random; default 0 */
