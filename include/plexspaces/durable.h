@@ -29,8 +29,15 @@
  *     possibly incomplete message they are made again (at least once).
  *   - Everything else runs again during replay: asks, timers, spawns, the
  *     tuple space. Put what must not repeat into px_side_effect.
- *   - A message whose handler exits the actor (a crash) stays journaled and
- *     is replayed on the next spawn, like a retried invocation.
+ *   - A message whose handler ends the actor itself (px_exit_self: a crash
+ *     or a stop; a stack overflow) gets a "crash" entry after it and is
+ *     not replayed, as Erlang drops the message a process died of (else a
+ *     poison message would end every activation). A message cut short by
+ *     an exit signal (a kill, a shutdown) is replayed: at least once.
+ *   - A message journaled while its sender's ask failed (the actor was
+ *     killed while the append was in flight) is still applied at replay:
+ *     a retried ask may be applied twice unless it carries its own
+ *     idempotency key.
  *
  * Single writer. Journal positions are taken with the store's seq check,
  * so a second live actor on the same id cannot interleave entries: the

@@ -753,6 +753,7 @@ int px_exit_self(px_val reason) {
     px_val_release(reason);
     return PX_ENOTACTOR;
   }
+  if (a->facet) a->facet->exited_itself = true;
   px__die_now(a, reason);
 }
 

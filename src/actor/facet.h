@@ -20,6 +20,9 @@ typedef struct px__facet {
    * px__spawn_facet fails before an actor exists. Any thread; must not
    * block. */
   void (*destroy)(struct px__facet *f);
+  /* Set when the actor ends itself (px_exit_self from its own code), as
+   * opposed to an exit signal: a facet's terminate can tell the two. */
+  bool exited_itself;
 } px__facet;
 
 /* px_spawn, with f attached to the new actor before it can run. Takes

@@ -109,6 +109,21 @@ static void done_written(void *ud, int rc) {
   (void)rc;
 }
 
+void px__dur_mark_crash(px__durable *d, px_val reason) {
+  char buf[256];
+  px_val_format(reason, buf, sizeof buf);
+  px_store_op op = {0};
+  op.kind = PX_STORE_JOURNAL_APPEND;
+  op.space = d->id;
+  op.id = d->seq + 1;
+  op.key = PX__DUR_K_CRASH;
+  op.value = px_str(buf);
+  /* Queued before the exit is announced, so the next activation's store
+   * barrier sees it. A taken seq (a second writer) just fails. */
+  px__store_apply_cb(d->o.store, &op, 1, done_written, NULL);
+  px_val_release(op.value);
+}
+
 void px__dur_mark_done(px__durable *d, uint64_t seq) {
   px_store_op op = {0};
   op.kind = PX_STORE_KV_PUT;
@@ -225,7 +240,19 @@ static void dur_handle(void *state, const px_message *m) {
 
 static void dur_terminate(void *state, px_val reason) {
   px__durable *d = state;
-  if (d && d->type->terminate) d->type->terminate(d->hdr.state, reason);
+  if (!d) return;
+  /* The handler of a journaled message ended the actor (px_exit_self: a
+   * crash or a stop; or a stack overflow): mark the message so that no
+   * replay runs it again. An exit signal (a kill, a shutdown) is not the
+   * message's doing: it is replayed (at least once). A completed message
+   * that ends the actor only in replay is left alone: the mark would not
+   * follow it. */
+  bool own = d->hdr.exited_itself ||
+             px_is_atom(reason, px_a()->stack_overflow);
+  if (own && d->in_msg && !d->o.no_journal &&
+      (!d->replaying || !d->fx_strict))
+    px__dur_mark_crash(d, reason);
+  if (d->type->terminate) d->type->terminate(d->hdr.state, reason);
 }
 
 /* One wrapper per user type, made on first use and kept for the life of

@@ -13,15 +13,19 @@
 /* Journal entry kinds (the store's entry `key`). */
 #define PX__DUR_K_MSG "msg"
 #define PX__DUR_K_FX "fx"
+/* After a message whose handler ended the actor (not a kill): the reason,
+ * as text. Such a message is not replayed. */
+#define PX__DUR_K_CRASH "crash"
 /* The done mark: KV scope = the stream id, this key, value = seq. */
 #define PX__DUR_DONE_KEY "durable.done"
 /* Never stored: deleted as a store barrier at activation. */
 #define PX__DUR_BARRIER_KEY "durable.barrier"
 
 /* One journal entry read back for replay. */
+enum { PX__DUR_E_MSG, PX__DUR_E_FX, PX__DUR_E_CRASH };
 typedef struct px__dur_entry {
   uint64_t seq;
-  bool is_msg; /* else an effect ("fx"); other kinds are not kept */
+  int kind;    /* PX__DUR_E_*; other kinds are not kept */
   px_val value;
 } px__dur_entry;
 
@@ -77,6 +81,10 @@ _Noreturn void px__dur_conflict(px__durable *d);
  * on errors. A taken seq exits the actor (px__dur_conflict). */
 int px__dur_append(px__durable *d, const char *kind, px_val value,
                    px_val *back);
+
+/* Appends a crash entry after the message being handled, without waiting
+ * (from terminate: the actor is exiting). */
+void px__dur_mark_crash(px__durable *d, px_val reason);
 
 /* Writes the done mark for `seq` without waiting. */
 void px__dur_mark_done(px__durable *d, uint64_t seq);

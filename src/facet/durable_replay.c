@@ -22,8 +22,12 @@ static int keep_entry(void *ud, uint64_t seq, const char *kind, px_val value,
   (void)ts_ms;
   reader *r = ud;
   r->last = seq;
-  bool msg = kind && strcmp(kind, PX__DUR_K_MSG) == 0;
-  if (!msg && !(kind && strcmp(kind, PX__DUR_K_FX) == 0)) {
+  int k = !kind                             ? -1
+          : strcmp(kind, PX__DUR_K_MSG) == 0   ? PX__DUR_E_MSG
+          : strcmp(kind, PX__DUR_K_FX) == 0    ? PX__DUR_E_FX
+          : strcmp(kind, PX__DUR_K_CRASH) == 0 ? PX__DUR_E_CRASH
+                                               : -1;
+  if (k < 0) {
     px_val_release(value); /* a kind of a newer version: not ours */
     return 0;
   }
@@ -32,7 +36,7 @@ static int keep_entry(void *ud, uint64_t seq, const char *kind, px_val value,
     r->cap = r->cap ? r->cap * 2 : 64;
     d->log = px__xrealloc(d->log, r->cap * sizeof *d->log);
   }
-  d->log[d->nlog++] = (px__dur_entry){seq, msg, value};
+  d->log[d->nlog++] = (px__dur_entry){seq, k, value};
   return 0;
 }
 
@@ -40,8 +44,9 @@ static int keep_entry(void *ud, uint64_t seq, const char *kind, px_val value,
  * rc, value]. */
 static bool well_formed(const px__dur_entry *e) {
   px_val v = e->value;
+  if (e->kind == PX__DUR_E_CRASH) return true; /* informative only */
   if (px_typeof(v) != PX_T_ARRAY || px_len(v) != 3) return false;
-  if (e->is_msg)
+  if (e->kind == PX__DUR_E_MSG)
     return px_typeof(px_at(v, 0)) == PX_T_ATOM &&
            px_typeof(px_at(v, 2)) == PX_T_BOOL;
   return px_typeof(px_at(v, 0)) == PX_T_STR &&
@@ -90,11 +95,11 @@ static uint64_t done_mark(px__durable *d) {
   return seq;
 }
 
-/* Replays log[i], a message whose effects are log[i+1 .. next). */
-static void replay_one(px__durable *d, size_t i, size_t next, bool complete) {
+/* Replays log[i], a message whose effects are log[i+1 .. i+1+nfx). */
+static void replay_one(px__durable *d, size_t i, size_t nfx, bool complete) {
   px_val v = d->log[i].value;
   d->fx = d->log + i + 1;
-  d->nfx = next - i - 1;
+  d->nfx = nfx;
   d->fx_pos = 0;
   d->fx_strict = complete;
   d->replay_msg = px__message_new(px_at(v, 0).u.a,
@@ -150,12 +155,19 @@ void px__dur_restore(px__durable *d) {
     if (!well_formed(&d->log[i])) corrupt(d, d->log[i].seq, 0);
   uint64_t done = done_mark(d);
   for (size_t i = 0; i < d->nlog; i++) {
-    if (!d->log[i].is_msg) continue; /* an effect before any message */
-    size_t next = i + 1;
-    while (next < d->nlog && !d->log[next].is_msg) next++;
+    if (d->log[i].kind != PX__DUR_E_MSG) continue; /* none before a msg */
+    size_t next = i + 1, nfx = 0;
+    bool crashed = false;
+    for (; next < d->nlog && d->log[next].kind != PX__DUR_E_MSG; next++) {
+      if (d->log[next].kind == PX__DUR_E_FX) nfx++;
+      if (d->log[next].kind == PX__DUR_E_CRASH) crashed = true;
+    }
+    /* A message the actor died of is not handled again (a poison message
+     * would crash every activation), as Erlang drops it. */
+    if (crashed) continue;
     /* Complete: a later message was journaled, or its done mark stored. */
     bool complete = next < d->nlog || done >= d->log[i].seq;
-    replay_one(d, i, next, complete);
+    replay_one(d, i, nfx, complete);
     d->since++;
   }
   px__dur_replay_free(d);

@@ -573,7 +573,7 @@ int px__v_route(px__vtype *vt, px_atom t, px_atom n, const char *key,
       done = deliver(e->ref, type, payload, from, corr);
     }
     if (done) {
-      px__v_touch(e);
+      if (kind != PX__VP_REF) px__v_touch(e); /* a lookup is no use */
       pthread_rwlock_unlock(&s->lk);
       return 0;
     }

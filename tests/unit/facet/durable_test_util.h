@@ -109,6 +109,11 @@ static void counter_handle(void *st, const px_message *m) {
   } else if (!strcmp(t, "tell")) {
     c->n++;
     px_send(c_watcher, px_atom_of("seen"), px_val_retain(m->payload));
+  } else if (!strcmp(t, "tell_ask")) { /* parks until the watcher answers */
+    px_val v;
+    px_ask(c_watcher, px_atom_of("seen_ask"), px_nil(), -1, &v);
+    px_val_release(v);
+    c->n++;
   } else if (!strcmp(t, "crash")) {
     px_exit_self(px_atom_val("crashed"));
   } else if (!strcmp(t, "ckpt")) {

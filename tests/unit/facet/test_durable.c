@@ -148,7 +148,7 @@ Test(durable, interval_checkpoint_on_the_virtual_clock) {
   cr_assert_eq(seq, 4);
 }
 
-Test(durable, crash_in_handler_keeps_journal_and_replays) {
+Test(durable, message_that_crashed_the_actor_is_not_replayed) {
   const char *id = "t/ns/counter/crash";
   px_durable_opts o = counter_opts(0);
   px_ref r = spawn_counter(id, &o);
@@ -158,14 +158,41 @@ Test(durable, crash_in_handler_keeps_journal_and_replays) {
   px_val reason = wait_down(m);
   cr_assert(px_is_atom(reason, px_atom_of("crashed")));
   px_val_release(reason);
-  /* The crashing message is journaled and replayed: it crashes again. */
-  m = 0;
-  px_spawn_opts so = {.monitor = true, .mref_out = &m};
-  px_ref r2;
-  cr_assert_eq(px_spawn_durable(&counter_t, px_nil(), id, &o, &so, &r2), 0);
-  reason = wait_down(m);
-  cr_assert(px_is_atom(reason, px_atom_of("crashed")));
-  px_val_release(reason);
+  cr_assert_eq(journal_len(id), 3, "incr, crash, and the crash mark");
+  /* The next activation skips it instead of crashing again. */
+  r = spawn_counter(id, &o);
+  cr_assert_eq(ask_int(r, "incr", px_int(1)), 5);
+  cr_assert_eq(atomic_load(&c_replays), 1, "only the incr");
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  cr_assert_eq(px_journal_show(t_st, id, f), 0);
+  fclose(f);
+  cr_assert(strstr(buf, "crash     \"crashed\""), "%s", buf);
+  free(buf);
+}
+
+Test(durable, message_cut_short_by_a_kill_is_replayed) {
+  const char *id = "t/ns/counter/cut";
+  px_durable_opts o = counter_opts(0);
+  /* The handler parks in an ask to the test thread, which never answers:
+   * the kill lands mid-message. */
+  c_watcher = px_self();
+  px_ref r = spawn_counter(id, &o);
+  px_send(r, px_atom_of("tell_ask"), px_nil());
+  px_message *msg;
+  cr_assert_eq(px_receive(NULL, NULL, 5000, &msg), 0); /* it is parked */
+  cr_assert_eq(msg->type, px_atom_of("seen_ask"));
+  px_message_free(msg);
+  kill_wait(r);
+  r = spawn_counter(id, &o);
+  /* Replayed: the handler runs again and asks again. */
+  cr_assert_eq(px_receive(NULL, NULL, 5000, &msg), 0);
+  cr_assert_eq(msg->type, px_atom_of("seen_ask"));
+  px_reply(msg, px_nil());
+  px_message_free(msg);
+  cr_assert_eq(ask_int(r, "get", px_nil()), 1);
+  cr_assert_eq(atomic_load(&c_replays), 1);
 }
 
 /* ---- a GenServer, durably ---------------------------------------------------- */
@@ -181,6 +208,8 @@ static px_gs_result gs_call(void *state, px_atom type, px_val payload,
                             px_from from, px_gs_out *out) {
   (void)from;
   counter *c = state;
+  if (type == px_atom_of("stop"))
+    return px_gs_stop_reply(out, px_atom_val("normal"), px_int(c->n));
   if (type == px_atom_of("add")) c->n += payload.u.i;
   if (px_is_replaying()) atomic_fetch_add(&c_replays, 1);
   return px_gs_reply(out, px_int(c->n));
@@ -286,4 +315,28 @@ Test(durable, kill_while_appending_keeps_journal_and_state_in_step) {
   /* Every journaled message, and only those, is in the state. */
   cr_assert_eq(ask_int(r, "get", px_nil()), (int64_t)total - 5,
                "one get per round is journaled too");
+}
+
+Test(durable, gen_server_stopped_by_a_call_restarts_running) {
+  const char *id = "t/ns/gs/stop";
+  px_durable_opts o = counter_opts(0);
+  px_ref r;
+  px_mref m = 0;
+  px_spawn_opts so = {.monitor = true, .mref_out = &m};
+  cr_assert_eq(px_spawn_durable(px_gen_server_type(),
+                                px_gen_server_args(&gs_def, px_nil()), id, &o,
+                                &so, &r),
+               0);
+  px_val v;
+  cr_assert_eq(px_gen_server_call(r, px_atom_of("add"), px_int(3), 0, &v), 0);
+  cr_assert_eq(px_gen_server_call(r, px_atom_of("stop"), px_nil(), 0, &v), 0);
+  cr_assert_eq(v.u.i, 3);
+  px_val_release(wait_down(m));
+  /* The stop is not replayed: the server runs, with its state. */
+  cr_assert_eq(px_spawn_durable(px_gen_server_type(),
+                                px_gen_server_args(&gs_def, px_nil()), id, &o,
+                                NULL, &r),
+               0);
+  cr_assert_eq(px_gen_server_call(r, px_atom_of("add"), px_int(1), 0, &v), 0);
+  cr_assert_eq(v.u.i, 4);
 }
