@@ -35,6 +35,7 @@ static void atoms_init(void) {
   atoms.shutdown = px_atom_of("shutdown");
   atoms.idle = px_atom_of("idle");
   atoms.gen_cast = px_atom_of("__gen_cast__");
+  atoms.gen_stop = px_atom_of("__gen_stop__");
 }
 
 const px__dur_atoms *px__dur_a(void) {
@@ -200,6 +201,13 @@ static void deactivate(px__durable *d, px_val reason) {
   if (px_is_nil(reason))
     reason = px_arr(2, px_atomv(px__dur_a()->shutdown),
                     px_atomv(px__dur_a()->idle));
+  if (d->gen_server) {
+    /* An orderly stop, so the server's terminate runs (OTP: a stop
+     * request); it exits with the reason. The message is kept in the
+     * record, which frees it, as the handler does not return. */
+    d->replay_msg = px__message_new(px__dur_a()->gen_stop, reason, 0);
+    d->type->handle(d->hdr.state, d->replay_msg);
+  }
   px_exit_self(reason);
 }
 

@@ -92,7 +92,7 @@ void px__dur_mark_done(px__durable *d, uint64_t seq);
 /* Interned atoms of the facet. */
 typedef struct px__dur_atoms {
   px_atom tick, deactivate, conflict, journal_corrupt, journal_failed,
-      shutdown, idle, gen_cast;
+      shutdown, idle, gen_cast, gen_stop;
 } px__dur_atoms;
 const px__dur_atoms *px__dur_a(void);
 

@@ -223,11 +223,19 @@ static px_gs_result gs_cast(void *state, px_atom type, px_val payload,
   return PX_GS_OK;
 }
 
+static _Atomic(int) gs_terminated;
+
+static void gs_terminate(void *state, px_val reason) {
+  (void)state;
+  if (is_pair(reason, "shutdown")) atomic_fetch_add(&gs_terminated, 1);
+}
+
 static const px_gen_server gs_def = {
     .name = "durable_gs",
     .init = gs_init,
     .handle_call = gs_call,
     .handle_cast = gs_cast,
+    .terminate = gs_terminate,
     .free_state = free,
 };
 
@@ -268,7 +276,7 @@ Test(durable, gen_server_counter) {
 
 Test(durable, journal_show_prints_snapshots_and_entries) {
   const char *id = "t/ns/counter/show";
-  px_durable_opts o = counter_opts(2);
+  px_durable_opts o = counter_opts(3); /* a checkpoint after the incrs */
   px_ref r = spawn_counter(id, &o);
   for (int i = 0; i < 3; i++) ask_int(r, "incr", px_int(5));
   px_val v;
@@ -281,9 +289,9 @@ Test(durable, journal_show_prints_snapshots_and_entries) {
   cr_assert_eq(px_journal_show(t_st, id, f), 0);
   fclose(f);
   cr_assert(strstr(buf, "journal t/ns/counter/show"), "%s", buf);
-  cr_assert(strstr(buf, "snapshot  10"), "the snapshot and its state: %s",
+  cr_assert(strstr(buf, "snapshot  15"), "the snapshot and its state: %s",
             buf);
-  cr_assert(strstr(buf, "{\"$atom\":\"incr\"},5,true]"), "%s", buf);
+  cr_assert(strstr(buf, "{\"$atom\":\"fx\"},null,true]"), "%s", buf);
   cr_assert(strstr(buf, "[\"draw\",0,1001]"), "the effect: %s", buf);
   free(buf);
   f = open_memstream(&buf, &len);
@@ -339,4 +347,29 @@ Test(durable, gen_server_stopped_by_a_call_restarts_running) {
                0);
   cr_assert_eq(px_gen_server_call(r, px_atom_of("add"), px_int(1), 0, &v), 0);
   cr_assert_eq(v.u.i, 4);
+}
+
+Test(durable, gen_server_deactivation_runs_terminate) {
+  const char *id = "t/ns/gs/idle";
+  px_durable_opts o = counter_opts(0);
+  px_ref r;
+  cr_assert_eq(px_spawn_durable(px_gen_server_type(),
+                                px_gen_server_args(&gs_def, px_nil()), id, &o,
+                                NULL, &r),
+               0);
+  px_val v;
+  cr_assert_eq(px_gen_server_call(r, px_atom_of("add"), px_int(2), 0, &v), 0);
+  px_mref m = px_monitor(r);
+  cr_assert_eq(px_durable_deactivate(r, px_nil()), 0);
+  px_val reason = wait_down(m);
+  cr_assert(is_pair(reason, "shutdown"));
+  px_val_release(reason);
+  cr_assert_eq(atomic_load(&gs_terminated), 1, "terminate({shutdown, idle})");
+  cr_assert_eq(journal_len(id), 0);
+  cr_assert_eq(px_spawn_durable(px_gen_server_type(),
+                                px_gen_server_args(&gs_def, px_nil()), id, &o,
+                                NULL, &r),
+               0);
+  cr_assert_eq(px_gen_server_call(r, px_atom_of("get"), px_nil(), 0, &v), 0);
+  cr_assert_eq(v.u.i, 2);
 }
