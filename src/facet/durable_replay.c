@@ -154,6 +154,8 @@ void px__dur_restore(px__durable *d) {
   for (size_t i = 0; i < d->nlog; i++)
     if (!well_formed(&d->log[i])) corrupt(d, d->log[i].seq, 0);
   uint64_t done = done_mark(d);
+  /* A mark beyond the stream's end outlived a deleted stream: stale. */
+  if (done > d->seq) done = 0;
   for (size_t i = 0; i < d->nlog; i++) {
     if (d->log[i].kind != PX__DUR_E_MSG) continue; /* none before a msg */
     size_t next = i + 1, nfx = 0;

@@ -160,3 +160,24 @@ Test(durable_fx, messages_without_sends_cost_one_append) {
   cr_assert_eq(px_store_kv_get(t_st, id, "durable.done", &v, NULL),
                PX_ENOTFOUND, "no done mark without a send");
 }
+
+Test(durable_fx, stale_done_mark_of_a_deleted_stream_is_ignored) {
+  const char *id = "t/ns/fx/reborn";
+  c_watcher = px_self();
+  px_store_op ops[2] = {{0}, {0}};
+  ops[0].kind = PX_STORE_KV_PUT; /* left by an earlier, deleted stream */
+  ops[0].space = id;
+  ops[0].key = "durable.done";
+  ops[0].value = px_int(100);
+  ops[1].kind = PX_STORE_JOURNAL_APPEND;
+  ops[1].space = id;
+  ops[1].id = 1;
+  ops[1].key = "msg";
+  ops[1].value = px_arr(3, px_atom_val("tell"), px_int(7), px_bool(false));
+  cr_assert_eq(px_store_apply(t_st, ops, 2), 0);
+  px_val_release(ops[1].value);
+  px_durable_opts o = counter_opts(0);
+  px_ref r = spawn_counter(id, &o);
+  cr_assert_eq(ask_int(r, "get", px_nil()), 1);
+  cr_assert_eq(drain_seen(), 1, "not taken as complete");
+}
