@@ -282,12 +282,11 @@ int px__wf_spawn_locked(px__wf_entry *e) {
   so.tenant = e->tenant;
   so.ns = e->ns;
   px_ref r;
-  e->refs++; /* the actor's */
+  /* The actor takes its reference in init: one killed before init never
+   * runs terminate. The entry stays meanwhile (the table holds it while
+   * it is open, and only its actor closes it). */
   int rc = px_spawn(&e->type->at, px_int((int64_t)(intptr_t)e), &so, &r);
-  if (rc) {
-    e->refs--;
-    return rc;
-  }
+  if (rc) return rc;
   e->actor = r;
   return 0;
 }
@@ -388,6 +387,11 @@ int px_workflow_recover(size_t *n_out) {
       char *key = key_of(k, a + 1, b + 1);
       px__wf_entry *e = open_entry_locked(k, a + 1, b + 1, key, &erc);
       free(key);
+      px_actor_info ai;
+      /* an actor killed before its init left its ref behind */
+      if (e && !px_ref_is_nil(e->actor) &&
+          px_actor_info_get(e->actor, &ai) == PX_ENOPROC)
+        e->actor = px_ref_nil();
       if (e && e->type && e->status == PX_WF_RUNNING &&
           px_ref_is_nil(e->actor)) {
         int src = px__wf_spawn_locked(e);
@@ -605,9 +609,15 @@ static int query(const char *tenant, const char *ns, const char *id,
     *out = px_val_retain(px_at(reply, 1));
     px_val_release(reply);
   } else {
-    /* Closed while we asked: not open any more. */
-    if (rc == PX_ENOPROC) rc = PX_ENOTFOUND;
     px_val_release(reply);
+    if (rc == PX_ENOPROC) {
+      /* Closed while we asked (not found), or its actor died (down). */
+      char *k = key_of(tenant, ns, id);
+      pthread_mutex_lock(&G.mu);
+      if (!lookup_locked(k)) rc = PX_ENOTFOUND;
+      pthread_mutex_unlock(&G.mu);
+      free(k);
+    }
   }
   return rc;
 }

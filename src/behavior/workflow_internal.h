@@ -93,8 +93,8 @@ px_promise *px__wf_close_locked(px__wf_entry *e, size_t *nwait);
 /* Resolves close waiters with [status, result] (result borrowed). */
 void px__wf_resolve(px_promise *w, size_t n, px_wf_status st, px_val result);
 
-/* Spawns the execution actor of an open entry whose type is known (takes
- * a reference for it and sets e->actor). Under mu. */
+/* Spawns the execution actor of an open entry whose type is known and
+ * sets e->actor (the actor takes its reference in init). Under mu. */
 int px__wf_spawn_locked(px__wf_entry *e);
 
 /* The index value {type, status, result} (new value). */

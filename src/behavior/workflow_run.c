@@ -117,6 +117,10 @@ struct px_wf {
    * borrows them, so a kill that abandons run's stack leaks nothing */
   px_val *kept;
   size_t nkept, capkept;
+  /* values of a store apply we are parked in: a kill there leaves them
+   * to wf_free, not to the abandoned stack */
+  px_val parked[2];
+  int nparked;
   bool running; /* run was entered */
   bool done;    /* no crash status at terminate */
 };
@@ -259,7 +263,10 @@ static int append(px_wf *wf, int kind, px_val v) {
                     .id = wf->next_seq,
                     .value = v,
                     .key = JK[kind]};
+  wf->parked[0] = v;
+  wf->nparked = 1;
   int rc = px_store_apply(wf->store, &op, 1);
+  wf->nparked = 0;
   px_val_release(v);
   if (rc)
     return fail(wf, rc,
@@ -486,33 +493,28 @@ int px_step(px_wf *wf, const char *name, px_step_fn fn, void *ud,
     int frc = fn(wf, ud, &v);
     wf->ctx = CTX_RUN;
     wf->attempt = 0;
+    keep(wf, v); /* ours before we park in the append */
     if (frc == 0) {
       rc = append(wf, J_STEP, px_arr(2, px_str(name), px_val_retain(v)));
-      if (rc) {
-        px_val_release(v);
-        return rc;
-      }
-      *out = keep(wf, v);
+      if (rc) return rc;
+      *out = v;
       return 0;
     }
     if (px_is_nil(v))
-      v = px_strf("%s: %s", px_err_name(frc), px_strerror(frc));
+      v = keep(wf, px_strf("%s: %s", px_err_name(frc), px_strerror(frc)));
     if (!retryable(&p, frc) || (p.max != PX_RETRY_UNLIMITED &&
                                 attempt >= p.max)) {
       rc = append(wf, J_STEPFAIL,
                   px_arr(4, px_str(name), px_int(frc), px_val_retain(v),
                          px_int(attempt)));
-      if (rc) {
-        px_val_release(v);
-        return rc;
-      }
-      *out = keep(wf, v);
+      if (rc) return rc;
+      *out = v;
       return PX_EFAILED;
     }
     due = px__wf_now_ms() + backoff_ms(wf, &p, attempt);
     rc = append(wf, J_ATTEMPT,
-                px_arr(5, px_str(name), px_int(attempt), px_int(frc), v,
-                       px_int(due)));
+                px_arr(5, px_str(name), px_int(attempt), px_int(frc),
+                       px_val_retain(v), px_int(due)));
     if (rc) return rc;
     attempt++;
   }
@@ -708,6 +710,7 @@ int px__wf_actor_init(px_val args, void **state) {
   wf->def = wf->e->type->def;
   pthread_mutex_lock(&G.mu);
   wf->store = G.store;
+  wf->e->refs++; /* the actor's, dropped in terminate */
   pthread_mutex_unlock(&G.mu);
   wf->self = px_self();
   wf->rng = (uint64_t)px_now_ns() | 1;
@@ -727,6 +730,7 @@ static void wf_free(px_wf *wf) {
   free(wf->pend);
   free(wf->seen);
   for (size_t i = 0; i < wf->nkept; i++) px_val_release(wf->kept[i]);
+  for (int i = 0; i < wf->nparked; i++) px_val_release(wf->parked[i]);
   free(wf->kept);
   px_val_release(wf->fail_val);
   free(wf);
@@ -735,6 +739,7 @@ static void wf_free(px_wf *wf) {
 /* Journals the outcome with the index update, then closes the entry and
  * answers the waiters. Takes ownership of result. */
 static void close_with(px_wf *wf, px_wf_status st, px_val result) {
+  keep(wf, result);
   px_val sv = px_arr(2, px_int(st), px_val_retain(result));
   px_val idx = px__wf_index_val(wf->def->name, st, result);
   px_store_op ops[2] = {
@@ -742,13 +747,16 @@ static void close_with(px_wf *wf, px_wf_status st, px_val result) {
        .id = wf->next_seq, .value = sv, .key = JK[J_STATUS]},
       {.kind = PX_STORE_KV_PUT, .space = PX__WF_INDEX, .key = wf->e->key,
        .value = idx}};
+  wf->parked[0] = sv;
+  wf->parked[1] = idx;
+  wf->nparked = 2;
   int rc = px_store_apply(wf->store, ops, 2);
+  wf->nparked = 0;
   px_val_release(sv);
   px_val_release(idx);
   if (rc) {
     px_log(PX_LOG_ERROR, "workflow", "%s: cannot record its outcome: %s",
            wf->e->key, px_err_name(rc));
-    px_val_release(result);
     return;
   }
   pthread_mutex_lock(&G.mu);
@@ -757,7 +765,6 @@ static void close_with(px_wf *wf, px_wf_status st, px_val result) {
   pthread_mutex_unlock(&G.mu);
   px__wf_resolve(w, n, st, result);
   free(w);
-  px_val_release(result);
 }
 
 static void run_execution(px_wf *wf) {
