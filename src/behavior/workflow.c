@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "actor/stop_hooks.h"
+#include "store/store_async.h"
 #include "behavior/workflow_internal.h"
 #include "core/mem.h"
 #include "plexspaces/error.h"
@@ -407,11 +408,96 @@ int px_workflow_recover(size_t *n_out) {
   return rc;
 }
 
+/* ---- writes for callers that may be killed while they wait ------------- */
+
+/* A start or an inbox append is finished by whoever completes its store
+ * apply: the store's writer thread, after the commit. The caller only
+ * waits for the answer, so a handler killed while parked leaves nothing
+ * half done (no entry stuck "starting", no reference or value on its
+ * abandoned stack). */
+enum { REC_START, REC_INBOX };
+typedef struct wf_rec {
+  int kind;
+  px__wf_entry *e; /* a reference */
+  px_promise p;
+  uint64_t seq;    /* inbox */
+  char ikind[8];   /* inbox: signal, cancel, pause, resume */
+  px_val name, payload; /* inbox notification, owned */
+} wf_rec;
+
+/* The in-memory side of a finished write; returns the caller's result. */
+static int rec_finish(wf_rec *r, int rc) {
+  px__wf_entry *e = r->e;
+  px_ref actor = px_ref_nil();
+  pthread_mutex_lock(&G.mu);
+  if (r->kind == REC_START) {
+    if (rc) {
+      if (lookup_locked(e->key) == e) {
+        remove_locked(e);
+        e->refs--; /* the table's; ours goes below */
+      }
+    } else {
+      e->status = PX_WF_RUNNING;
+      /* A failed spawn (the runtime is stopping) leaves the execution
+       * open in the store: px_workflow_recover resumes it. */
+      rc = px__wf_spawn_locked(e);
+    }
+  } else if (!rc) {
+    actor = e->actor;
+    if (!strcmp(r->ikind, "pause")) e->paused = true;
+    if (!strcmp(r->ikind, "resume")) e->paused = false;
+  }
+  px__wf_unref_locked(e);
+  pthread_mutex_unlock(&G.mu);
+  if (!px_ref_is_nil(actor)) {
+    px_send(actor, px__wf_a()->in,
+            px_arr(4, px_int((int64_t)r->seq), px_str(r->ikind), r->name,
+                   r->payload));
+  } else {
+    px_val_release(r->name);
+    px_val_release(r->payload);
+  }
+  return rc;
+}
+
+static void rec_done(void *ud, int rc) {
+  wf_rec *r = ud;
+  px_promise p = r->p;
+  rc = rec_finish(r, rc);
+  free(r);
+  px_reply_to(p, px_int(rc));
+}
+
+/* Queues ops for r (taken over; the store copies the ops and values
+ * before it returns, and may finish r before that). 0 or the error, with
+ * r finished. */
+static int rec_queue(px_store *s, const px_store_op *ops, size_t n,
+                     wf_rec *r, px_promise *p) {
+  *p = r->p = px_promise_new();
+  int rc = px__store_apply_cb(s, ops, n, rec_done, r);
+  if (rc) {
+    rec_finish(r, rc);
+    free(r);
+  }
+  return rc;
+}
+
+/* Waits for a queued write's answer. */
+static int rec_wait(px_promise p) {
+  px_val v;
+  int rc = px_promise_await(p, -1, &v);
+  if (rc == 0) rc = (int)v.u.i;
+  px_val_release(v);
+  return rc;
+}
+
 /* ---- start ------------------------------------------------------------- */
 
-/* input borrowed */
+/* *input is released (and set nil) before parking; the caller releases
+ * it on the paths that return earlier. */
 static int start(const char *tenant, const char *ns, const char *type,
-                 const char *id, px_val input, const px_wf_start_opts *opts) {
+                 const char *id, px_val *input,
+                 const px_wf_start_opts *opts) {
   px_wf_start_opts o = {0};
   if (opts) o = *opts;
   if (o.attached_out) *o.attached_out = false;
@@ -456,12 +542,14 @@ static int start(const char *tenant, const char *ns, const char *type,
     return rc;
   }
   px__wf_entry *e = entry_new_locked(tenant, ns, id, t, PX__WF_STARTING);
-  e->refs++; /* ours, across the apply */
+  e->refs++; /* the write's */
+  px_store *s = G.store;
   pthread_mutex_unlock(&G.mu);
   free(key);
 
   px_val start = px_map(2, px_str("type"), px_str(type), px_str("input"),
-                        px_val_retain(input));
+                        *input);
+  *input = px_nil();
   px_val idx = px__wf_index_val(type, PX_WF_RUNNING, px_nil());
   px_store_op ops[4];
   size_t n = 0;
@@ -476,37 +564,31 @@ static int start(const char *tenant, const char *ns, const char *type,
                            .key = "start"};
   ops[n++] = (px_store_op){.kind = PX_STORE_KV_PUT, .space = PX__WF_INDEX,
                            .key = e->key, .value = idx};
-  rc = px_store_apply(G.store, ops, n);
+  wf_rec *r = px__xcalloc(1, sizeof *r);
+  r->kind = REC_START;
+  r->e = e;
+  px_promise p;
+  rc = rec_queue(s, ops, n, r, &p);
+  /* Released before we park: a kill there leaves nothing of ours. */
   px_val_release(start);
   px_val_release(idx);
-
-  pthread_mutex_lock(&G.mu);
-  if (rc) {
-    remove_locked(e);
-    e->refs--; /* the table's; ours is dropped below */
-  } else {
-    e->status = PX_WF_RUNNING;
-    rc = px__wf_spawn_locked(e);
-    /* A failed spawn (the runtime is stopping) leaves the execution open
-     * in the store: px_workflow_recover resumes it. */
-  }
-  px__wf_unref_locked(e);
-  pthread_mutex_unlock(&G.mu);
-  return rc;
+  return rc ? rc : rec_wait(p);
 }
 
 int px_workflow_start_in(const char *tenant, const char *ns,
                          const char *type, const char *id, px_val input,
                          const px_wf_start_opts *opts) {
-  int rc = start(tenant, ns, type, id, input, opts);
+  int rc = start(tenant, ns, type, id, &input, opts);
   px_val_release(input);
   return rc;
 }
 
 /* ---- the inbox: signal, cancel, pause, resume ---------------------------- */
 
+/* *payload is taken (set nil) before parking; the caller releases it on
+ * the paths that return earlier. */
 static int inbox_put(const char *tenant, const char *ns, const char *id,
-                     const char *kind, const char *name, px_val payload) {
+                     const char *kind, const char *name, px_val *payload) {
   if (scope(&tenant, &ns, id)) return PX_EINVAL;
   char *key = key_of(tenant, ns, id);
   pthread_mutex_lock(&G.mu);
@@ -523,52 +605,53 @@ static int inbox_put(const char *tenant, const char *ns, const char *id,
     return e ? PX_ENOTFOUND : rc;
   }
   uint64_t seq = ++e->in_seq;
-  e->refs++;
+  e->refs++; /* the write's */
   px_store *s = G.store;
   pthread_mutex_unlock(&G.mu);
 
-  px_val v = name ? px_arr(2, px_str(name), px_val_retain(payload))
+  px_val v = name ? px_arr(2, px_str(name), px_val_retain(*payload))
                   : px_nil();
   px_store_op op = {.kind = PX_STORE_JOURNAL_APPEND, .space = e->inbox,
                     .id = seq, .value = v, .key = kind};
-  rc = px_store_apply(s, &op, 1);
-
-  pthread_mutex_lock(&G.mu);
-  px_ref actor = e->actor;
-  if (!rc && !strcmp(kind, "pause")) e->paused = true;
-  if (!rc && !strcmp(kind, "resume")) e->paused = false;
-  px__wf_unref_locked(e);
-  pthread_mutex_unlock(&G.mu);
-  if (!rc && !px_ref_is_nil(actor))
-    px_send(actor, px__wf_a()->in,
-            px_arr(4, px_int((int64_t)seq), px_str(kind),
-                   name ? px_str(name) : px_nil(), px_val_retain(payload)));
+  wf_rec *r = px__xcalloc(1, sizeof *r);
+  r->kind = REC_INBOX;
+  r->e = e;
+  r->seq = seq;
+  snprintf(r->ikind, sizeof r->ikind, "%s", kind);
+  r->name = name ? px_str(name) : px_nil();
+  r->payload = *payload;
+  *payload = px_nil();
+  px_promise p;
+  rc = rec_queue(s, &op, 1, r, &p);
   px_val_release(v);
-  return rc;
+  return rc ? rc : rec_wait(p);
 }
 
 int px_workflow_signal_in(const char *tenant, const char *ns, const char *id,
                           const char *name, px_val payload) {
   int rc = !name || !*name
                ? PX_EINVAL
-               : inbox_put(tenant, ns, id, "signal", name, payload);
+               : inbox_put(tenant, ns, id, "signal", name, &payload);
   px_val_release(payload);
   return rc;
 }
 
 int px_workflow_cancel_in(const char *tenant, const char *ns,
                           const char *id) {
-  return inbox_put(tenant, ns, id, "cancel", NULL, px_nil());
+  px_val none = px_nil();
+  return inbox_put(tenant, ns, id, "cancel", NULL, &none);
 }
 
 int px_workflow_pause_in(const char *tenant, const char *ns,
                          const char *id) {
-  return inbox_put(tenant, ns, id, "pause", NULL, px_nil());
+  px_val none = px_nil();
+  return inbox_put(tenant, ns, id, "pause", NULL, &none);
 }
 
 int px_workflow_resume_in(const char *tenant, const char *ns,
                           const char *id) {
-  return inbox_put(tenant, ns, id, "resume", NULL, px_nil());
+  px_val none = px_nil();
+  return inbox_put(tenant, ns, id, "resume", NULL, &none);
 }
 
 /* ---- query, status, wait ------------------------------------------------ */
@@ -654,11 +737,12 @@ int px_workflow_wait_in(const char *tenant, const char *ns, const char *id,
                         px_val *result) {
   if (result) *result = px_nil();
   if (scope(&tenant, &ns, id)) return PX_EINVAL;
-  char *key = key_of(tenant, ns, id);
+  /* on the stack: nothing on the heap is ours while parked */
+  char key[3 * PX__WF_NAME_MAX + 3];
+  snprintf(key, sizeof key, "%s/%s/%s", tenant, ns, id);
   pthread_mutex_lock(&G.mu);
   if (!G.store) {
     pthread_mutex_unlock(&G.mu);
-    free(key);
     return PX_EINVAL;
   }
   int rc = 0;
@@ -667,28 +751,27 @@ int px_workflow_wait_in(const char *tenant, const char *ns, const char *id,
     /* closed (or unknown): answer from the index */
     rc = rc == PX_ENOTFOUND ? index_get(key, status, NULL, result) : rc;
     pthread_mutex_unlock(&G.mu);
-    free(key);
     return rc;
   }
-  free(key);
   px_promise p = px_promise_new();
   if (e->nwait == e->capwait) {
     e->capwait = e->capwait ? e->capwait * 2 : 4;
     e->waiters = px__xrealloc(e->waiters, e->capwait * sizeof *e->waiters);
   }
   e->waiters[e->nwait++] = p;
-  e->refs++;
   pthread_mutex_unlock(&G.mu);
 
+  /* No reference is held while parked (a killed waiter would keep it):
+   * the entry is found again by its key. */
   px_val v;
   rc = px_promise_await(p, timeout_ms, &v);
   pthread_mutex_lock(&G.mu);
-  for (size_t i = 0; i < e->nwait; i++)
+  e = lookup_locked(key);
+  for (size_t i = 0; e && i < e->nwait; i++)
     if (e->waiters[i].corr == p.corr && px_ref_eq(e->waiters[i].to, p.to)) {
       e->waiters[i] = e->waiters[--e->nwait];
       break;
     }
-  px__wf_unref_locked(e);
   pthread_mutex_unlock(&G.mu);
   if (rc == 0) {
     *status = (px_wf_status)px_at(v, 0).u.i;

@@ -199,3 +199,36 @@ Test(wf_basic, ids_are_scoped_by_tenant_and_namespace) {
                                     NULL),
                PX_EINVAL);
 }
+
+/* A handler that starts a workflow and is killed while the start is in
+ * the store: the start completes or not at all, never half (no id stuck
+ * "starting"), and nothing leaks. */
+static void starter(void *state, const px_message *m) {
+  (void)state;
+  px_workflow_start("chain", "k", px_int(m->payload.u.i), NULL);
+  px_workflow_signal("k", "ignored", px_str("payload"));
+}
+static const px_actor_type STARTER = {"starter", 0, NULL, starter, NULL};
+
+Test(wf_basic, a_starter_killed_while_parked_leaves_no_half_start) {
+  wf_use(&T_CHAIN);
+  px_ref a;
+  cr_assert_eq(px_spawn(&STARTER, px_nil(), NULL, &a), 0);
+  px_mref mr = px_monitor(a);
+  (void)mr;
+  cr_assert_eq(px_send(a, px_atom_of("go"), px_int(100)), 0);
+  px_exit(a, px_atom_val("kill"));
+  px_message *d;
+  cr_assert_eq(px_receive(NULL, NULL, 5000, &d), 0);
+  px_message_free(d);
+  px_wf_status st;
+  int rc = px_workflow_status("k", &st, NULL);
+  if (rc == PX_ENOTFOUND) {
+    cr_assert_eq(px_workflow_start("chain", "k", px_int(100), NULL), 0);
+  } else {
+    cr_assert_eq(rc, 0);
+  }
+  px_val r;
+  cr_assert_eq(wait_closed("k", &r), PX_WF_COMPLETED);
+  cr_assert_eq(r.u.i, 103);
+}
