@@ -96,8 +96,10 @@ PX_API int px_spawn_durable(const px_actor_type *type, px_val args,
  *  those queued before this request), writes a checkpoint (durably), then
  *  exits with `reason` (taken; nil = [shutdown, idle]). Messages queued
  *  behind are dropped (asks get PX_ENOPROC with the reason; the virtual
- *  actor layer re-routes them). PX_ENOPROC if `ref` is not alive. Used for
- *  idle deactivation: reason [shutdown, idle]. */
+ *  actor layer re-routes them). PX_ENOPROC if `ref` is not alive. `ref`
+ *  must name a durable actor: another actor just receives a message of
+ *  type __durable_deactivate__. A GenServer stops in order (its terminate
+ *  runs with the reason). Used for idle deactivation: [shutdown, idle]. */
 PX_API int px_durable_deactivate(px_ref ref, px_val reason);
 
 /** Inside a durable handler: true while replaying the journal. */
