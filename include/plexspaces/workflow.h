@@ -58,8 +58,15 @@
  * execution's actor runs with that tenant and namespace.
  *
  * Threads. The px_workflow_* calls may be called from handlers (they park)
- * or plain threads (they block). The px_wf_* and px_step calls only from
- * inside run, on the execution's own coroutine. */
+ * or plain threads (they block); a handler killed while parked in one
+ * leaves nothing half done (a start or an inbox append is finished by the
+ * store's writer after the commit, or not at all). The px_wf_* and
+ * px_step calls only from inside run, on the execution's own coroutine.
+ *
+ * Retention. A closed execution's journal, inbox and index entry stay in
+ * the store until a new execution reuses the id (no expiry yet). There is
+ * no continue-as-new yet: an execution's journal, and what run borrows,
+ * grow with its commands. */
 #ifndef PLEXSPACES_WORKFLOW_H
 #define PLEXSPACES_WORKFLOW_H
 

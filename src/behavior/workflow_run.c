@@ -117,6 +117,10 @@ struct px_wf {
    * borrows them, so a kill that abandons run's stack leaks nothing */
   px_val *kept;
   size_t nkept, capkept;
+  /* queries that came before run started, answered at its first wait */
+  px_from *early_from;
+  px_val *early_args; /* [name, args], owned */
+  size_t nearly, capearly;
   /* values of a store apply we are parked in: a kill there leaves them
    * to wf_free, not to the abandoned stack */
   px_val parked[2];
@@ -287,13 +291,13 @@ static bool match_in(const px_message *m, void *ud) {
   return m->type == px__wf_a()->in;
 }
 
-static void serve_query(px_wf *wf, const px_message *m) {
-  px_val p = m->payload;
+/* Answers a query ([name, args], borrowed) to `from`. */
+static void answer_query(px_wf *wf, px_from from, px_val p) {
   const char *name = px_str_ptr(px_at(p, 0));
   if (!wf->def->query || !name) {
-    px_reply_error(m, px_arr(2, px_int(wf->def->query ? PX_EINVAL
-                                                      : PX_ENOTSUP),
-                             px_nil()));
+    px_reply_error_to(from, px_arr(2, px_int(wf->def->query ? PX_EINVAL
+                                                            : PX_ENOTSUP),
+                                   px_nil()));
     return;
   }
   px_val out = px_nil();
@@ -302,9 +306,35 @@ static void serve_query(px_wf *wf, const px_message *m) {
   int rc = wf->def->query(wf, name, px_at(p, 1), &out);
   wf->ctx = saved;
   if (rc == 0)
-    px_reply(m, out);
+    px_reply_to(from, out);
   else
-    px_reply_error(m, px_arr(2, px_int(rc), out));
+    px_reply_error_to(from, px_arr(2, px_int(rc), out));
+}
+
+static void serve_query(px_wf *wf, const px_message *m) {
+  answer_query(wf, px_defer_reply(m), m->payload);
+}
+
+/* A query before run has parked once: kept for its first wait (the
+ * answer must reflect a parked run, as documented). */
+static void hold_query(px_wf *wf, const px_message *m) {
+  if (wf->nearly == wf->capearly) {
+    wf->capearly = wf->capearly ? wf->capearly * 2 : 4;
+    wf->early_from =
+        px__xrealloc(wf->early_from, wf->capearly * sizeof *wf->early_from);
+    wf->early_args =
+        px__xrealloc(wf->early_args, wf->capearly * sizeof *wf->early_args);
+  }
+  wf->early_from[wf->nearly] = px_defer_reply(m);
+  wf->early_args[wf->nearly++] = px_val_retain(m->payload);
+}
+
+static void serve_early_queries(px_wf *wf) {
+  for (size_t i = 0; i < wf->nearly; i++) {
+    answer_query(wf, wf->early_from[i], wf->early_args[i]);
+    px_val_release(wf->early_args[i]);
+  }
+  wf->nearly = 0;
 }
 
 static void handle_ctl(px_wf *wf, const px_message *m) {
@@ -334,6 +364,7 @@ static bool held(const px_wf *wf) { return wf->paused && !wf->cancel_req; }
 typedef bool (*ready_fn)(px_wf *wf, const void *ud);
 static int wait_for(px_wf *wf, int64_t deadline, ready_fn ready,
                     const void *ud) {
+  serve_early_queries(wf);
   for (;;) {
     if (cancel_pending(wf)) return PX_ECANCELLED;
     int64_t tmo = -1;
@@ -731,6 +762,10 @@ static void wf_free(px_wf *wf) {
   free(wf->seen);
   for (size_t i = 0; i < wf->nkept; i++) px_val_release(wf->kept[i]);
   for (int i = 0; i < wf->nparked; i++) px_val_release(wf->parked[i]);
+  /* held queries: their askers get PX_ENOPROC from the exit */
+  for (size_t i = 0; i < wf->nearly; i++) px_val_release(wf->early_args[i]);
+  free(wf->early_from);
+  free(wf->early_args);
   free(wf->kept);
   px_val_release(wf->fail_val);
   free(wf);
@@ -834,7 +869,10 @@ void px__wf_actor_handle(void *state, const px_message *msg) {
     return;
   }
   /* Before run starts (a notification or query queued ahead of go). */
-  handle_ctl(wf, msg);
+  if (msg->type == px__wf_a()->query)
+    hold_query(wf, msg);
+  else
+    handle_ctl(wf, msg);
 }
 
 typedef struct crash_rec {
