@@ -43,9 +43,10 @@
  * timing.
  *
  * An index of executions lives in the store's KV scope "sys/workflows"
- * (key "<tenant>/<ns>/<id>", value {type, status, result}); it is how
- * px_workflow_recover finds open executions and how status is answered
- * for closed ones.
+ * (key "<tenant>/<ns>/<id>", value {type, status, result}); status is
+ * answered from it for closed ones. The open ones are also keys of
+ * "sys/workflows-open" (value: the type name), which px_workflow_recover
+ * lists.
  *
  * Time. Durable deadlines are wall-clock milliseconds. The workflow clock
  * is the wall clock at the runtime's start plus the runtime clock

@@ -356,14 +356,11 @@ typedef struct keylist {
 static int collect_open(void *ud, const char *key, px_val v, int64_t exp) {
   (void)exp;
   keylist *l = ud;
-  px_val st = px_gets(v, "status");
-  if (px_typeof(st) == PX_T_INT && st.u.i == PX_WF_RUNNING) {
-    if (l->n == l->cap) {
-      l->cap = l->cap ? l->cap * 2 : 16;
-      l->k = px__xrealloc(l->k, l->cap * sizeof *l->k);
-    }
-    l->k[l->n++] = px__xstrndup(key, strlen(key));
+  if (l->n == l->cap) {
+    l->cap = l->cap ? l->cap * 2 : 16;
+    l->k = px__xrealloc(l->k, l->cap * sizeof *l->k);
   }
+  l->k[l->n++] = px__xstrndup(key, strlen(key));
   px_val_release(v);
   return 0;
 }
@@ -375,7 +372,7 @@ int px_workflow_recover(size_t *n_out) {
   pthread_mutex_unlock(&G.mu);
   if (!s) return PX_EINVAL;
   keylist l = {0};
-  int rc = px_store_kv_list(s, PX__WF_INDEX, "", collect_open, &l);
+  int rc = px_store_kv_list(s, PX__WF_OPEN, "", collect_open, &l);
   size_t n = 0;
   for (size_t i = 0; i < l.n; i++) {
     char *k = l.k[i];
@@ -551,7 +548,7 @@ static int start(const char *tenant, const char *ns, const char *type,
                         *input);
   *input = px_nil();
   px_val idx = px__wf_index_val(type, PX_WF_RUNNING, px_nil());
-  px_store_op ops[4];
+  px_store_op ops[5];
   size_t n = 0;
   if (reuse) {
     ops[n++] = (px_store_op){.kind = PX_STORE_STREAM_DELETE,
@@ -564,6 +561,8 @@ static int start(const char *tenant, const char *ns, const char *type,
                            .key = "start"};
   ops[n++] = (px_store_op){.kind = PX_STORE_KV_PUT, .space = PX__WF_INDEX,
                            .key = e->key, .value = idx};
+  ops[n++] = (px_store_op){.kind = PX_STORE_KV_PUT, .space = PX__WF_OPEN,
+                           .key = e->key, .value = px_gets(idx, "type")};
   wf_rec *r = px__xcalloc(1, sizeof *r);
   r->kind = REC_START;
   r->e = e;

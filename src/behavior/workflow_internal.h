@@ -19,8 +19,11 @@
 #include "plexspaces/store.h"
 #include "plexspaces/workflow.h"
 
-/* The KV scope of the index of executions. */
+/* The KV scope of the index of executions, and of the set of open ones
+ * (key -> type name; what px_workflow_recover lists, so a restart costs
+ * the open executions, not every execution ever run). */
 #define PX__WF_INDEX "sys/workflows"
+#define PX__WF_OPEN "sys/workflows-open"
 /* Longest id, tenant or namespace. */
 #define PX__WF_NAME_MAX 200
 

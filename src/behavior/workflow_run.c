@@ -777,15 +777,16 @@ static void close_with(px_wf *wf, px_wf_status st, px_val result) {
   keep(wf, result);
   px_val sv = px_arr(2, px_int(st), px_val_retain(result));
   px_val idx = px__wf_index_val(wf->def->name, st, result);
-  px_store_op ops[2] = {
+  px_store_op ops[3] = {
       {.kind = PX_STORE_JOURNAL_APPEND, .space = wf->e->stream,
        .id = wf->next_seq, .value = sv, .key = JK[J_STATUS]},
       {.kind = PX_STORE_KV_PUT, .space = PX__WF_INDEX, .key = wf->e->key,
-       .value = idx}};
+       .value = idx},
+      {.kind = PX_STORE_KV_DEL, .space = PX__WF_OPEN, .key = wf->e->key}};
   wf->parked[0] = sv;
   wf->parked[1] = idx;
   wf->nparked = 2;
-  int rc = px_store_apply(wf->store, ops, 2);
+  int rc = px_store_apply(wf->store, ops, 3);
   wf->nparked = 0;
   px_val_release(sv);
   px_val_release(idx);
@@ -920,12 +921,13 @@ void px__wf_actor_terminate(void *state, px_val reason) {
     px_log(PX_LOG_WARN, "workflow", "%s: run crashed: %s", e->key, buf);
     px_val sv = px_arr(2, px_int(PX_WF_FAILED), px_val_retain(c->result));
     px_val idx = px__wf_index_val(wf->def->name, PX_WF_FAILED, c->result);
-    px_store_op ops[2] = {
+    px_store_op ops[3] = {
         {.kind = PX_STORE_JOURNAL_APPEND, .space = e->stream,
          .id = wf->next_seq, .value = sv, .key = JK[J_STATUS]},
         {.kind = PX_STORE_KV_PUT, .space = PX__WF_INDEX, .key = e->key,
-         .value = idx}};
-    int rc = px__store_apply_cb(wf->store, ops, 2, crash_recorded, c);
+         .value = idx},
+        {.kind = PX_STORE_KV_DEL, .space = PX__WF_OPEN, .key = e->key}};
+    int rc = px__store_apply_cb(wf->store, ops, 3, crash_recorded, c);
     px_val_release(sv);
     px_val_release(idx);
     if (rc) crash_recorded(c, rc);
