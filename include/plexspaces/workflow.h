@@ -55,7 +55,9 @@
  *
  * Scoping. Ids are scoped by (tenant, namespace): the plain calls use the
  * caller's (px_self_tenant / px_self_namespace, "default" when the caller
- * has none); the _in variants name them (NULL = the caller's). The
+ * has none); the _in variants name them (NULL = the caller's). An actor
+ * that has a tenant may name only its own (another: PX_EPERM); system
+ * actors and plain threads (the node, its HTTP layer) may name any. The
  * execution's actor runs with that tenant and namespace.
  *
  * Threads. The px_workflow_* calls may be called from handlers (they park)

@@ -209,10 +209,13 @@ static bool name_ok(const char *s) {
   return n <= PX__WF_NAME_MAX && !memchr(s, '/', n);
 }
 
-/* Resolves the scope: NULL = the caller's, "default" when it has none. */
+/* Resolves the scope: NULL = the caller's, "default" when it has none.
+ * An actor with a tenant reaches only its own tenant's executions, as
+ * with tuple spaces; system actors and plain threads reach any. */
 static int scope(const char **tenant, const char **ns, const char *id) {
-  if (!*tenant) *tenant = px_self_tenant();
-  if (!*tenant) *tenant = "default";
+  const char *mine = px_self_tenant();
+  if (!*tenant) *tenant = mine ? mine : "default";
+  else if (mine && strcmp(mine, *tenant)) return PX_EPERM;
   if (!*ns) *ns = px_self_namespace();
   if (!*ns) *ns = "default";
   if (!name_ok(*tenant) || !name_ok(*ns) || !name_ok(id)) return PX_EINVAL;
@@ -498,7 +501,9 @@ static int start(const char *tenant, const char *ns, const char *type,
   px_wf_start_opts o = {0};
   if (opts) o = *opts;
   if (o.attached_out) *o.attached_out = false;
-  if (!type || scope(&tenant, &ns, id)) return PX_EINVAL;
+  if (!type) return PX_EINVAL;
+  int src = scope(&tenant, &ns, id);
+  if (src) return src;
   char *key = key_of(tenant, ns, id);
   pthread_mutex_lock(&G.mu);
   px__wf_type *t = G.store ? type_find_locked(type) : NULL;
@@ -588,7 +593,8 @@ int px_workflow_start_in(const char *tenant, const char *ns,
  * the paths that return earlier. */
 static int inbox_put(const char *tenant, const char *ns, const char *id,
                      const char *kind, const char *name, px_val *payload) {
-  if (scope(&tenant, &ns, id)) return PX_EINVAL;
+  int src = scope(&tenant, &ns, id);
+  if (src) return src;
   char *key = key_of(tenant, ns, id);
   pthread_mutex_lock(&G.mu);
   if (!G.store) {
@@ -660,7 +666,9 @@ static int query(const char *tenant, const char *ns, const char *id,
                  const char *name, px_val args, int64_t timeout_ms,
                  px_val *out) {
   *out = px_nil();
-  if (!name || scope(&tenant, &ns, id)) return PX_EINVAL;
+  if (!name) return PX_EINVAL;
+  int src = scope(&tenant, &ns, id);
+  if (src) return src;
   char *key = key_of(tenant, ns, id);
   pthread_mutex_lock(&G.mu);
   px__wf_entry *e = G.store ? lookup_locked(key) : NULL;
@@ -715,7 +723,8 @@ int px_workflow_query_in(const char *tenant, const char *ns, const char *id,
 int px_workflow_status_in(const char *tenant, const char *ns, const char *id,
                           px_wf_status *status, px_val *result) {
   if (result) *result = px_nil();
-  if (scope(&tenant, &ns, id)) return PX_EINVAL;
+  int src = scope(&tenant, &ns, id);
+  if (src) return src;
   char *key = key_of(tenant, ns, id);
   pthread_mutex_lock(&G.mu);
   int rc = PX_EINVAL;
@@ -735,7 +744,8 @@ int px_workflow_wait_in(const char *tenant, const char *ns, const char *id,
                         int64_t timeout_ms, px_wf_status *status,
                         px_val *result) {
   if (result) *result = px_nil();
-  if (scope(&tenant, &ns, id)) return PX_EINVAL;
+  int src = scope(&tenant, &ns, id);
+  if (src) return src;
   /* on the stack: nothing on the heap is ours while parked */
   char key[3 * PX__WF_NAME_MAX + 3];
   snprintf(key, sizeof key, "%s/%s/%s", tenant, ns, id);

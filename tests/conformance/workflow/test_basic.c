@@ -232,3 +232,33 @@ Test(wf_basic, a_starter_killed_while_parked_leaves_no_half_start) {
   cr_assert_eq(wait_closed("k", &r), PX_WF_COMPLETED);
   cr_assert_eq(r.u.i, 103);
 }
+
+/* An actor of tenant "acme" reaches its own executions, not another
+ * tenant's. */
+static void tenant_probe(void *state, const px_message *m) {
+  (void)state;
+  px_wf_status st;
+  int own = px_workflow_status("w", &st, NULL);
+  int other = px_workflow_status_in("beta", NULL, "w", &st, NULL);
+  px_reply(m, px_arr(2, px_int(own), px_int(other)));
+}
+static const px_actor_type PROBE = {"probe", 0, NULL, tenant_probe, NULL};
+
+Test(wf_basic, an_actor_reaches_only_its_tenant) {
+  wf_use(&T_WHERE);
+  cr_assert_eq(px_workflow_start_in("acme", NULL, "where", "w", px_nil(),
+                                    NULL),
+               0);
+  cr_assert_eq(px_workflow_wait_in("acme", NULL, "w", 20000, &(px_wf_status){0},
+                                   NULL),
+               0);
+  px_spawn_opts so = {.tenant = "acme", .ns = "default"};
+  px_ref a;
+  cr_assert_eq(px_spawn(&PROBE, px_nil(), &so, &a), 0);
+  px_val r;
+  cr_assert_eq(px_ask(a, px_atom_of("probe"), px_nil(), 5000, &r), 0);
+  cr_assert_eq(px_at(r, 0).u.i, 0, "its own tenant's execution");
+  cr_assert_eq(px_at(r, 1).u.i, PX_EPERM);
+  px_val_release(r);
+  px_exit(a, px_atom_val("kill"));
+}
