@@ -116,6 +116,7 @@ static void remove_locked(px__wf_entry *e) {
 }
 
 static void entry_free(px__wf_entry *e) {
+  pthread_mutex_destroy(&e->in_mu);
   free(e->key);
   free(e->stream);
   free(e->inbox);
@@ -157,6 +158,7 @@ static px__wf_entry *entry_new_locked(const char *tenant, const char *ns,
   e->type = type;
   e->status = status;
   e->refs = 1;
+  pthread_mutex_init(&e->in_mu, NULL);
   insert_locked(e);
   return e;
 }
@@ -609,7 +611,6 @@ static int inbox_put(const char *tenant, const char *ns, const char *id,
     pthread_mutex_unlock(&G.mu);
     return e ? PX_ENOTFOUND : rc;
   }
-  uint64_t seq = ++e->in_seq;
   e->refs++; /* the write's */
   px_store *s = G.store;
   pthread_mutex_unlock(&G.mu);
@@ -617,17 +618,21 @@ static int inbox_put(const char *tenant, const char *ns, const char *id,
   px_val v = name ? px_arr(2, px_str(name), px_val_retain(*payload))
                   : px_nil();
   px_store_op op = {.kind = PX_STORE_JOURNAL_APPEND, .space = e->inbox,
-                    .id = seq, .value = v, .key = kind};
+                    .value = v, .key = kind};
   wf_rec *r = px__xcalloc(1, sizeof *r);
   r->kind = REC_INBOX;
   r->e = e;
-  r->seq = seq;
   snprintf(r->ikind, sizeof r->ikind, "%s", kind);
   r->name = name ? px_str(name) : px_nil();
   r->payload = *payload;
   *payload = px_nil();
   px_promise p;
+  /* Seqs are queued in the order they are handed out, so the store sees
+   * each stream's appends in seq order (queueing does not block). */
+  pthread_mutex_lock(&e->in_mu);
+  op.id = r->seq = ++e->in_seq;
   rc = rec_queue(s, &op, 1, r, &p);
+  pthread_mutex_unlock(&e->in_mu);
   px_val_release(v);
   return rc ? rc : rec_wait(p);
 }

@@ -50,7 +50,10 @@ typedef struct px__wf_entry {
   int status;        /* PX__WF_STARTING or PX_WF_RUNNING */
   bool paused;
   px_ref actor;      /* the live execution actor, or nil */
-  uint64_t in_seq;   /* the last inbox seq handed out */
+  pthread_mutex_t in_mu; /* hands out inbox seqs and queues their
+                            appends in that order (never under mu) */
+  uint64_t in_seq;   /* the last inbox seq handed out: under in_mu (set
+                        under mu when the entry is made) */
   int conflicts;     /* activations that lost a journal seq (ECONFLICT) */
   px_promise *waiters;
   size_t nwait, capwait;

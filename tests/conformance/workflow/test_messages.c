@@ -265,3 +265,55 @@ Test(wf_msg, killed_execution_actor_is_recovered) {
   cr_assert_eq(px_at(r, 2).u.i, 3);
   px_val_release(r);
 }
+
+/* Concurrent signallers: every signal is received once, and each
+ * sender's signals in the order it sent them (R-A-4 per sender). */
+#define NSEND 8
+#define NPER 10
+static int run_gather(px_wf *wf, px_val input, px_val *result) {
+  (void)input;
+  px_val got_v[NSEND * NPER];
+  for (int i = 0; i < NSEND * NPER; i++) {
+    int rc = px_wf_signal_recv(wf, "n", -1, NULL, &got_v[i]);
+    if (rc) return rc;
+  }
+  px_val a = px_array_new(NSEND * NPER);
+  for (int i = 0; i < NSEND * NPER; i++)
+    px_array_push(&a, px_val_retain(got_v[i]));
+  *result = a;
+  return 0;
+}
+static const px_workflow_type T_GATHER = {"gather", run_gather, NULL, 0};
+
+static void sender(void *state, const px_message *m) {
+  (void)state;
+  int64_t base = m->payload.u.i;
+  int bad = 0;
+  for (int i = 0; i < NPER; i++)
+    bad += px_workflow_signal("g", "n", px_int(base * 100 + i)) != 0;
+  if (bad) px_log(PX_LOG_ERROR, "test", "%d signals refused", bad);
+}
+static const px_actor_type SENDER = {"sender", 0, NULL, sender, NULL};
+
+Test(wf_msg, concurrent_signallers_lose_nothing_and_keep_their_order) {
+  wf_use(&T_GATHER);
+  cr_assert_eq(px_workflow_start("gather", "g", px_nil(), NULL), 0);
+  px_ref s[NSEND];
+  for (int i = 0; i < NSEND; i++) {
+    cr_assert_eq(px_spawn(&SENDER, px_nil(), NULL, &s[i]), 0);
+  }
+  for (int i = 0; i < NSEND; i++)
+    px_send(s[i], px_atom_of("go"), px_int(i));
+  px_val r;
+  cr_assert_eq(wait_closed("g", &r), PX_WF_COMPLETED);
+  cr_assert_eq(px_len(r), NSEND * NPER);
+  int64_t next[NSEND] = {0};
+  for (size_t i = 0; i < px_len(r); i++) {
+    int64_t v = px_at(r, i).u.i;
+    int from = (int)(v / 100);
+    cr_assert_eq(v % 100, next[from], "sender %d out of order", from);
+    next[from]++;
+  }
+  px_val_release(r);
+  for (int i = 0; i < NSEND; i++) px_exit(s[i], px_atom_val("kill"));
+}
