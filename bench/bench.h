@@ -36,5 +36,7 @@ int bench_ts_handoff(void);
 int bench_ts_match(void);
 int bench_ts_durable(void);
 int bench_store_commit(void);
+int bench_dur_append(void);
+int bench_dur_step(void);
 
 #endif

@@ -54,6 +54,8 @@ static const struct {
     {"ts_handoff", bench_ts_handoff},   {"ts_match", bench_ts_match},
     {"ts_durable", bench_ts_durable},
     {"store_commit", bench_store_commit},
+    {"dur_append", bench_dur_append},
+    {"dur_step", bench_dur_step},
 };
 
 int main(int argc, char **argv) {

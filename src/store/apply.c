@@ -73,33 +73,105 @@ static int tuple_op(px_store *s, const px_store_op *op, const char *enc,
   return rc;
 }
 
+/* Appends one entry at the stream's tail: its seq must be past the tail
+ * (a seq at or behind it means a second writer of the stream). */
+static int journal_append(px_store *s, const px_store_op *op, const char *enc,
+                          size_t len, int64_t now) {
+  if (op->id == 0 || op->id > INT64_MAX || !op->key) return PX_EINVAL;
+  sqlite3_stmt *st = s->st[PX__ST_STREAM_GET];
+  sqlite3_bind_text(st, 1, op->space, -1, SQLITE_STATIC);
+  int64_t id = 0, last_g = 0, last_seq = 0, trunc = 0;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    id = sqlite3_column_int64(st, 0);
+    last_g = sqlite3_column_int64(st, 1);
+    last_seq = sqlite3_column_int64(st, 2);
+    trunc = sqlite3_column_int64(st, 3);
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return run(s, st, PX_EIO);
+  if (rc == SQLITE_DONE) {
+    st = s->st[PX__ST_STREAM_NEW];
+    sqlite3_bind_text(st, 1, op->space, -1, SQLITE_STATIC);
+    if ((rc = run(s, st, PX_EIO)) != 0) return rc;
+    id = sqlite3_last_insert_rowid(s->wdb);
+  }
+  if ((int64_t)op->id <= last_seq) return PX_ECONFLICT;
+  st = s->st[PX__ST_J_APPEND];
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_int64(st, 2, (int64_t)op->id);
+  /* a dead predecessor is never walked to: leave no link to it */
+  sqlite3_bind_int64(st, 3, last_seq > trunc ? last_g : 0);
+  sqlite3_bind_text(st, 4, op->key, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 5, enc, (int)len, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 6, op->i64 ? op->i64 : now);
+  if ((rc = run(s, st, PX_EIO)) != 0) return rc;
+  int64_t g = sqlite3_last_insert_rowid(s->wdb);
+  st = s->st[PX__ST_STREAM_TAIL];
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_int64(st, 2, g);
+  sqlite3_bind_int64(st, 3, (int64_t)op->id);
+  return run(s, st, PX_EIO);
+}
+
 static int journal_op(px_store *s, const px_store_op *op, const char *enc,
                       size_t len, int64_t now) {
   sqlite3_stmt *st;
   int rc;
   switch (op->kind) {
   case PX_STORE_JOURNAL_APPEND:
-    if (op->id == 0 || !op->key) return PX_EINVAL;
-    st = bind_stream(s, PX__ST_J_APPEND, op->space, op->id);
-    sqlite3_bind_text(st, 3, op->key, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 4, enc, (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, op->i64 ? op->i64 : now);
-    return run(s, st, PX_ECONFLICT);
+    return journal_append(s, op, enc, len, now);
   case PX_STORE_SNAPSHOT_PUT:
     st = bind_stream(s, PX__ST_SNAP_PUT, op->space, op->id);
     sqlite3_bind_blob(st, 3, enc, (int)len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now);
     return run(s, st, PX_EIO);
   case PX_STORE_JOURNAL_TRUNCATE:
+    s->truncs++;
     rc = run(s, bind_stream(s, PX__ST_J_TRUNC, op->space, op->id), PX_EIO);
     if (rc) return rc;
     return run(s, bind_stream(s, PX__ST_SNAP_TRUNC, op->space, op->id),
                PX_EIO);
-  default: /* PX_STORE_STREAM_DELETE */
+  default: /* PX_STORE_STREAM_DELETE: its entries all die with its row's
+              name; the name starts afresh at the next append */
+    s->truncs++;
     rc = run(s, bind_stream(s, PX__ST_J_DROP, op->space, 0), PX_EIO);
     if (rc) return rc;
     return run(s, bind_stream(s, PX__ST_SNAP_DROP, op->space, 0), PX_EIO);
   }
+}
+
+/* Entries of g in one compaction step: bounded, so that a step never
+ * holds the writer long. */
+#define COMPACT_WINDOW 4096
+
+int px__store_compact_step(px_store *s) {
+  if (s->truncs == 0) return 0;
+  if (s->compact_from == 0) s->pass_truncs = s->truncs; /* a pass begins */
+  if (run(s, s->st[PX__ST_BEGIN], PX_EIO) != 0) return PX_EIO;
+  sqlite3_stmt *st = s->st[PX__ST_J_COMPACT];
+  sqlite3_bind_int64(st, 1, (int64_t)s->compact_from);
+  sqlite3_bind_int64(st, 2, (int64_t)(s->compact_from + COMPACT_WINDOW));
+  int rc = run(s, st, PX_EIO);
+  int64_t maxg = 0;
+  if (rc == 0) {
+    st = s->st[PX__ST_J_MAXG];
+    if (sqlite3_step(st) == SQLITE_ROW) maxg = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+  }
+  if (rc != 0 || run(s, s->st[PX__ST_COMMIT], PX_EIO) != 0) {
+    if (sqlite3_get_autocommit(s->wdb) == 0)
+      run(s, s->st[PX__ST_ROLLBACK], PX_EIO);
+    return PX_EIO;
+  }
+  s->compact_from += COMPACT_WINDOW;
+  if ((int64_t)s->compact_from > maxg) { /* a full pass is done: what was
+                                             truncated meanwhile needs
+                                             another */
+    s->compact_from = 0;
+    s->truncs -= s->pass_truncs;
+  }
+  return 0;
 }
 
 /* Reads the live int stored at (scope, key): *v, or 0 when missing or

@@ -17,7 +17,8 @@
 
 enum {
   RS_TUPLES,
-  RS_JOURNAL,
+  RS_STREAM,
+  RS_ENTRY,
   RS_LAST,
   RS_SNAP,
   RS_SNAPS,
@@ -31,18 +32,19 @@ enum {
 static const char *const read_sql[RS_COUNT] = {
     [RS_TUPLES] = "SELECT id, value, expiry_ms FROM tuples WHERE space=?1 "
                   "ORDER BY id",
-    [RS_JOURNAL] = "SELECT seq, kind, value, ts_ms FROM journal "
-                   "WHERE stream=?1 AND seq>?2 ORDER BY seq",
-    [RS_LAST] = "SELECT max(coalesce((SELECT max(seq) FROM journal WHERE "
-                "stream=?1), 0), coalesce((SELECT max(seq) FROM snapshots "
+    [RS_STREAM] = "SELECT id, last_g, trunc_seq FROM streams WHERE name=?1",
+    [RS_ENTRY] = "SELECT stream, seq, prev, kind, value, ts_ms FROM journal "
+                 "WHERE g=?1",
+    [RS_LAST] = "SELECT max(coalesce((SELECT last_seq FROM streams WHERE "
+                "name=?1), 0), coalesce((SELECT max(seq) FROM snapshots "
                 "WHERE stream=?1), 0))",
     [RS_SNAP] = "SELECT seq, value FROM snapshots WHERE stream=?1 "
                 "ORDER BY seq DESC LIMIT 1",
     [RS_SNAPS] = "SELECT seq, value, ts_ms FROM snapshots WHERE stream=?1 "
                  "ORDER BY seq",
-    [RS_STREAMS] = "SELECT stream FROM journal WHERE stream>=?1 AND "
-                   "stream<?2 UNION SELECT stream FROM snapshots WHERE "
-                   "stream>=?1 AND stream<?2 ORDER BY 1",
+    [RS_STREAMS] = "SELECT name FROM streams WHERE name>=?1 AND name<?2 AND "
+                   "last_seq>trunc_seq UNION SELECT stream FROM snapshots "
+                   "WHERE stream>=?1 AND stream<?2 ORDER BY 1",
     [RS_KV_GET] = "SELECT value, expiry_ms FROM kv WHERE scope=?1 AND key=?2 "
                   "AND (expiry_ms=0 OR expiry_ms>?3)",
     [RS_KV_LIST] = "SELECT key, value, expiry_ms FROM kv WHERE scope=?1 AND "
@@ -179,28 +181,117 @@ int px_store_scan_tuples(px_store *s, const char *space, px_store_tuple_cb cb,
   return r;
 }
 
+/* One journal entry collected by a chain walk. */
+typedef struct jentry {
+  uint64_t seq;
+  char *kind;
+  px_val value;
+  int64_t ts_ms;
+} jentry;
+
+/* Walks the stream's chain from its tail back to the first entry with
+ * seq <= max(after, trunc_seq), collecting entries newest first. A link
+ * to a row that is gone, or that is not the stream's (its g reused after
+ * a compaction), or whose seq does not go down, ends the walk: the walk
+ * only ever needs live entries, and those are linked. */
+static int walk(reader *rd, const char *stream, uint64_t after, jentry **out,
+                size_t *n_out) {
+  *out = NULL;
+  *n_out = 0;
+  sqlite3_stmt *st = stmt(rd, RS_STREAM);
+  sqlite3_stmt *en = stmt(rd, RS_ENTRY);
+  if (!st || !en) return PX_EIO;
+  sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  int64_t id = 0, g = 0;
+  uint64_t limit = after;
+  if (rc == SQLITE_ROW) {
+    id = sqlite3_column_int64(st, 0);
+    g = sqlite3_column_int64(st, 1);
+    uint64_t trunc = (uint64_t)sqlite3_column_int64(st, 2);
+    if (trunc > limit) limit = trunc;
+  }
+  int r = finish(rd, st, rc, 0);
+  if (r || rc != SQLITE_ROW) return r;
+  jentry *v = NULL;
+  size_t n = 0, cap = 0;
+  uint64_t above = UINT64_MAX;
+  while (g > 0 && !r) {
+    sqlite3_bind_int64(en, 1, g);
+    rc = sqlite3_step(en);
+    if (rc != SQLITE_ROW) {
+      r = finish(rd, en, rc, 0);
+      break;
+    }
+    uint64_t seq = (uint64_t)sqlite3_column_int64(en, 1);
+    if (sqlite3_column_int64(en, 0) != id || seq >= above || seq <= limit) {
+      finish(rd, en, rc, 0);
+      break;
+    }
+    if (n == cap) {
+      cap = cap ? cap * 2 : 16;
+      jentry *nv = realloc(v, cap * sizeof *nv);
+      if (!nv) {
+        r = PX_ENOMEM;
+        finish(rd, en, rc, 0);
+        break;
+      }
+      v = nv;
+    }
+    jentry *e = &v[n];
+    e->seq = seq;
+    e->ts_ms = sqlite3_column_int64(en, 5);
+    e->kind = strdup((const char *)sqlite3_column_text(en, 3));
+    r = e->kind ? column_val(en, 4, &e->value) : PX_ENOMEM;
+    if (r) {
+      free(e->kind);
+    } else {
+      n++;
+      above = seq;
+      g = sqlite3_column_int64(en, 2);
+    }
+    finish(rd, en, rc, 0);
+  }
+  if (r) {
+    for (size_t i = 0; i < n; i++) {
+      free(v[i].kind);
+      px_val_release(v[i].value);
+    }
+    free(v);
+    return r;
+  }
+  *out = v;
+  *n_out = n;
+  return 0;
+}
+
 int px_store_journal_read(px_store *s, const char *stream, uint64_t after,
                           px_store_entry_cb cb, void *ud) {
   if (!s || !stream || !cb) return PX_EINVAL;
   reader *rd = reader_get(s);
-  sqlite3_stmt *st = rd ? stmt(rd, RS_JOURNAL) : NULL;
-  if (!st) {
-    if (rd) reader_put(s, rd);
-    return PX_EIO;
-  }
-  sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, (int64_t)after);
-  int rc, r = 0;
-  while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    px_val v;
-    r = column_val(st, 2, &v);
-    if (!r)
-      r = cb(ud, (uint64_t)sqlite3_column_int64(st, 0),
-             (const char *)sqlite3_column_text(st, 1), v,
-             sqlite3_column_int64(st, 3));
-  }
-  r = finish(rd, st, rc, r);
+  if (!rd) return PX_EIO;
+  jentry *v;
+  size_t n;
+  /* One read transaction for the whole walk: a commit in between could
+   * otherwise show a tail whose links point at rows not yet seen. */
+  int r = sqlite3_exec(rd->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK
+              ? walk(rd, stream, after, &v, &n)
+              : PX_EIO;
+  sqlite3_exec(rd->db, "COMMIT", NULL, NULL, NULL);
   reader_put(s, rd);
+  if (r) return r;
+  size_t i = n;
+  while (i > 0 && !r) { /* oldest first; the callback owns each value */
+    i--;
+    r = cb(ud, v[i].seq, v[i].kind, v[i].value, v[i].ts_ms);
+    free(v[i].kind);
+  }
+  while (i > 0) { /* stopped early: drop the rest */
+    i--;
+    free(v[i].kind);
+    px_val_release(v[i].value);
+  }
+  free(v);
   return r;
 }
 

@@ -29,14 +29,30 @@ static const char *const migrations[] = {
     "  PRIMARY KEY(space, id)) WITHOUT ROWID;"
     "CREATE INDEX tuples_expiry ON tuples(expiry_ms) WHERE expiry_ms > 0;",
     /* 2: durable execution: journals and snapshots per stream, KV,
-     * reminders */
+     * reminders.
+     * The journal is one append-only log for every stream (g = append
+     * order), each entry linked to its stream's previous one (prev), and
+     * streams holds each stream's tail. Why not a table clustered by
+     * (stream, seq): a commit of N callers on N streams would then dirty N
+     * B-tree pages (one per stream's tail) and write them all to the WAL;
+     * appending dirties one or two, which is 3-4x faster under group
+     * commit (see bench dur_append). Reads walk a stream's chain back
+     * from its tail. Truncation only raises trunc_seq; the writer deletes
+     * dead entries in the background, a window of g at a time. */
+    "CREATE TABLE streams("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT UNIQUE,"               /* NULL: a deleted stream's rest */
+    "  last_g INTEGER NOT NULL DEFAULT 0,"
+    "  last_seq INTEGER NOT NULL DEFAULT 0,"
+    "  trunc_seq INTEGER NOT NULL DEFAULT 0);" /* seq <= it: dead */
     "CREATE TABLE journal("
-    "  stream TEXT NOT NULL,"
+    "  g INTEGER PRIMARY KEY,"
+    "  stream INTEGER NOT NULL,"        /* streams.id */
     "  seq INTEGER NOT NULL,"
+    "  prev INTEGER NOT NULL,"          /* g of the stream's previous entry */
     "  kind TEXT NOT NULL,"
-    "  value BLOB NOT NULL,"          /* MessagePack */
-    "  ts_ms INTEGER NOT NULL,"       /* wall clock at append */
-    "  PRIMARY KEY(stream, seq)) WITHOUT ROWID;"
+    "  value BLOB NOT NULL,"            /* MessagePack */
+    "  ts_ms INTEGER NOT NULL);"        /* wall clock at append */
     "CREATE TABLE snapshots("
     "  stream TEXT NOT NULL,"
     "  seq INTEGER NOT NULL,"         /* the journal seq it covers */
@@ -286,16 +302,28 @@ static const char *const stmt_sql[PX__ST_COUNT] = {
     [PX__ST_SAVEPOINT] = "SAVEPOINT px_caller",
     [PX__ST_RELEASE] = "RELEASE px_caller",
     [PX__ST_ROLLBACK_TO] = "ROLLBACK TO px_caller",
-    [PX__ST_J_APPEND] = "INSERT INTO journal(stream, seq, kind, value, ts_ms) "
-                        "VALUES(?1, ?2, ?3, ?4, ?5)",
-    [PX__ST_J_TRUNC] = "DELETE FROM journal WHERE stream=?1 AND seq<=?2",
+    [PX__ST_STREAM_GET] = "SELECT id, last_g, last_seq, trunc_seq FROM "
+                          "streams WHERE name=?1",
+    [PX__ST_STREAM_NEW] = "INSERT INTO streams(name) VALUES(?1)",
+    [PX__ST_STREAM_TAIL] = "UPDATE streams SET last_g=?2, last_seq=?3 "
+                           "WHERE id=?1",
+    [PX__ST_J_APPEND] = "INSERT INTO journal(stream, seq, prev, kind, value, "
+                        "ts_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [PX__ST_J_TRUNC] = "UPDATE streams SET trunc_seq=max(trunc_seq, ?2) "
+                       "WHERE name=?1",
     [PX__ST_SNAP_TRUNC] =
         "DELETE FROM snapshots WHERE stream=?1 AND seq<(SELECT max(seq) "
         "FROM snapshots WHERE stream=?1 AND seq<=?2)",
     [PX__ST_SNAP_PUT] = "INSERT OR REPLACE INTO snapshots(stream, seq, value, "
                         "ts_ms) VALUES(?1, ?2, ?3, ?4)",
-    [PX__ST_J_DROP] = "DELETE FROM journal WHERE stream=?1",
+    [PX__ST_J_DROP] = "UPDATE streams SET name=NULL, trunc_seq=last_seq "
+                      "WHERE name=?1",
     [PX__ST_SNAP_DROP] = "DELETE FROM snapshots WHERE stream=?1",
+    [PX__ST_J_COMPACT] =
+        "DELETE FROM journal WHERE g IN (SELECT j.g FROM journal j JOIN "
+        "streams s ON s.id=j.stream WHERE j.g>=?1 AND j.g<?2 AND "
+        "j.seq<=s.trunc_seq)",
+    [PX__ST_J_MAXG] = "SELECT coalesce(max(g), 0) FROM journal",
     [PX__ST_KV_PUT] = "INSERT OR REPLACE INTO kv(scope, key, value, expiry_ms, "
                       "updated_ms) VALUES(?1, ?2, ?3, ?4, ?5)",
     [PX__ST_KV_INSERT] = "INSERT INTO kv(scope, key, value, expiry_ms, "

@@ -51,12 +51,17 @@ enum {
   PX__ST_SAVEPOINT,
   PX__ST_RELEASE,
   PX__ST_ROLLBACK_TO,
+  PX__ST_STREAM_GET,
+  PX__ST_STREAM_NEW,
+  PX__ST_STREAM_TAIL,
   PX__ST_J_APPEND,
   PX__ST_J_TRUNC,
   PX__ST_SNAP_TRUNC,
   PX__ST_SNAP_PUT,
   PX__ST_J_DROP,
   PX__ST_SNAP_DROP,
+  PX__ST_J_COMPACT,
+  PX__ST_J_MAXG,
   PX__ST_KV_PUT,
   PX__ST_KV_INSERT,
   PX__ST_KV_DEL,
@@ -93,6 +98,10 @@ struct px_store {
   pthread_cond_t idle; /* close waits here for waiters to leave */
 
   _Atomic uint64_t commits, ops, callers;
+  /* background deletion of dead journal entries (writer thread only) */
+  uint64_t compact_from; /* next window of g to look at */
+  uint64_t truncs;       /* truncations not yet covered by a full pass */
+  uint64_t pass_truncs;  /* truncs when the current pass began */
 };
 
 /* apply.c: runs one request's ops in the writer's open transaction; 0 or
@@ -110,6 +119,10 @@ struct px__store_reader;
 int px__store_readers_init(px_store *s, char *errbuf, size_t errcap);
 void px__store_readers_free(px_store *s);
 const char *px__store_db_path(px_store *s, char *buf, size_t cap);
+
+/* apply.c: one step of the background journal compaction, in its own
+ * transaction; the writer calls it while idle. 0, or PX_EIO. */
+int px__store_compact_step(px_store *s);
 
 /* writer.c */
 int px__store_writer_start(px_store *s, char *errbuf, size_t errcap);

@@ -180,6 +180,14 @@ static void *writer_main(void *arg) {
       s->in_batch = false;
       pthread_cond_broadcast(&s->idle);
     }
+    /* Idle: delete dead journal entries a window at a time, between
+     * batches, then wait for work. */
+    while (!s->head && !s->closing && s->truncs) {
+      pthread_mutex_unlock(&s->mu);
+      int failed = px__store_compact_step(s);
+      pthread_mutex_lock(&s->mu);
+      if (failed) break; /* logged; the next idle moment tries again */
+    }
     while (!s->head && !s->closing) pthread_cond_wait(&s->cv, &s->mu);
     if (!s->head) { /* closing, and everything is drained */
       pthread_mutex_unlock(&s->mu);

@@ -3,6 +3,8 @@
  * TTL, CAS and increment, reminders; and that a failing op (a taken seq,
  * a lost CAS) drops only its caller inside a group commit. */
 #include <pthread.h>
+#include <sched.h>
+#include <sqlite3.h>
 
 #include "store_test_util.h"
 
@@ -478,6 +480,80 @@ Test(store_durable, reader_open_beside_the_writer) {
   cr_assert_eq(e.n, 2, "the reader sees later commits");
   entries_free(&e);
   px_store_close(r);
+  px_store_close(s);
+  tmpdir_free(d);
+}
+
+static int64_t count_rows(const char *dir, const char *sql) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/plexspaces.db", dir);
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt *st;
+  cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
+/* Streams interleave in one append-only log; truncation and deletion
+ * only mark entries dead, and the idle writer deletes them. A deleted
+ * stream starts afresh; reads never see another stream's entries. */
+Test(store_durable, interleaved_streams_truncate_delete_compact) {
+  char *d = tmpdir_new();
+  px_store *s = store_open(d, NULL);
+  const char *sn[3] = {"t/n/a", "t/n/b", "t/n/c"};
+  for (uint64_t i = 1; i <= 10; i++)
+    for (int k = 0; k < 3; k++) {
+      px_store_op op = jappend(sn[k], i, "msg", px_int(k * 100 + (int)i));
+      cr_assert_eq(px_store_apply(s, &op, 1), 0);
+    }
+  px_store_op ops[] = {
+      {.kind = PX_STORE_JOURNAL_TRUNCATE, .space = "t/n/a", .id = 8},
+      {.kind = PX_STORE_STREAM_DELETE, .space = "t/n/b"}};
+  cr_assert_eq(px_store_apply(s, ops, 2), 0);
+  entries e = {0};
+  cr_assert_eq(px_store_journal_read(s, "t/n/a", 0, collect_entry, &e), 0);
+  cr_assert_eq(e.n, 2);
+  cr_assert_eq(e.seq[0], 9);
+  cr_assert(px_val_equal(e.val[1], px_int(10)));
+  entries_free(&e);
+  cr_assert_eq(px_store_journal_read(s, "t/n/b", 0, collect_entry, &e), 0);
+  cr_assert_eq(e.n, 0);
+  uint64_t last;
+  cr_assert_eq(px_store_journal_last(s, "t/n/b", &last), 0);
+  cr_assert_eq(last, 0);
+  /* b starts afresh at seq 1; a and c go on */
+  px_store_op more[] = {jappend("t/n/b", 1, "start", px_int(-1)),
+                        jappend("t/n/a", 11, "msg", px_int(11)),
+                        jappend("t/n/c", 11, "msg", px_int(211))};
+  cr_assert_eq(px_store_apply(s, more, 3), 0);
+  px_store_op behind = jappend("t/n/a", 11, "msg", px_int(0));
+  cr_assert_eq(px_store_apply(s, &behind, 1), PX_ECONFLICT);
+  cr_assert_eq(px_store_journal_read(s, "t/n/b", 0, collect_entry, &e), 0);
+  cr_assert_eq(e.n, 1);
+  cr_assert_str_eq(e.kind[0], "start");
+  entries_free(&e);
+  cr_assert_eq(px_store_journal_read(s, "t/n/c", 5, collect_entry, &e), 0);
+  cr_assert_eq(e.n, 6);
+  for (size_t i = 0; i < e.n; i++) cr_assert_eq(e.seq[i], 6 + i);
+  entries_free(&e);
+  names nm = {0};
+  cr_assert_eq(px_store_streams(s, "t/n/", collect_name, &nm), 0);
+  cr_assert_eq(nm.n, 3);
+  /* the idle writer deletes the 8 dead entries of a and 10 of old b */
+  uint64_t t0 = px_now_ms();
+  int64_t rows;
+  while ((rows = count_rows(d, "SELECT count(*) FROM journal")) != 33 - 18 &&
+         px_now_ms() - t0 < 10000)
+    sched_yield();
+  cr_assert_eq(rows, 15, "dead entries are deleted in the background");
+  cr_assert_eq(px_store_journal_read(s, "t/n/a", 0, collect_entry, &e), 0);
+  cr_assert_eq(e.n, 3);
+  entries_free(&e);
   px_store_close(s);
   tmpdir_free(d);
 }
