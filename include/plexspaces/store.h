@@ -150,6 +150,9 @@ typedef int (*px_store_reminder_cb)(void *ud, const char *owner,
                                     const char *name, px_val payload,
                                     int64_t due_ms, int64_t period_ms);
 PX_API int px_store_reminders(px_store *s, px_store_reminder_cb cb, void *ud);
+/** The reminders of one owner, in name order. */
+PX_API int px_store_reminders_of(px_store *s, const char *owner,
+                                 px_store_reminder_cb cb, void *ud);
 
 typedef struct px_store_stats {
   uint64_t commits;   /* transactions (= fsyncs with SYNC_FULL) */

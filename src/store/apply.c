@@ -174,6 +174,19 @@ int px__store_compact_step(px_store *s) {
   return 0;
 }
 
+int px__store_sweep_kv(px_store *s) {
+  if (run(s, s->st[PX__ST_BEGIN], PX_EIO) != 0) return PX_EIO;
+  sqlite3_stmt *st = s->st[PX__ST_KV_SWEEP];
+  sqlite3_bind_int64(st, 1, px_wall_ms());
+  int rc = run(s, st, PX_EIO);
+  if (rc != 0 || run(s, s->st[PX__ST_COMMIT], PX_EIO) != 0) {
+    if (sqlite3_get_autocommit(s->wdb) == 0)
+      run(s, s->st[PX__ST_ROLLBACK], PX_EIO);
+    return PX_EIO;
+  }
+  return 0;
+}
+
 /* Reads the live int stored at (scope, key): *v, or 0 when missing or
  * expired; *expiry keeps a live entry's expiry. PX_ETYPE if not an int. */
 static int kv_read_int(px_store *s, const px_store_op *op, int64_t now,

@@ -26,6 +26,7 @@ enum {
   RS_KV_GET,
   RS_KV_LIST,
   RS_REMINDERS,
+  RS_REMINDERS_OF,
   RS_COUNT
 };
 
@@ -52,6 +53,8 @@ static const char *const read_sql[RS_COUNT] = {
                    "ORDER BY key",
     [RS_REMINDERS] = "SELECT owner, name, payload, due_ms, period_ms FROM "
                      "reminders ORDER BY owner, name",
+    [RS_REMINDERS_OF] = "SELECT owner, name, payload, due_ms, period_ms FROM "
+                        "reminders WHERE owner=?1 ORDER BY name",
 };
 
 typedef struct px__store_reader {
@@ -435,14 +438,16 @@ int px_store_kv_list(px_store *s, const char *scope, const char *prefix,
   return r;
 }
 
-int px_store_reminders(px_store *s, px_store_reminder_cb cb, void *ud) {
-  if (!s || !cb) return PX_EINVAL;
+static int reminders_on(px_store *s, const char *owner,
+                        px_store_reminder_cb cb, void *ud) {
   reader *rd = reader_get(s);
-  sqlite3_stmt *st = rd ? stmt(rd, RS_REMINDERS) : NULL;
+  sqlite3_stmt *st =
+      rd ? stmt(rd, owner ? RS_REMINDERS_OF : RS_REMINDERS) : NULL;
   if (!st) {
     if (rd) reader_put(s, rd);
     return PX_EIO;
   }
+  if (owner) sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
   int rc, r = 0;
   while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     px_val v;
@@ -455,4 +460,15 @@ int px_store_reminders(px_store *s, px_store_reminder_cb cb, void *ud) {
   r = finish(rd, st, rc, r);
   reader_put(s, rd);
   return r;
+}
+
+int px_store_reminders(px_store *s, px_store_reminder_cb cb, void *ud) {
+  if (!s || !cb) return PX_EINVAL;
+  return reminders_on(s, NULL, cb, ud);
+}
+
+int px_store_reminders_of(px_store *s, const char *owner,
+                          px_store_reminder_cb cb, void *ud) {
+  if (!s || !owner || !cb) return PX_EINVAL;
+  return reminders_on(s, owner, cb, ud);
 }

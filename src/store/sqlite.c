@@ -324,6 +324,9 @@ static const char *const stmt_sql[PX__ST_COUNT] = {
         "streams s ON s.id=j.stream WHERE j.g>=?1 AND j.g<?2 AND "
         "j.seq<=s.trunc_seq)",
     [PX__ST_J_MAXG] = "SELECT coalesce(max(g), 0) FROM journal",
+    [PX__ST_KV_SWEEP] =
+        "DELETE FROM kv WHERE (scope, key) IN (SELECT scope, key FROM kv "
+        "WHERE expiry_ms>0 AND expiry_ms<=?1 LIMIT 512)",
     [PX__ST_KV_PUT] = "INSERT OR REPLACE INTO kv(scope, key, value, expiry_ms, "
                       "updated_ms) VALUES(?1, ?2, ?3, ?4, ?5)",
     [PX__ST_KV_INSERT] = "INSERT INTO kv(scope, key, value, expiry_ms, "

@@ -62,6 +62,7 @@ enum {
   PX__ST_SNAP_DROP,
   PX__ST_J_COMPACT,
   PX__ST_J_MAXG,
+  PX__ST_KV_SWEEP,
   PX__ST_KV_PUT,
   PX__ST_KV_INSERT,
   PX__ST_KV_DEL,
@@ -102,6 +103,7 @@ struct px_store {
   uint64_t compact_from; /* next window of g to look at */
   uint64_t truncs;       /* truncations not yet covered by a full pass */
   uint64_t pass_truncs;  /* truncs when the current pass began */
+  uint64_t last_sweep_ns; /* last deletion of expired KV entries */
 };
 
 /* apply.c: runs one request's ops in the writer's open transaction; 0 or
@@ -123,6 +125,9 @@ const char *px__store_db_path(px_store *s, char *buf, size_t cap);
 /* apply.c: one step of the background journal compaction, in its own
  * transaction; the writer calls it while idle. 0, or PX_EIO. */
 int px__store_compact_step(px_store *s);
+/* apply.c: deletes up to a batch of expired KV entries, in its own
+ * transaction (they are invisible already; this frees their space). */
+int px__store_sweep_kv(px_store *s);
 
 /* writer.c */
 int px__store_writer_start(px_store *s, char *errbuf, size_t errcap);

@@ -180,8 +180,16 @@ static void *writer_main(void *arg) {
       s->in_batch = false;
       pthread_cond_broadcast(&s->idle);
     }
-    /* Idle: delete dead journal entries a window at a time, between
-     * batches, then wait for work. */
+    /* Idle: delete expired KV entries (at most once a second) and dead
+     * journal entries (a window at a time), between batches; then wait
+     * for work. */
+    if (!s->head && !s->closing &&
+        px_now_ns() - s->last_sweep_ns >= 1000000000ull) {
+      s->last_sweep_ns = px_now_ns();
+      pthread_mutex_unlock(&s->mu);
+      px__store_sweep_kv(s);
+      pthread_mutex_lock(&s->mu);
+    }
     while (!s->head && !s->closing && s->truncs) {
       pthread_mutex_unlock(&s->mu);
       int failed = px__store_compact_step(s);

@@ -557,3 +557,27 @@ Test(store_durable, interleaved_streams_truncate_delete_compact) {
   px_store_close(s);
   tmpdir_free(d);
 }
+
+/* Expired KV entries are invisible at once and deleted by the idle
+ * writer (at most a second after it last swept). */
+Test(store_durable, expired_kv_entries_are_swept) {
+  char *d = tmpdir_new();
+  px_store *s = store_open(d, NULL);
+  int64_t past = px_wall_ms() - 10;
+  px_store_op ops[] = {kv(PX_STORE_KV_PUT, "gone1", px_int(1), past),
+                       kv(PX_STORE_KV_PUT, "gone2", px_int(2), past),
+                       kv(PX_STORE_KV_PUT, "stays", px_int(3), 0)};
+  cr_assert_eq(px_store_apply(s, ops, 3), 0);
+  uint64_t t0 = px_now_ms();
+  int64_t rows;
+  while ((rows = count_rows(d, "SELECT count(*) FROM kv")) != 1 &&
+         px_now_ms() - t0 < 10000) {
+    /* the writer sweeps when idle after work: give it some */
+    px_store_op touch = kv(PX_STORE_KV_PUT, "stays", px_int(3), 0);
+    cr_assert_eq(px_store_apply(s, &touch, 1), 0);
+    sched_yield();
+  }
+  cr_assert_eq(rows, 1);
+  px_store_close(s);
+  tmpdir_free(d);
+}
