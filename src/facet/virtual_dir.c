@@ -289,32 +289,45 @@ static int activate(px__vtype *vt, px__ventry *e, uint32_t epoch) {
 static void deactivate_locked(px__vtype *vt, px__ventry *e);
 static void rebalance(px__vtype *vt, px__vscope *sc);
 
-/* Takes e out of the table for good (mu + its stripe's write lock) and
- * hands its slot to the oldest waiter, which *next gets (ACTIVATING, to be
- * activated once the locks are dropped). */
-static void remove_locked(px__vtype *vt, px__ventry *e, px__ventry **next,
-                          uint32_t *next_epoch) {
-  px__vscope *sc = e->scope;
+/* Takes e out of the table for good (mu + its stripe's write lock). */
+static void remove_locked(px__vtype *vt, px__ventry *e) {
   unlink_entry(stripe_of(vt, e->hash), e);
+  e->scope->resident--;
   px_val_release(e->dead_reason);
   free(e);
-  sc->resident--;
-  *next = NULL;
-  if (sc->wh && atomic_load_explicit(&vt->registered, memory_order_relaxed)) {
-    px__ventry *w = sc->wh;
-    sc->wh = w->wnext;
-    if (!sc->wh) sc->wt = NULL;
-    sc->nwait--;
-    /* The waiter's stripe may differ: state changes need its lock. */
-    px__vstripe *ws = stripe_of(vt, w->hash);
-    pthread_rwlock_wrlock(&ws->lk);
-    w->state = PX__VS_ACTIVATING;
-    *next_epoch = ++w->epoch;
-    pthread_rwlock_unlock(&ws->lk);
-    sc->resident++;
-    if (sc->resident > sc->peak) sc->peak = sc->resident;
-    *next = w;
-  }
+}
+
+/* Hands a free slot of sc to its oldest waiter (mu held, no stripe lock):
+ * returns it ACTIVATING with *epoch, to be activated once mu is dropped,
+ * or NULL. */
+static px__ventry *next_waiter(px__vtype *vt, px__vscope *sc,
+                               uint32_t *epoch) {
+  if (!sc->wh || !atomic_load_explicit(&vt->registered, memory_order_relaxed))
+    return NULL;
+  if (vt->max_active && sc->resident >= vt->max_active) return NULL;
+  px__ventry *w = sc->wh;
+  sc->wh = w->wnext;
+  if (!sc->wh) sc->wt = NULL;
+  w->wnext = NULL;
+  sc->nwait--;
+  px__vstripe *ws = stripe_of(vt, w->hash);
+  pthread_rwlock_wrlock(&ws->lk);
+  w->state = PX__VS_ACTIVATING;
+  *epoch = ++w->epoch;
+  pthread_rwlock_unlock(&ws->lk);
+  sc->resident++;
+  if (sc->resident > sc->peak) sc->peak = sc->resident;
+  return w;
+}
+
+/* After an entry left (mu held, no stripe lock): its slot goes to a
+ * waiter, and evictions are started for the rest. Returns the waiter to
+ * activate once mu is dropped. */
+static px__ventry *after_leave(px__vtype *vt, px__vscope *sc,
+                               uint32_t *epoch) {
+  px__ventry *next = next_waiter(vt, sc, epoch);
+  rebalance(vt, sc);
+  return next;
 }
 
 static int finish(px__vtype *vt, px__ventry *e, int rc, px_ref ref) {
@@ -345,11 +358,10 @@ static int finish(px__vtype *vt, px__ventry *e, int rc, px_ref ref) {
         px_val r = px_atomv(px_a()->killed);
         sc->ndeact--;
         fail_pending(e, r);
-        px__ventry *next;
-        uint32_t ne = 0;
-        remove_locked(vt, e, &next, &ne);
+        remove_locked(vt, e);
         pthread_rwlock_unlock(&s->lk);
-        rebalance(vt, sc);
+        uint32_t ne = 0;
+        px__ventry *next = after_leave(vt, sc, &ne);
         pthread_mutex_unlock(&vt->mu);
         if (next) activate(vt, next, ne);
         return 0;
@@ -365,11 +377,10 @@ static int finish(px__vtype *vt, px__ventry *e, int rc, px_ref ref) {
   px_val reason = rc ? px__v_error_reason(rc) : px_val_retain(e->dead_reason);
   fail_pending(e, reason);
   px_val_release(reason);
-  px__ventry *next;
-  uint32_t ne = 0;
-  remove_locked(vt, e, &next, &ne);
+  remove_locked(vt, e);
   pthread_rwlock_unlock(&s->lk);
-  rebalance(vt, sc);
+  uint32_t ne = 0;
+  px__ventry *next = after_leave(vt, sc, &ne);
   pthread_mutex_unlock(&vt->mu);
   if (next) activate(vt, next, ne);
   return rc;
@@ -445,11 +456,10 @@ void px__v_exited(px__vtype *vt, px__ventry *e, uint32_t epoch,
   px_val r = reg ? px_val_retain(reason) : px__v_error_reason(PX_ENOTFOUND);
   fail_pending(e, r);
   px_val_release(r);
-  px__ventry *next;
-  uint32_t ne = 0;
-  remove_locked(vt, e, &next, &ne);
+  remove_locked(vt, e);
   pthread_rwlock_unlock(&s->lk);
-  rebalance(vt, sc);
+  uint32_t ne = 0;
+  px__ventry *next = after_leave(vt, sc, &ne);
   pthread_mutex_unlock(&vt->mu);
   if (next) activate(vt, next, ne);
 }
