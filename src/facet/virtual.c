@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actor/actor_impl.h"
+#include "actor/facet.h"
 #include "actor/stop_hooks.h"
 #include "core/mem.h"
 #include "facet/virtual_internal.h"
@@ -233,6 +235,16 @@ int px_virtual_send_in(const char *tenant, const char *ns, const char *type,
   if (!vt || !msg || !key_ok(key, &len)) {
     px_val_release(payload);
     return vt ? PX_EINVAL : PX_ENOTFOUND;
+  }
+  /* A durable activation replaying a message whose sends were made drops
+   * them, and counts them otherwise (actor/facet.h), like px_send. */
+  px__actor *me = px__current_handler();
+  if (me && me->fsend) {
+    if (me->fsend == PX__FSEND_MUTE) {
+      px_val_release(payload);
+      return 0;
+    }
+    me->fsent++;
   }
   px_atom t, n;
   scope_of(tenant, ns, &t, &n);

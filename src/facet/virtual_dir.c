@@ -7,6 +7,7 @@
 
 #include "actor/actor_impl.h"
 #include "core/mem.h"
+#include "facet/durable_internal.h"
 #include "facet/virtual_internal.h"
 #include "plexspaces/core.h"
 #include "plexspaces/runtime.h"
@@ -394,9 +395,12 @@ static void deactivate_locked(px__vtype *vt, px__ventry *e) {
   e->state = PX__VS_DEACTIVATING;
   e->scope->ndeact++;
   if (vt->durable) {
-    /* The facet checkpoints, then exits with the reason. A dead ref is
+    /* The facet checkpoints, then exits with the reason. Its request as a
+     * signal rather than px_durable_deactivate: a send from a replaying
+     * handler (an eviction it caused) would be muted. A dead ref is
      * settled by its terminate (see px__v_exited). */
-    px_durable_deactivate(e->ref, px__v_idle_reason());
+    px__signal(e->ref, PX__MK_USER, px_ref_nil(), px__dur_a()->deactivate,
+               px__v_idle_reason(), 0, 0);
   } else {
     px__signal(e->ref, PX__MK_USER, px_ref_nil(), px__v_atoms()->deact,
                px_int(e->epoch), 0, 0);
