@@ -31,6 +31,7 @@ static void atoms_init(void) {
   atoms.go = px_atom_of("__wf_go__");
   atoms.in = px_atom_of("__wf_in__");
   atoms.query = px_atom_of("__wf_query__");
+  atoms.tick = px_atom_of("__wf_tick__");
 }
 const px__wf_atoms *px__wf_a(void) {
   pthread_once(&atoms_once, atoms_init);

@@ -81,6 +81,7 @@ typedef struct px__wf_atoms {
   px_atom go;    /* start run (sent to self at init) */
   px_atom in;    /* [seq, kind, name, payload]: an inbox entry was added */
   px_atom query; /* ask: [name, args] */
+  px_atom tick;  /* token: a wait's deadline timer */
 } px__wf_atoms;
 const px__wf_atoms *px__wf_a(void);
 

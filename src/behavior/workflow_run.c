@@ -112,6 +112,7 @@ struct px_wf {
   uint32_t attempt;  /* in a step function */
   uint64_t step_seq; /* in a step function */
   uint64_t rng;      /* jitter only: never journaled */
+  uint64_t tick_token; /* the current wait's (see wait_for) */
   void *user;
   /* values handed to run (live step results, received signals): run
    * borrows them, so a kill that abandons run's stack leaks nothing */
@@ -283,7 +284,8 @@ static int append(px_wf *wf, int kind, px_val v) {
 
 static bool match_ctl(const px_message *m, void *ud) {
   (void)ud;
-  return m->type == px__wf_a()->in || m->type == px__wf_a()->query;
+  const px__wf_atoms *a = px__wf_a();
+  return m->type == a->in || m->type == a->query || m->type == a->tick;
 }
 
 static bool match_in(const px_message *m, void *ud) {
@@ -360,31 +362,58 @@ static bool held(const px_wf *wf) { return wf->paused && !wf->cancel_req; }
 /* Parks until ready(wf, ud) holds (when given) or the deadline (wall ms,
  * -1 none) passes, serving notifications and queries. While paused,
  * neither counts. Returns 0 (ready), PX_ETIMEDOUT, or PX_ECANCELLED (a
- * cancel waits to be delivered; the caller journals it). */
+ * cancel waits to be delivered; the caller journals it).
+ *
+ * The deadline is a timer message armed before anything is answered in
+ * the wait, not a receive timeout: a receive timeout is armed relative to
+ * the clock when the receive starts, so a clock that moves between our
+ * reading it and that start (a test advancing a virtual clock right after
+ * a query's answer) would push the wake-up late. Ticks of earlier waits
+ * carry an older token and are dropped. */
 typedef bool (*ready_fn)(px_wf *wf, const void *ud);
 static int wait_for(px_wf *wf, int64_t deadline, ready_fn ready,
                     const void *ud) {
-  serve_early_queries(wf);
+  uint64_t token = ++wf->tick_token;
+  int64_t armed = -1; /* the deadline a pending tick is for */
+  px_tref tref = 0;
+  int rc;
   for (;;) {
-    if (cancel_pending(wf)) return PX_ECANCELLED;
-    int64_t tmo = -1;
+    if (cancel_pending(wf)) {
+      rc = PX_ECANCELLED;
+      break;
+    }
     if (!held(wf)) {
-      if (ready && ready(wf, ud)) return 0;
+      if (ready && ready(wf, ud)) {
+        rc = 0;
+        break;
+      }
       if (deadline >= 0) {
         int64_t now = px__wf_now_ms();
-        if (now >= deadline) return PX_ETIMEDOUT;
-        tmo = deadline - now;
+        if (now >= deadline) {
+          rc = PX_ETIMEDOUT;
+          break;
+        }
+        if (armed != deadline) {
+          tref = px_send_after(deadline - now, wf->self, px__wf_a()->tick,
+                               px_int((int64_t)token));
+          armed = deadline;
+        }
       }
     }
+    serve_early_queries(wf);
     px_message *m;
-    int rc = px_receive(match_ctl, NULL, tmo, &m);
-    if (rc == 0) {
+    rc = px_receive(match_ctl, NULL, -1, &m);
+    if (rc) break;
+    if (m->type == px__wf_a()->tick) {
+      /* ours: re-armed above if the deadline is still ahead */
+      if ((uint64_t)m->payload.u.i == token) armed = -1;
+    } else {
       handle_ctl(wf, m);
-      px_message_free(m);
-    } else if (rc != PX_ETIMEDOUT) {
-      return rc;
     }
+    px_message_free(m);
   }
+  if (armed >= 0) px_cancel_timer(tref);
+  return rc;
 }
 
 static bool always(px_wf *wf, const void *ud) {
