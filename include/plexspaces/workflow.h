@@ -311,7 +311,7 @@ typedef int (*px_step_fn)(px_wf *wf, void *ud, px_val *out);
  *  *out the last error value (or, when fn gave none, a string "ENAME:
  *  message"); the failure is journaled too. Also the command errors above
  *  (*out nil). *out is borrowed from the execution (valid until run
- *  returns; retain it to return it as run's result). Step names are the
+ *  returns; retain it to return it as run's result); out may be NULL. Step names are the
  *  identity replay checks: use the same name for the same step. */
 PX_API int px_step(px_wf *wf, const char *name, px_step_fn fn, void *ud,
                    const px_retry_policy *retry, px_val *out);

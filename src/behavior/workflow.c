@@ -671,6 +671,7 @@ int px_workflow_resume_in(const char *tenant, const char *ns,
 static int query(const char *tenant, const char *ns, const char *id,
                  const char *name, px_val args, int64_t timeout_ms,
                  px_val *out) {
+  if (!out) return PX_EINVAL;
   *out = px_nil();
   if (!name) return PX_EINVAL;
   int src = scope(&tenant, &ns, id);
@@ -729,6 +730,7 @@ int px_workflow_query_in(const char *tenant, const char *ns, const char *id,
 int px_workflow_status_in(const char *tenant, const char *ns, const char *id,
                           px_wf_status *status, px_val *result) {
   if (result) *result = px_nil();
+  if (!status) return PX_EINVAL;
   int src = scope(&tenant, &ns, id);
   if (src) return src;
   char *key = key_of(tenant, ns, id);
@@ -750,6 +752,7 @@ int px_workflow_wait_in(const char *tenant, const char *ns, const char *id,
                         int64_t timeout_ms, px_wf_status *status,
                         px_val *result) {
   if (result) *result = px_nil();
+  if (!status) return PX_EINVAL;
   int src = scope(&tenant, &ns, id);
   if (src) return src;
   /* on the stack: nothing on the heap is ours while parked */

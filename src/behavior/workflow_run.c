@@ -514,6 +514,8 @@ static bool is_step_kind(int k) {
 
 int px_step(px_wf *wf, const char *name, px_step_fn fn, void *ud,
             const px_retry_policy *retry, px_val *out) {
+  px_val ignored;
+  if (!out) out = &ignored; /* the result is not wanted */
   *out = px_nil();
   if (!name || !*name || !fn) return PX_EINVAL;
   int rc = cmd_begin(wf);

@@ -153,6 +153,10 @@ Test(wf_basic, bad_input_gets_errors) {
   px_workflow_type other = {"chain", run_err, NULL, 0};
   cr_assert_eq(px_workflow_register(&other, g_st), PX_EEXIST);
   cr_assert_eq(px_workflow_register(&T_CHAIN, g_st), 0, "same: a no-op");
+  cr_assert_eq(px_workflow_status("x", NULL, NULL), PX_EINVAL);
+  cr_assert_eq(px_workflow_wait("x", 0, NULL, NULL), PX_EINVAL);
+  cr_assert_eq(px_workflow_query("x", "q", px_str("args"), 0, NULL),
+               PX_EINVAL, "and the args are released");
   /* commands outside run */
   px_val v;
   cr_assert_eq(px_step(NULL, "a", add_one, NULL, NULL, &v), PX_EINVAL);
