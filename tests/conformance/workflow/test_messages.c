@@ -317,3 +317,17 @@ Test(wf_msg, concurrent_signallers_lose_nothing_and_keep_their_order) {
   px_val_release(r);
   for (int i = 0; i < NSEND; i++) px_exit(s[i], px_atom_val("kill"));
 }
+
+Test(wf_msg, cancel_beats_pause_and_cleanup_runs) {
+  wf_use(&T_SLEEPER);
+  atomic_store(&cleanup_calls, 0);
+  cr_assert_eq(px_workflow_start("sleeper", "pc", px_nil(), NULL), 0);
+  wait_query_int("pc", "phase", 1);
+  cr_assert_eq(px_workflow_pause("pc"), 0);
+  cr_assert_eq(px_workflow_cancel("pc"), 0);
+  px_val r;
+  cr_assert_eq(wait_closed("pc", &r), PX_WF_CANCELLED);
+  cr_assert_str_eq(px_str_ptr(r), "cleaned up");
+  px_val_release(r);
+  cr_assert_eq(atomic_load(&cleanup_calls), 1);
+}
