@@ -184,8 +184,9 @@ PX_API int px_workflow_start_in(const char *tenant, const char *ns,
  *  (takes ownership, also on errors) are appended to its inbox and durable when this returns; run
  *  receives them with px_wf_signal_recv, in inbox order. Works while the
  *  execution is down. Errors: PX_ENOTFOUND (no such execution, or it is
- *  closed, T-I-11), PX_EINVAL, store errors. A signal that races with the
- *  execution closing is recorded but never received. */
+ *  closed, T-I-11), PX_EINVAL, store errors. A signal sent while the
+ *  execution's start is still being written waits for it. A signal that
+ *  races with the execution closing is recorded but never received. */
 PX_API int px_workflow_signal_in(const char *tenant, const char *ns,
                                  const char *id, const char *name,
                                  px_val payload);

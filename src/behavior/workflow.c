@@ -123,6 +123,7 @@ static void entry_free(px__wf_entry *e) {
   free(e->inbox);
   free(e->names);
   free(e->waiters);
+  free(e->swait);
   free(e);
 }
 
@@ -432,8 +433,14 @@ typedef struct wf_rec {
 static int rec_finish(wf_rec *r, int rc) {
   px__wf_entry *e = r->e;
   px_ref actor = px_ref_nil();
+  px_promise *sw = NULL;
+  size_t nsw = 0;
   pthread_mutex_lock(&G.mu);
   if (r->kind == REC_START) {
+    sw = e->swait;
+    nsw = e->nswait;
+    e->swait = NULL;
+    e->nswait = e->capswait = 0;
     if (rc) {
       if (lookup_locked(e->key) == e) {
         remove_locked(e);
@@ -452,6 +459,8 @@ static int rec_finish(wf_rec *r, int rc) {
   }
   px__wf_unref_locked(e);
   pthread_mutex_unlock(&G.mu);
+  for (size_t i = 0; i < nsw; i++) px_reply_to(sw[i], px_nil());
+  free(sw);
   if (!px_ref_is_nil(actor)) {
     px_send(actor, px__wf_a()->in,
             px_arr(4, px_int((int64_t)r->seq), px_str(r->ikind), r->name,
@@ -598,19 +607,34 @@ static int inbox_put(const char *tenant, const char *ns, const char *id,
                      const char *kind, const char *name, px_val *payload) {
   int src = scope(&tenant, &ns, id);
   if (src) return src;
-  char *key = key_of(tenant, ns, id);
+  char key[3 * PX__WF_NAME_MAX + 3]; /* the stack: we may park below */
+  snprintf(key, sizeof key, "%s/%s/%s", tenant, ns, id);
   pthread_mutex_lock(&G.mu);
+  int rc = 0;
+  px__wf_entry *e;
+  /* A start under way: wait until it is durable (or failed), holding
+   * nothing while parked; then look again. */
+  while (G.store && (e = open_entry_locked(tenant, ns, id, key, &rc)) &&
+         e->status == PX__WF_STARTING) {
+    px_promise p = px_promise_new();
+    if (e->nswait == e->capswait) {
+      e->capswait = e->capswait ? e->capswait * 2 : 4;
+      e->swait = px__xrealloc(e->swait, e->capswait * sizeof *e->swait);
+    }
+    e->swait[e->nswait++] = p;
+    pthread_mutex_unlock(&G.mu);
+    px_val v;
+    px_promise_await(p, -1, &v);
+    px_val_release(v);
+    pthread_mutex_lock(&G.mu);
+  }
   if (!G.store) {
     pthread_mutex_unlock(&G.mu);
-    free(key);
     return PX_EINVAL;
   }
-  int rc = 0;
-  px__wf_entry *e = open_entry_locked(tenant, ns, id, key, &rc);
-  free(key);
-  if (!e || e->status != PX_WF_RUNNING) {
+  if (!e) {
     pthread_mutex_unlock(&G.mu);
-    return e ? PX_ENOTFOUND : rc;
+    return rc;
   }
   e->refs++; /* the write's */
   px_store *s = G.store;

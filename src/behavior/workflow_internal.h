@@ -55,8 +55,11 @@ typedef struct px__wf_entry {
   uint64_t in_seq;   /* the last inbox seq handed out: under in_mu (set
                         under mu when the entry is made) */
   int conflicts;     /* activations that lost a journal seq (ECONFLICT) */
-  px_promise *waiters;
+  px_promise *waiters;  /* px_workflow_wait callers: resolved at close */
   size_t nwait, capwait;
+  px_promise *swait;    /* inbox appends waiting for a start under way:
+                           resolved when it is durable or failed */
+  size_t nswait, capswait;
   int refs;
   struct px__wf_entry *hnext;
 } px__wf_entry;

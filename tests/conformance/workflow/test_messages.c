@@ -331,3 +331,80 @@ Test(wf_msg, cancel_beats_pause_and_cleanup_runs) {
   px_val_release(r);
   cr_assert_eq(atomic_load(&cleanup_calls), 1);
 }
+
+/* Starts and signals racing: a signal that is accepted (also one sent
+ * while the start is still being written) is never lost. */
+#define NRACE 16
+static px_ref race_main;
+static void race_starter(void *state, const px_message *m) {
+  (void)state;
+  char id[16];
+  snprintf(id, sizeof id, "r%lld", (long long)m->payload.u.i);
+  int rc = px_workflow_start("park", id, px_nil(), NULL);
+  px_send(race_main, px_atom_of("started"),
+          px_arr(2, px_int(m->payload.u.i), px_int(rc)));
+}
+static void race_signaller(void *state, const px_message *m) {
+  (void)state;
+  int64_t i = m->payload.u.i;
+  char id[16];
+  snprintf(id, sizeof id, "r%lld", (long long)i);
+  int rc = px_workflow_signal(id, "done", px_int(i));
+  px_send(race_main, px_atom_of("signalled"),
+          px_arr(2, px_int(i), px_int(rc)));
+}
+static const px_actor_type RACE_START = {"race_start", 0, NULL, race_starter,
+                                         NULL};
+static const px_actor_type RACE_SIG = {"race_sig", 0, NULL, race_signaller,
+                                       NULL};
+
+static int run_park2(px_wf *wf, px_val input, px_val *result) {
+  (void)input;
+  px_val payload;
+  int rc = px_wf_signal_recv(wf, "done", -1, NULL, &payload);
+  if (rc) return rc;
+  *result = px_val_retain(payload);
+  return 0;
+}
+static const px_workflow_type T_PARK2 = {"park", run_park2, NULL, 0};
+
+Test(wf_msg, signals_racing_with_starts_are_never_lost) {
+  wf_use(&T_PARK2);
+  race_main = px_self();
+  px_ref a[NRACE], b[NRACE];
+  for (int i = 0; i < NRACE; i++) {
+    cr_assert_eq(px_spawn(&RACE_START, px_nil(), NULL, &a[i]), 0);
+    cr_assert_eq(px_spawn(&RACE_SIG, px_nil(), NULL, &b[i]), 0);
+  }
+  for (int i = 0; i < NRACE; i++) {
+    px_send(a[i], px_atom_of("go"), px_int(i));
+    px_send(b[i], px_atom_of("go"), px_int(i));
+  }
+  int sig_rc[NRACE];
+  for (int n = 0; n < 2 * NRACE; n++) {
+    px_message *m;
+    cr_assert_eq(px_receive(NULL, NULL, 20000, &m), 0);
+    int i = (int)px_at(m->payload, 0).u.i;
+    int rc = (int)px_at(m->payload, 1).u.i;
+    if (m->type == px_atom_of("started"))
+      cr_assert_eq(rc, 0, "start r%d: %s", i, px_err_name(rc));
+    else
+      sig_rc[i] = rc;
+    px_message_free(m);
+  }
+  for (int i = 0; i < NRACE; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "r%d", i);
+    cr_assert(sig_rc[i] == 0 || sig_rc[i] == PX_ENOTFOUND, "signal: %s",
+              px_err_name(sig_rc[i]));
+    if (sig_rc[i] == PX_ENOTFOUND) /* it came before the start */
+      cr_assert_eq(px_workflow_signal(id, "done", px_int(i)), 0);
+    px_val r;
+    cr_assert_eq(wait_closed(id, &r), PX_WF_COMPLETED);
+    cr_assert_eq(r.u.i, i, "the accepted signal arrived");
+  }
+  for (int i = 0; i < NRACE; i++) {
+    px_exit(a[i], px_atom_val("kill"));
+    px_exit(b[i], px_atom_val("kill"));
+  }
+}
