@@ -77,6 +77,14 @@ static const char *group_name(int kind) {
 
 enum { CTX_NONE = 0, CTX_RUN, CTX_STEP, CTX_QUERY };
 
+/* Longest wait any command takes (about 100 years): longer ones are cut
+ * to it, so deadline arithmetic never overflows. */
+#define MAX_WAIT_MS (100LL * 366 * 86400000)
+
+static int64_t clamp_wait(int64_t ms) {
+  return ms < 0 ? 0 : ms > MAX_WAIT_MS ? MAX_WAIT_MS : ms;
+}
+
 typedef struct jent {
   uint64_t seq;
   int kind;
@@ -472,10 +480,14 @@ static policy resolve_policy(const px_retry_policy *r) {
   if (!r) r = &z;
   policy p;
   p.max = r->max_attempts ? r->max_attempts : 10;
-  p.initial = r->initial_interval_ms > 0 ? r->initial_interval_ms : 1000;
+  p.initial =
+      r->initial_interval_ms > 0 ? clamp_wait(r->initial_interval_ms) : 1000;
   p.backoff = r->backoff >= 1.0 ? r->backoff : 2.0;
   p.max_interval =
-      r->max_interval_ms > 0 ? r->max_interval_ms : 100 * p.initial;
+      clamp_wait(r->max_interval_ms > 0 ? r->max_interval_ms
+                                        : p.initial > MAX_WAIT_MS / 100
+                                            ? MAX_WAIT_MS
+                                            : 100 * p.initial);
   p.jitter = r->jitter > 0 ? (r->jitter > 1 ? 1 : r->jitter) : 0;
   p.nonretry = r->non_retryable;
   p.nnonretry = r->non_retryable ? r->n_non_retryable : 0;
@@ -505,7 +517,7 @@ static int64_t backoff_ms(px_wf *wf, const policy *p, uint32_t n) {
     double u = (double)(xorshift(&wf->rng) >> 11) / 9007199254740992.0;
     d -= d * p->jitter * u;
   }
-  return (int64_t)d;
+  return d > (double)MAX_WAIT_MS ? MAX_WAIT_MS : (int64_t)d;
 }
 
 static bool is_step_kind(int k) {
@@ -597,7 +609,7 @@ int px_wf_sleep(px_wf *wf, int64_t ms) {
     if (replay_cancel(wf)) return PX_ECANCELLED;
     if (replaying(wf)) return 0;
   } else {
-    deadline = px__wf_now_ms() + (ms > 0 ? ms : 0);
+    deadline = px__wf_now_ms() + clamp_wait(ms);
     rc = append(wf, J_TIMER, px_int(deadline));
     if (rc) return rc;
     if (ms <= 0) return 0;
@@ -695,7 +707,7 @@ int px_wf_signal_recv(px_wf *wf, const char *name, int64_t timeout_ms,
       return rc ? rc : PX_ETIMEDOUT;
     }
     if (timeout_ms > 0) {
-      deadline = px__wf_now_ms() + timeout_ms;
+      deadline = px__wf_now_ms() + clamp_wait(timeout_ms);
       rc = append(wf, J_RECVWAIT,
                   px_arr(2, name ? px_str(name) : px_nil(),
                          px_int(deadline)));

@@ -266,3 +266,30 @@ Test(wf_basic, an_actor_reaches_only_its_tenant) {
   px_val_release(r);
   px_exit(a, px_atom_val("kill"));
 }
+
+/* Absurd durations are cut, not overflowed (UBSan would abort). */
+static int run_huge(px_wf *wf, px_val input, px_val *result) {
+  (void)input;
+  px_wf_set_state(wf, NULL);
+  int rc = px_wf_signal_recv(wf, "x", INT64_MAX, NULL, NULL);
+  *result = px_int(rc);
+  return rc == PX_ECANCELLED ? 0 : rc;
+}
+static int huge_q(px_wf *wf, const char *name, px_val args, px_val *out) {
+  (void)wf;
+  (void)name;
+  (void)args;
+  *out = px_int(1);
+  return 0;
+}
+static const px_workflow_type T_HUGE = {"huge", run_huge, huge_q, 0};
+
+Test(wf_basic, absurd_durations_do_not_overflow) {
+  wf_use(&T_HUGE);
+  cr_assert_eq(px_workflow_start("huge", "h", px_nil(), NULL), 0);
+  wait_query_int("h", "q", 1);
+  cr_assert_eq(px_workflow_cancel("h"), 0);
+  px_val r;
+  cr_assert_eq(wait_closed("h", &r), PX_WF_COMPLETED);
+  cr_assert_eq(r.u.i, PX_ECANCELLED);
+}
