@@ -64,6 +64,9 @@ px__actor *px__external_self(void) {
   a->parent = px_ref_nil();
   a->mb_cap = 0;
   a->mb_policy = PX_MBOX_UNBOUNDED;
+  a->facet = NULL; /* a thread's proxy has no facet and sends plainly */
+  a->fsend = 0;
+  a->fsent = 0;
   if (a->ext) a->ext->nlinks = a->ext->nwatchers = a->ext->nmonitors = 0;
   atomic_store_explicit(&a->external, 1, memory_order_relaxed);
   atomic_store_explicit(&a->ext_wake, 0, memory_order_relaxed);
