@@ -29,6 +29,8 @@
  *     possibly incomplete message they are made again (at least once).
  *   - Everything else runs again during replay: asks, timers, spawns, the
  *     tuple space. Put what must not repeat into px_side_effect.
+ *   - A message a handler takes itself with px_receive is not journaled:
+ *     wrap what it yields in px_side_effect, or it differs at replay.
  *   - A message whose handler ends the actor itself (px_exit_self: a crash
  *     or a stop; a stack overflow) gets a "crash" entry after it and is
  *     not replayed, as Erlang drops the message a process died of (else a
