@@ -21,7 +21,7 @@
 #include "plexspaces/runtime.h"
 #include "store/store_async.h"
 
-/* ---- atoms ----------------------------------------------------------------- */
+/* ---- atoms --------------------------------------------------------------- */
 
 static px__dur_atoms atoms;
 static pthread_once_t atoms_once = PTHREAD_ONCE_INIT;
@@ -43,7 +43,7 @@ const px__dur_atoms *px__dur_a(void) {
   return &atoms;
 }
 
-/* ---- the record ------------------------------------------------------------ */
+/* ---- the record ---------------------------------------------------------- */
 
 static void dur_destroy(px__facet *f) {
   px__durable *d = (px__durable *)f;
@@ -72,7 +72,7 @@ _Noreturn void px__dur_conflict(px__durable *d) {
   __builtin_unreachable();
 }
 
-/* ---- journal writes -------------------------------------------------------- */
+/* ---- journal writes ------------------------------------------------------ */
 
 /* px_store_apply with `held` parked in d->pending meanwhile (see there);
  * returns it in *back. */
@@ -159,7 +159,7 @@ int px__dur_checkpoint(px__durable *d) {
   return 0;
 }
 
-/* ---- the wrapper type ------------------------------------------------------ */
+/* ---- the wrapper type ---------------------------------------------------- */
 
 static int dur_init(px_val args, void **state) {
   px__durable *d = px__dur_self();
@@ -300,7 +300,7 @@ static const px_actor_type *wrapper_of(const px_actor_type *t) {
   return found;
 }
 
-/* ---- API ------------------------------------------------------------------- */
+/* ---- API ----------------------------------------------------------------- */
 
 int px_spawn_durable(const px_actor_type *type, px_val args, const char *id,
                      const px_durable_opts *o, const px_spawn_opts *opts,

@@ -9,7 +9,7 @@
 #include "plexspaces/core.h"
 #include "plexspaces/error.h"
 
-/* ---- reading the journal --------------------------------------------------- */
+/* ---- reading the journal ------------------------------------------------- */
 
 typedef struct reader {
   px__durable *d;
@@ -72,7 +72,7 @@ void px__dur_replay_free(px__durable *d) {
   d->nfx = d->fx_pos = 0;
 }
 
-/* ---- restore and replay ---------------------------------------------------- */
+/* ---- restore and replay -------------------------------------------------- */
 
 static void load_snapshot(px__durable *d) {
   uint64_t seq = 0;
@@ -175,7 +175,7 @@ void px__dur_restore(px__durable *d) {
   px__dur_replay_free(d);
 }
 
-/* ---- side effects ---------------------------------------------------------- */
+/* ---- side effects -------------------------------------------------------- */
 
 int px_side_effect(const char *name, px_effect_fn fn, void *ud, px_val *out) {
   if (!out) return PX_EINVAL;

@@ -43,7 +43,7 @@ static void report(int32_t kind, int32_t k, int64_t a, int64_t b, int64_t c) {
   if (write(c_pipe, &r, sizeof r) != sizeof r) _exit(3);
 }
 
-/* ---- the durable counter ----------------------------------------------------- */
+/* ---- the durable counter ------------------------------------------------- */
 
 typedef struct ctr {
   int64_t last, count, bad;
@@ -110,7 +110,7 @@ static int ctr_decode(px_val v, void *st) {
   return 0;
 }
 
-/* ---- the child --------------------------------------------------------------- */
+/* ---- the child ----------------------------------------------------------- */
 
 static void driver_handle(void *st, const px_message *m) {
   (void)st;
@@ -164,7 +164,7 @@ static _Noreturn void child_main(const char *dir, int every) {
   for (;;) pause();
 }
 
-/* ---- the parent -------------------------------------------------------------- */
+/* ---- the parent ---------------------------------------------------------- */
 
 static int rm_one(const char *p, const struct stat *sb, int flag,
                   struct FTW *ftw) {

@@ -58,7 +58,7 @@ static void dur_teardown(void) {
   tmpdir_free(t_dir);
 }
 
-/* ---- the counter ----------------------------------------------------------- */
+/* ---- the counter --------------------------------------------------------- */
 
 typedef struct counter {
   int64_t n;
@@ -167,7 +167,7 @@ static inline int64_t ask_int(px_ref r, const char *type, px_val payload) {
   return n;
 }
 
-/* ---- exits ------------------------------------------------------------------- */
+/* ---- exits --------------------------------------------------------------- */
 
 static bool match_down(const px_message *m, void *ud) {
   return m->type == px_a()->down_msg &&
@@ -191,7 +191,7 @@ static inline void kill_wait(px_ref r) {
   px_val_release(wait_down(m));
 }
 
-/* ---- the store ----------------------------------------------------------------- */
+/* ---- the store ----------------------------------------------------------- */
 
 static int count_entry(void *ud, uint64_t seq, const char *kind, px_val v,
                        int64_t ts) {

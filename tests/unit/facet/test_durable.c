@@ -131,7 +131,8 @@ Test(durable, interval_checkpoint_on_the_virtual_clock) {
   px_durable_opts o = counter_opts(0);
   o.checkpoint_interval_ms = 100;
   px_ref r = spawn_counter(id, &o);
-  for (int i = 0; i < 3; i++) cr_assert_eq(ask_int(r, "incr", px_int(1)), i + 1);
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(ask_int(r, "incr", px_int(1)), i + 1);
   uint64_t seq;
   px_val snap;
   cr_assert_eq(px_store_snapshot_get(t_st, id, &seq, &snap), PX_ENOTFOUND);
@@ -195,7 +196,7 @@ Test(durable, message_cut_short_by_a_kill_is_replayed) {
   cr_assert_eq(atomic_load(&c_replays), 1);
 }
 
-/* ---- a GenServer, durably ---------------------------------------------------- */
+/* ---- a GenServer, durably ------------------------------------------------ */
 
 static px_gs_result gs_init(px_val args, void **state, px_gs_out *out) {
   (void)args;
@@ -272,7 +273,7 @@ Test(durable, gen_server_counter) {
   cr_assert_eq(px_gen_server_stop(r, px_nil(), 5000), 0);
 }
 
-/* ---- journal show -------------------------------------------------------------- */
+/* ---- journal show -------------------------------------------------------- */
 
 Test(durable, journal_show_prints_snapshots_and_entries) {
   const char *id = "t/ns/counter/show";
