@@ -67,9 +67,9 @@
  * px_step calls only from inside run, on the execution's own coroutine.
  *
  * Retention. A closed execution's journal, inbox and index entry stay in
- * the store until a new execution reuses the id (no expiry yet). There is
- * no continue-as-new yet: an execution's journal, and what run borrows,
- * grow with its commands. */
+ * the store until a new execution reuses the id (no expiry yet). An open
+ * execution's journal, and what run borrows, grow with its commands until
+ * it continues as new (px_wf_continue_as_new). */
 #ifndef PLEXSPACES_WORKFLOW_H
 #define PLEXSPACES_WORKFLOW_H
 
@@ -337,6 +337,20 @@ PX_API int px_wf_signal_recv(px_wf *wf, const char *name, int64_t timeout_ms,
 PX_API int64_t px_wf_now(px_wf *wf);
 /** Deterministic random 64 bits (journaled likewise). */
 PX_API uint64_t px_wf_random(px_wf *wf);
+
+/** Continue-as-new (R-I-19): ends this run and starts the execution over
+ *  with `input` (takes ownership), on a fresh journal, so a long-lived
+ *  execution (an entity loop) does not grow without bound. Call it as
+ *  run's last act: `return px_wf_continue_as_new(wf, next);`. When run
+ *  then returns 0, the journal is replaced by one start entry in one
+ *  durable write and run is called again on a fresh px_wf; signals not
+ *  yet received, a cancel not yet delivered and the pause state carry
+ *  over. The execution stays open throughout (same id; waiters keep
+ *  waiting for the final outcome; a query sent during the hand-over is
+ *  answered by the new run). Returns 0, PX_EINVAL (outside run, or
+ *  called twice), or the execution's failure. If run returns non-zero
+ *  instead, it closes as usual and `input` is dropped. */
+PX_API int px_wf_continue_as_new(px_wf *wf, px_val input);
 
 /* ---- inside run: context (no commands, usable in steps and queries) --- */
 

@@ -691,20 +691,11 @@ int px_workflow_resume_in(const char *tenant, const char *ns,
 
 /* ---- query, status, wait ------------------------------------------------ */
 
-/* args borrowed */
-static int query(const char *tenant, const char *ns, const char *id,
-                 const char *name, px_val args, int64_t timeout_ms,
-                 px_val *out) {
-  if (!out) return PX_EINVAL;
-  *out = px_nil();
-  if (!name) return PX_EINVAL;
-  int src = scope(&tenant, &ns, id);
-  if (src) return src;
-  char *key = key_of(tenant, ns, id);
+/* The actor to ask about an open execution, or why there is none. */
+static int query_target(const char *key, px_ref *actor) {
   pthread_mutex_lock(&G.mu);
   px__wf_entry *e = G.store ? lookup_locked(key) : NULL;
   int rc = 0;
-  px_ref actor = px_ref_nil();
   if (!e) {
     px_wf_status st;
     rc = G.store ? index_get(key, &st, NULL, NULL) : PX_EINVAL;
@@ -712,42 +703,58 @@ static int query(const char *tenant, const char *ns, const char *id,
   } else if (e->type && !e->type->def->query) {
     rc = PX_ENOTSUP;
   } else {
-    actor = e->actor;
-    if (px_ref_is_nil(actor)) rc = PX_ENOPROC;
+    *actor = e->actor;
+    if (px_ref_is_nil(*actor)) rc = PX_ENOPROC;
   }
   pthread_mutex_unlock(&G.mu);
-  free(key);
-  if (rc) return rc;
-  px_val reply;
-  rc = px_ask(actor, px__wf_a()->query,
-              px_arr(2, px_str(name), px_val_retain(args)), timeout_ms,
-              &reply);
-  if (rc == 0) {
-    *out = reply;
-  } else if (rc == PX_EHANDLER) {
-    /* [code, error value] */
-    rc = (int)px_at(reply, 0).u.i;
-    *out = px_val_retain(px_at(reply, 1));
-    px_val_release(reply);
-  } else {
-    px_val_release(reply);
-    if (rc == PX_ENOPROC) {
-      /* Closed while we asked (not found), or its actor died (down). */
-      char *k = key_of(tenant, ns, id);
-      pthread_mutex_lock(&G.mu);
-      if (!lookup_locked(k)) rc = PX_ENOTFOUND;
-      pthread_mutex_unlock(&G.mu);
-      free(k);
-    }
-  }
   return rc;
 }
 
 int px_workflow_query_in(const char *tenant, const char *ns, const char *id,
                          const char *name, px_val args, int64_t timeout_ms,
                          px_val *out) {
-  int rc = query(tenant, ns, id, name, args, timeout_ms, out);
-  px_val_release(args);
+  int rc = !out || !name ? PX_EINVAL : scope(&tenant, &ns, id);
+  if (out) *out = px_nil();
+  if (rc) {
+    px_val_release(args);
+    return rc;
+  }
+  char key[3 * PX__WF_NAME_MAX + 3]; /* the stack: we park below */
+  snprintf(key, sizeof key, "%s/%s/%s", tenant, ns, id);
+  /* args are ours now. The request is kept across the ask for a retry:
+   * a querier killed while parked leaks it (a small value; the store and
+   * the execution are never left half-changed by a query). */
+  px_val req = px_arr(2, px_str(name), args);
+  /* An execution handed to a fresh actor (continue-as-new, a lost journal
+   * seq) while we asked: ask the new one. */
+  for (int tries = 0;; tries++) {
+    px_ref actor = px_ref_nil();
+    rc = query_target(key, &actor);
+    if (rc) break;
+    px_val reply;
+    rc = px_ask(actor, px__wf_a()->query, px_val_retain(req), timeout_ms,
+                &reply);
+    if (rc == 0) {
+      *out = reply;
+      break;
+    }
+    if (rc == PX_EHANDLER) { /* [code, error value] */
+      rc = (int)px_at(reply, 0).u.i;
+      *out = px_val_retain(px_at(reply, 1));
+      px_val_release(reply);
+      break;
+    }
+    px_val_release(reply);
+    if (rc != PX_ENOPROC) break;
+    px_ref now = px_ref_nil();
+    int trc = query_target(key, &now);
+    if (trc) { /* closed meanwhile (not found), or down (no process) */
+      rc = trc;
+      break;
+    }
+    if (px_ref_eq(now, actor) || tries >= 8) break;
+  }
+  px_val_release(req);
   return rc;
 }
 

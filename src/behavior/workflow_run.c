@@ -111,7 +111,13 @@ struct px_wf {
   uint64_t *seen;
   size_t nseen, capseen;
   bool cancel_req, cancel_done, paused;
-  uint64_t pause_seq;
+  uint64_t pause_seq, cancel_seq;
+  /* after a continue-as-new: inbox seqs up to in_skip belong to earlier
+   * runs, except those in the start entry's carry list */
+  uint64_t in_skip;
+  px_val in_carry; /* borrowed from the start entry: an array of seqs */
+  px_val can_input; /* set by px_wf_continue_as_new, owned */
+  bool can;
   /* a sticky failure: PX_ENONDETERMINISM (fail_val says where) or a store
    * error (the execution stops and stays open) */
   int fail_rc;
@@ -181,9 +187,16 @@ static bool seen_add(px_wf *wf, uint64_t seq) {
 
 /* An inbox entry (values borrowed), from the load or a notification;
  * each seq counts once. */
+static bool carried(const px_wf *wf, uint64_t seq) {
+  for (size_t i = 0; i < px_len(wf->in_carry); i++)
+    if ((uint64_t)px_at(wf->in_carry, i).u.i == seq) return true;
+  return false;
+}
+
 static void inbox_add(px_wf *wf, uint64_t seq, const char *kind,
                       px_val name, px_val payload) {
   if (!seen_add(wf, seq)) return;
+  if (seq <= wf->in_skip && !carried(wf, seq)) return; /* an earlier run's */
   if (!strcmp(kind, "signal")) {
     if (wf->npend == wf->cappend) {
       wf->cappend = wf->cappend ? wf->cappend * 2 : 8;
@@ -196,6 +209,7 @@ static void inbox_add(px_wf *wf, uint64_t seq, const char *kind,
     wf->pend[i] = (sig){seq, px_val_retain(name), px_val_retain(payload)};
     wf->npend++;
   } else if (!strcmp(kind, "cancel")) {
+    if (!wf->cancel_req) wf->cancel_seq = seq;
     wf->cancel_req = true;
   } else if (!strcmp(kind, "pause") || !strcmp(kind, "resume")) {
     if (seq > wf->pause_seq) {
@@ -755,6 +769,22 @@ uint64_t px_wf_random(px_wf *wf) {
   return (uint64_t)recorded(wf, J_RANDOM, (int64_t)r);
 }
 
+/* ---- continue-as-new ------------------------------------------------------------ */
+
+int px_wf_continue_as_new(px_wf *wf, px_val input) {
+  if (!wf || wf->ctx != CTX_RUN || wf->can) {
+    px_val_release(input);
+    return PX_EINVAL;
+  }
+  if (wf->fail_rc) {
+    px_val_release(input);
+    return wf->fail_rc;
+  }
+  wf->can = true;
+  wf->can_input = input;
+  return 0;
+}
+
 /* ---- context ------------------------------------------------------------------ */
 
 const char *px_wf_id(px_wf *wf) { return wf ? wf->e->id : NULL; }
@@ -811,6 +841,7 @@ static void wf_free(px_wf *wf) {
   free(wf->early_args);
   free(wf->kept);
   px_val_release(wf->fail_val);
+  px_val_release(wf->can_input);
   free(wf);
 }
 
@@ -846,9 +877,52 @@ static void close_with(px_wf *wf, px_wf_status st, px_val result) {
   free(w);
 }
 
+/* Replaces the journal with a new start entry (the input run handed to
+ * px_wf_continue_as_new) in one apply, then hands the execution to a
+ * fresh actor, which starts run over on it. Inbox entries this run has
+ * seen stay behind, except the signals it did not receive, a cancel it
+ * was not given and the newest pause/resume: they carry over. */
+static void continue_as_new(px_wf *wf) {
+  px__wf_entry *e = wf->e;
+  uint64_t skip = wf->nseen ? wf->seen[wf->nseen - 1] : 0;
+  px_val carry = px_array_new(wf->npend + 2);
+  for (size_t i = 0; i < wf->npend; i++)
+    px_array_push(&carry, px_int((int64_t)wf->pend[i].seq));
+  if (cancel_pending(wf)) px_array_push(&carry, px_int((int64_t)wf->cancel_seq));
+  if (wf->pause_seq) px_array_push(&carry, px_int((int64_t)wf->pause_seq));
+  px_val start = px_map(4, px_str("type"), px_str(wf->def->name),
+                        px_str("input"), wf->can_input, px_str("inbox_skip"),
+                        px_int((int64_t)skip), px_str("inbox_carry"), carry);
+  wf->can_input = px_nil();
+  px_store_op ops[2] = {
+      {.kind = PX_STORE_STREAM_DELETE, .space = e->stream},
+      {.kind = PX_STORE_JOURNAL_APPEND, .space = e->stream, .id = 1,
+       .value = start, .key = JK[J_START]}};
+  wf->parked[0] = start;
+  wf->nparked = 1;
+  int rc = px_store_apply(wf->store, ops, 2);
+  wf->nparked = 0;
+  px_val_release(start);
+  if (rc) {
+    fail(wf, rc, px_strf("continue-as-new failed: %s", px_err_name(rc)));
+    return; /* stays open: a recover replays the old journal */
+  }
+  pthread_mutex_lock(&G.mu);
+  if (px_ref_eq(e->actor, wf->self)) {
+    e->actor = px_ref_nil();
+    px__wf_spawn_locked(e);
+  }
+  pthread_mutex_unlock(&G.mu);
+}
+
 static void run_execution(px_wf *wf) {
   px__wf_entry *e = wf->e;
   int rc = px_store_journal_read(wf->store, e->stream, 0, journal_cb, wf);
+  if (!rc && wf->nj > 0 && wf->j[0].kind == J_START) {
+    px_val skip = px_gets(wf->j[0].v, "inbox_skip");
+    wf->in_skip = px_typeof(skip) == PX_T_INT ? (uint64_t)skip.u.i : 0;
+    wf->in_carry = px_gets(wf->j[0].v, "inbox_carry");
+  }
   if (!rc) rc = px_store_journal_read(wf->store, e->inbox, 0, inbox_cb, wf);
   if (rc) {
     px_log(PX_LOG_ERROR, "workflow", "%s: cannot load: %s", e->key,
@@ -876,6 +950,11 @@ static void run_execution(px_wf *wf) {
     return;
   }
   if (!wf->fail_rc && replaying(wf)) nde(wf, NULL, NULL);
+  if (!wf->fail_rc && rc == 0 && wf->can) {
+    px_val_release(result);
+    continue_as_new(wf);
+    return;
+  }
   if (wf->fail_rc) {
     px_val_release(result);
     result = wf->fail_val;

@@ -408,3 +408,47 @@ Test(wf_msg, signals_racing_with_starts_are_never_lost) {
     px_exit(b[i], px_atom_val("kill"));
   }
 }
+
+/* Continue-as-new: an entity loop that adds "add" signals to a total and
+ * continues as new every 3 of them; "stop" ends it with the total. */
+static _Atomic int64_t can_runs;
+static int run_counter(px_wf *wf, px_val input, px_val *result) {
+  px_wf_set_state(wf, &can_runs);
+  atomic_fetch_add(&can_runs, 1);
+  int64_t total = input.u.i;
+  for (int i = 0; i < 3; i++) {
+    px_val name, payload;
+    int rc = px_wf_signal_recv(wf, NULL, -1, &name, &payload);
+    if (rc) return rc;
+    if (!strcmp(px_str_ptr(name), "stop")) {
+      *result = px_int(total);
+      return 0;
+    }
+    total += payload.u.i;
+  }
+  return px_wf_continue_as_new(wf, px_int(total));
+}
+static const px_workflow_type T_COUNTER = {"counter", run_counter,
+                                           query_state_int, 0};
+
+Test(wf_msg, continue_as_new_keeps_the_journal_short_and_loses_no_signal) {
+  wf_use(&T_COUNTER);
+  cr_assert_eq(px_workflow_start("counter", "cn", px_int(0), NULL), 0);
+  /* a burst: 10 signals, several runs' worth, most pending at the
+   * moment a run continues as new */
+  for (int i = 1; i <= 10; i++)
+    cr_assert_eq(px_workflow_signal("cn", "add", px_int(i)), 0);
+  wait_query_int("cn", "runs", 4); /* 3 + 3 + 3 consumed, parked in run 4 */
+  cr_assert_leq(jlast("cn"), 3, "start + at most 2 receives");
+  wf_crash(NULL); /* and it survives a restart in the middle */
+  wf_recover(1);
+  cr_assert_eq(px_workflow_signal("cn", "add", px_int(100)), 0);
+  cr_assert_eq(px_workflow_signal("cn", "stop", px_nil()), 0);
+  px_val r;
+  cr_assert_eq(wait_closed("cn", &r), PX_WF_COMPLETED);
+  cr_assert_eq(r.u.i, 55 + 100, "every signal counted once");
+  jcount c = jread("cn");
+  cr_assert_eq(jkinds(&c, "start"), 1);
+  cr_assert_leq(c.n, 5, "start, 2 receives, stop's receive, status");
+  jfree(&c);
+}
