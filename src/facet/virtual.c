@@ -156,9 +156,12 @@ int px_virtual_register(const px_actor_type *type, px_val args,
   px__v_wrap_type(vt);
   px_val_release(vt->args);
   vt->args = args;
-  vt->idle_ms = opts->idle_timeout_ms == 0 ? PX_VIRTUAL_IDLE_DEFAULT_MS
-                                           : opts->idle_timeout_ms;
-  vt->max_active = opts->max_active;
+  /* relaxed stores: senders read these without mu (px__v_touch). */
+  __atomic_store_n(&vt->idle_ms,
+                   opts->idle_timeout_ms == 0 ? PX_VIRTUAL_IDLE_DEFAULT_MS
+                                              : opts->idle_timeout_ms,
+                   __ATOMIC_RELAXED);
+  __atomic_store_n(&vt->max_active, opts->max_active, __ATOMIC_RELAXED);
   vt->durable = opts->durable != NULL;
   if (vt->durable) {
     vt->udur = *opts->durable;

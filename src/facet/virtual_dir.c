@@ -168,8 +168,9 @@ static void lru_touch(px__ventry *e) {
 
 void px__v_touch(px__ventry *e) {
   px__vtype *vt = e->scope->vt;
-  if (vt->max_active) lru_touch(e);
-  if (vt->idle_ms >= 0) {
+  /* relaxed: settings change only when the type is registered again. */
+  if (__atomic_load_n(&vt->max_active, __ATOMIC_RELAXED)) lru_touch(e);
+  if (__atomic_load_n(&vt->idle_ms, __ATOMIC_RELAXED) >= 0) {
     uint64_t now = px_clock_ms();
     /* relaxed: the sweeper reads a recent value under mu; a stale one
      * only delays or (by at most a sweep) advances nothing: a message
@@ -600,7 +601,8 @@ int px__v_route(px__vtype *vt, px_atom t, px_atom n, const char *key,
 /* ---- sweeping, explicit deactivation, shutdown --------------------------- */
 
 void px__v_sweep(px__vtype *vt, uint64_t now) {
-  if (vt->idle_ms < 0) return;
+  int64_t idle = __atomic_load_n(&vt->idle_ms, __ATOMIC_RELAXED);
+  if (idle < 0) return;
   for (int i = 0; i < PX__V_STRIPES; i++) {
     /* Stripe by stripe, so activations are not held up for a long scan. */
     pthread_mutex_lock(&vt->mu);
@@ -610,7 +612,7 @@ void px__v_sweep(px__vtype *vt, uint64_t now) {
       for (px__ventry *e = s->b[b]; e; e = e->next) {
         if (e->state != PX__VS_ACTIVE) continue;
         uint64_t last = atomic_load_explicit(&e->last_ms, memory_order_relaxed);
-        if (now >= last && now - last >= (uint64_t)vt->idle_ms)
+        if (now >= last && now - last >= (uint64_t)idle)
           deactivate_locked(vt, e);
       }
     pthread_rwlock_unlock(&s->lk);
