@@ -38,5 +38,6 @@ int bench_ts_durable(void);
 int bench_store_commit(void);
 int bench_dur_append(void);
 int bench_dur_step(void);
+int bench_dur_actor(void);
 
 #endif

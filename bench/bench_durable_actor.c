@@ -5,16 +5,12 @@
  *    by its own driver actor, one ask at a time, 100,000 asks in all. Each
  *    ask is one journal append (group-committed) before the handler runs;
  *    checkpoints every 1000 messages. Compare with dur_append (the same
- *    appends made directly): the facet's own cost is the difference.
- * Register in bench_main.c as {"dur_actor", bench_dur_actor} with the
- * prototype in bench.h. */
+ *    appends made directly): the facet's own cost is the difference. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "bench.h"
 #include "plexspaces/durable.h"
-
-int bench_dur_actor(void);
 
 static long g_per;
 static px_ref g_main;

@@ -56,6 +56,7 @@ static const struct {
     {"store_commit", bench_store_commit},
     {"dur_append", bench_dur_append},
     {"dur_step", bench_dur_step},
+    {"dur_actor", bench_dur_actor},
 };
 
 int main(int argc, char **argv) {
