@@ -118,6 +118,13 @@ PX_API int px_virtual_deactivate(const char *type, const char *key);
 PX_API int px_virtual_deactivate_in(const char *tenant, const char *ns,
                                     const char *type, const char *key);
 
+/** DelayDeactivation (R-H-6), inside an activation: no idle collection
+ *  for at least ms from now. It only extends an earlier delay; a negative
+ *  ms cancels the extension (idle_timeout applies again). The LRU cap and
+ *  explicit deactivation are not affected. Returns 0, or PX_ENOTACTOR
+ *  outside an activation. */
+PX_API int px_virtual_delay_deactivation(int64_t ms);
+
 /** Activations of the type on this node, all scopes: those running plus
  *  those being made or torn down (never more than max_active per scope).
  *  0 for an unknown type. */

@@ -69,6 +69,22 @@ const char *px_virtual_self_id(void) {
   return w ? w->id : NULL;
 }
 
+int px_virtual_delay_deactivation(int64_t ms) {
+  px__vwrap *w = self_wrap();
+  if (!w) return PX_ENOTACTOR;
+  _Atomic(uint64_t) *k = &w->e->keep_until;
+  /* relaxed: only this activation writes it; the sweeper reads it under
+   * mu and a late view only delays by one sweep. */
+  if (ms < 0) {
+    atomic_store_explicit(k, 0, memory_order_relaxed);
+    return 0;
+  }
+  uint64_t until = px_clock_ms() + (uint64_t)ms;
+  if (until > atomic_load_explicit(k, memory_order_relaxed))
+    atomic_store_explicit(k, until, memory_order_relaxed);
+  return 0;
+}
+
 /* ---- the wrapper type ------------------------------------------------------- */
 
 /* args = [entry, epoch, user type, user args] (made by the directory). */

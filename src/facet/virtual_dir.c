@@ -612,7 +612,9 @@ void px__v_sweep(px__vtype *vt, uint64_t now) {
       for (px__ventry *e = s->b[b]; e; e = e->next) {
         if (e->state != PX__VS_ACTIVE) continue;
         uint64_t last = atomic_load_explicit(&e->last_ms, memory_order_relaxed);
-        if (now >= last && now - last >= (uint64_t)idle)
+        uint64_t keep =
+            atomic_load_explicit(&e->keep_until, memory_order_relaxed);
+        if (now >= last && now - last >= (uint64_t)idle && now >= keep)
           deactivate_locked(vt, e);
       }
     pthread_rwlock_unlock(&s->lk);

@@ -66,6 +66,7 @@ typedef struct px__ventry {
   uint64_t stamp;    /* LRU heap key (mu) */
   _Atomic(uint64_t) last_use; /* LRU tick of the last use */
   _Atomic(uint64_t) last_ms;  /* runtime clock of the last activity */
+  _Atomic(uint64_t) keep_until; /* no idle collection before (R-H-6) */
   px_val dead_reason;         /* with dead_early */
   px__vpend *ph, *pt;         /* pending messages, oldest first */
   struct px__ventry *wnext;   /* the scope's wait queue */

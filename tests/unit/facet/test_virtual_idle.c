@@ -110,3 +110,33 @@ Test(virtual_idle, default_is_five_minutes) {
   expect_idle_down(r);
   px_runtime_stop();
 }
+
+Test(virtual_idle, delay_deactivation_extends_then_cancels) {
+  vt_start(true);
+  px_ref r = activate("x");
+  px_val v;
+  cr_assert_eq(px_virtual_ask("counter", "x", px_atom_of("delay"),
+                              px_int(600000), WAIT_MS, &v),
+               0);
+  cr_assert_eq(v.u.i, 0);
+  /* A shorter delay does not shorten it. */
+  cr_assert_eq(px_virtual_ask("counter", "x", px_atom_of("delay"),
+                              px_int(1000), WAIT_MS, &v),
+               0);
+  advance(IDLE + 5000); /* idle, but kept */
+  cr_assert(alive(r));
+  advance(600000 - IDLE);
+  expect_idle_down(r);
+  cr_assert_eq(px_virtual_delay_deactivation(1000), PX_ENOTACTOR);
+  /* A negative delay cancels the extension. */
+  px_ref r2 = activate("y");
+  cr_assert_eq(px_virtual_ask("counter", "y", px_atom_of("delay"),
+                              px_int(600000), WAIT_MS, &v),
+               0);
+  cr_assert_eq(px_virtual_ask("counter", "y", px_atom_of("delay"),
+                              px_int(-1), WAIT_MS, &v),
+               0);
+  advance(IDLE + 1000);
+  expect_idle_down(r2);
+  px_runtime_stop();
+}

@@ -66,6 +66,8 @@ static void counter_handle(void *state, const px_message *m) {
   } else if (!strcmp(t, "start_timer")) {
     px_send_interval(m->payload.u.i, px_self(), px_atom_of("tick"), px_nil());
     px_reply(m, px_nil());
+  } else if (!strcmp(t, "delay")) {
+    px_reply(m, px_int(px_virtual_delay_deactivation(m->payload.u.i)));
   } else if (!strcmp(t, "crash")) {
     px_exit_self(px_atom_val("boom"));
   }
