@@ -22,12 +22,11 @@ static _Atomic(px__vtype *) types[MAX_TYPES];
 static _Atomic(int) ntypes;
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static px__vatoms atoms;
-static _Atomic(bool) atoms_ready;
+static pthread_once_t atoms_once = PTHREAD_ONCE_INIT;
 
 const px__vatoms *px__v_atoms(void) { return &atoms; }
 
-static void intern_atoms(void) {
-  if (atomic_load_explicit(&atoms_ready, memory_order_acquire)) return;
+static void atoms_init(void) {
   atoms.deact = px_atom_of("__px_virtual_deactivate__");
   atoms.sweep = px_atom_of("__px_virtual_sweep__");
   atoms.sync = px_atom_of("__px_virtual_sync__");
@@ -35,8 +34,11 @@ static void intern_atoms(void) {
   atoms.virtual_error = px_atom_of("virtual_error");
   atoms.init_failed = px_atom_of("init_failed");
   atoms.shutdown = px_atom_of("shutdown");
-  atomic_store_explicit(&atoms_ready, true, memory_order_release);
+  atoms.dflt = px_atom_of("default");
 }
+
+/* Atoms live for the process, so once is enough across runtimes. */
+static void intern_atoms(void) { pthread_once(&atoms_once, atoms_init); }
 
 px_val px__v_idle_reason(void) {
   return px_arr(2, px_atomv(atoms.shutdown), px_atomv(atoms.idle));
@@ -85,11 +87,22 @@ static px__vtype *vtype_new(const char *name) {
   return vt;
 }
 
-static bool scope_of(const char *tenant, const char *ns, px_atom *t,
+static void scope_of(const char *tenant, const char *ns, px_atom *t,
                      px_atom *n) {
-  *t = px_atom_of(tenant && *tenant ? tenant : "default");
-  *n = px_atom_of(ns && *ns ? ns : "default");
-  return true;
+  *t = tenant && *tenant ? px_atom_of(tenant) : atoms.dflt;
+  *n = ns && *ns ? px_atom_of(ns) : atoms.dflt;
+}
+
+/* The caller's scope: its identity atoms as they are (no interning on
+ * the send path), "default" for a system actor or a plain thread. */
+static px_atom or_default(px_atom a) {
+  return a && px_atom_len(a) ? a : atoms.dflt;
+}
+
+static void self_scope(px_atom *t, px_atom *n) {
+  px__actor *me = px__current_handler();
+  *t = or_default(me ? me->tenant : NULL);
+  *n = or_default(me ? me->ns : NULL);
 }
 
 static bool key_ok(const char *key, size_t *len) {
@@ -100,7 +113,7 @@ static bool key_ok(const char *key, size_t *len) {
 
 static int eager_activate(px__vtype *vt, const char *const *keys) {
   px_atom t, n;
-  scope_of(px_self_tenant(), px_self_namespace(), &t, &n);
+  self_scope(&t, &n);
   int first = 0;
   for (size_t i = 0; keys && keys[i]; i++) {
     size_t len;
@@ -231,7 +244,7 @@ static px_ref sender(void) {
   return px_in_actor() ? px_self() : px_ref_nil();
 }
 
-int px_virtual_send_in(const char *tenant, const char *ns, const char *type,
+static int send_scoped(px_atom t, px_atom n, const char *type,
                        const char *key, px_atom msg, px_val payload) {
   size_t len;
   px__vtype *vt = registered(type);
@@ -249,18 +262,26 @@ int px_virtual_send_in(const char *tenant, const char *ns, const char *type,
     }
     me->fsent++;
   }
-  px_atom t, n;
-  scope_of(tenant, ns, &t, &n);
   px_ref r;
   bool ready;
   return px__v_route(vt, t, n, key, len, PX__VP_SEND, msg, payload, sender(),
                      0, &r, &ready);
 }
 
+int px_virtual_send_in(const char *tenant, const char *ns, const char *type,
+                       const char *key, px_atom msg, px_val payload) {
+  intern_atoms();
+  px_atom t, n;
+  scope_of(tenant, ns, &t, &n);
+  return send_scoped(t, n, type, key, msg, payload);
+}
+
 int px_virtual_send(const char *type, const char *key, px_atom msg,
                     px_val payload) {
-  return px_virtual_send_in(px_self_tenant(), px_self_namespace(), type, key,
-                            msg, payload);
+  intern_atoms();
+  px_atom t, n;
+  self_scope(&t, &n);
+  return send_scoped(t, n, type, key, msg, payload);
 }
 
 /* What a failed ask's reply says about the cause. */
@@ -278,7 +299,7 @@ static int ask_error(int rc, px_val *reply) {
   return rc;
 }
 
-int px_virtual_ask_in(const char *tenant, const char *ns, const char *type,
+static int ask_scoped(px_atom t, px_atom n, const char *type,
                       const char *key, px_atom msg, px_val payload,
                       int64_t timeout_ms, px_val *reply) {
   *reply = px_nil();
@@ -288,8 +309,6 @@ int px_virtual_ask_in(const char *tenant, const char *ns, const char *type,
     px_val_release(payload);
     return vt ? PX_EINVAL : PX_ENOTFOUND;
   }
-  px_atom t, n;
-  scope_of(tenant, ns, &t, &n);
   /* The ask goes out as a message answered to a promise, so the request
    * can wait in the directory while the caller waits for the answer. */
   px_promise p = px_promise_new();
@@ -306,20 +325,29 @@ int px_virtual_ask_in(const char *tenant, const char *ns, const char *type,
   return rc ? ask_error(rc, reply) : 0;
 }
 
-int px_virtual_ask(const char *type, const char *key, px_atom msg,
-                   px_val payload, int64_t timeout_ms, px_val *reply) {
-  return px_virtual_ask_in(px_self_tenant(), px_self_namespace(), type, key,
-                           msg, payload, timeout_ms, reply);
+int px_virtual_ask_in(const char *tenant, const char *ns, const char *type,
+                      const char *key, px_atom msg, px_val payload,
+                      int64_t timeout_ms, px_val *reply) {
+  intern_atoms();
+  px_atom t, n;
+  scope_of(tenant, ns, &t, &n);
+  return ask_scoped(t, n, type, key, msg, payload, timeout_ms, reply);
 }
 
-int px_virtual_ref_in(const char *tenant, const char *ns, const char *type,
+int px_virtual_ask(const char *type, const char *key, px_atom msg,
+                   px_val payload, int64_t timeout_ms, px_val *reply) {
+  intern_atoms();
+  px_atom t, n;
+  self_scope(&t, &n);
+  return ask_scoped(t, n, type, key, msg, payload, timeout_ms, reply);
+}
+
+static int ref_scoped(px_atom t, px_atom n, const char *type,
                       const char *key, px_ref *out) {
   *out = px_ref_nil();
   size_t len;
   px__vtype *vt = registered(type);
   if (!vt || !key_ok(key, &len)) return vt ? PX_EINVAL : PX_ENOTFOUND;
-  px_atom t, n;
-  scope_of(tenant, ns, &t, &n);
   px_promise p = px_promise_new();
   if (!p.corr) return PX_ENOTACTOR;
   bool ready = false;
@@ -334,25 +362,43 @@ int px_virtual_ref_in(const char *tenant, const char *ns, const char *type,
   return rc;
 }
 
-int px_virtual_ref(const char *type, const char *key, px_ref *out) {
-  return px_virtual_ref_in(px_self_tenant(), px_self_namespace(), type, key,
-                           out);
+int px_virtual_ref_in(const char *tenant, const char *ns, const char *type,
+                      const char *key, px_ref *out) {
+  intern_atoms();
+  px_atom t, n;
+  scope_of(tenant, ns, &t, &n);
+  return ref_scoped(t, n, type, key, out);
 }
 
-int px_virtual_deactivate_in(const char *tenant, const char *ns,
-                             const char *type, const char *key) {
+int px_virtual_ref(const char *type, const char *key, px_ref *out) {
+  intern_atoms();
+  px_atom t, n;
+  self_scope(&t, &n);
+  return ref_scoped(t, n, type, key, out);
+}
+
+static int deactivate_scoped(px_atom t, px_atom n, const char *type,
+                             const char *key) {
   size_t len;
   px__vtype *vt = registered(type);
   if (!vt) return PX_ENOTFOUND;
   if (!key_ok(key, &len)) return PX_EINVAL;
-  px_atom t, n;
-  scope_of(tenant, ns, &t, &n);
   return px__v_deactivate_key(vt, t, n, key, len);
 }
 
+int px_virtual_deactivate_in(const char *tenant, const char *ns,
+                             const char *type, const char *key) {
+  intern_atoms();
+  px_atom t, n;
+  scope_of(tenant, ns, &t, &n);
+  return deactivate_scoped(t, n, type, key);
+}
+
 int px_virtual_deactivate(const char *type, const char *key) {
-  return px_virtual_deactivate_in(px_self_tenant(), px_self_namespace(), type,
-                                  key);
+  intern_atoms();
+  px_atom t, n;
+  self_scope(&t, &n);
+  return deactivate_scoped(t, n, type, key);
 }
 
 size_t px_virtual_active_count(const char *type) {

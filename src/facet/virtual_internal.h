@@ -130,7 +130,8 @@ typedef struct px__vwrap {
 } px__vwrap;
 
 typedef struct px__vatoms {
-  px_atom deact, sweep, sync, idle, virtual_error, init_failed, shutdown;
+  px_atom deact, sweep, sync, idle, virtual_error, init_failed, shutdown,
+      dflt;
 } px__vatoms;
 const px__vatoms *px__v_atoms(void);
 /* A new [shutdown, idle]. */

@@ -306,3 +306,29 @@ Test(virtual, bad_input) {
   cr_assert_eq(px_virtual_register(&counter_type, px_nil(), NULL),
                PX_ESTOPPED);
 }
+
+/* An actor's own tenant and namespace scope its virtual calls. */
+static void caller_handle(void *state, const px_message *m) {
+  (void)state;
+  px_val r;
+  int rc = px_virtual_ask("counter", "z", px_atom_of("id"), px_nil(), WAIT_MS,
+                          &r);
+  px_reply(m, rc ? px_int(rc) : r);
+}
+
+static const px_actor_type caller_type = {.name = "caller",
+                                          .handle = caller_handle};
+
+Test(virtual, the_callers_identity_is_the_scope) {
+  vt_start(false);
+  reg(NULL);
+  px_spawn_opts so = {.tenant = "acme", .ns = "prod"};
+  px_ref c;
+  cr_assert_eq(px_spawn(&caller_type, px_nil(), &so, &c), 0);
+  px_val r;
+  cr_assert_eq(px_ask(c, px_atom_of("go"), px_nil(), WAIT_MS, &r), 0);
+  cr_assert_eq(px_typeof(r), PX_T_STR);
+  cr_assert_str_eq(px_str_ptr(r), "acme/prod/counter/z");
+  px_val_release(r);
+  px_runtime_stop();
+}
