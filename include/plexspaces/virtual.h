@@ -21,6 +21,12 @@
  * activation receives from another actor, keeps it alive. Its own
  * outgoing calls and its timer ticks (messages from the runtime) do not.
  *
+ * Calls between activations are non-reentrant (R-H-13): A asking B while
+ * B asks A waits until an ask times out. With max_active, the same holds
+ * for a chain of asks among more keys of one scope than the cap: the new
+ * activation waits for the least recently used one, which may be a
+ * caller parked in the chain.
+ *
  * Threads: every function may be called from a handler or from any other
  * thread. Inside an activation, px_self_state() returns the facet's
  * wrapper, not the type's state: use the state passed to handle. */
