@@ -259,12 +259,14 @@ static char *make_id(px__ventry *e) {
   return id;
 }
 
-static int finish(px__vtype *vt, px__ventry *e, int rc, px_ref ref);
+static int finish(px__vtype *vt, px__ventry *e, int rc, px_ref ref,
+                  px__ventry **next, uint32_t *next_epoch);
 
 /* Spawns the activation of e, which is ACTIVATING with `epoch`, and
- * records the outcome. No lock may be held: a durable spawn reads the
- * store. */
-static int activate(px__vtype *vt, px__ventry *e, uint32_t epoch) {
+ * records the outcome; *next gets the waiter a failed activation's slot
+ * went to. No lock may be held: a durable spawn reads the store. */
+static int spawn_one(px__vtype *vt, px__ventry *e, uint32_t epoch,
+                     px__ventry **next, uint32_t *next_epoch) {
   pthread_mutex_lock(&vt->mu);
   px_val args = px_arr(4, px_int((int64_t)(intptr_t)e), px_int(epoch),
                        px_int((int64_t)(intptr_t)vt->user),
@@ -285,7 +287,22 @@ static int activate(px__vtype *vt, px__ventry *e, uint32_t epoch) {
   } else {
     rc = px_spawn(wt, args, &o, &ref);
   }
-  return finish(vt, e, rc, ref);
+  return finish(vt, e, rc, ref, next, next_epoch);
+}
+
+/* Activates e and then, in a loop rather than by recursion (a stopping
+ * runtime fails every spawn, one waiter after another), the waiters
+ * whose turn a failed activation passed on. Returns e's outcome. */
+static int activate(px__vtype *vt, px__ventry *e, uint32_t epoch) {
+  px__ventry *next = NULL;
+  uint32_t ne = 0;
+  int rc = spawn_one(vt, e, epoch, &next, &ne);
+  while (next) {
+    px__ventry *w = next;
+    next = NULL;
+    spawn_one(vt, w, ne, &next, &ne);
+  }
+  return rc;
 }
 
 static void deactivate_locked(px__vtype *vt, px__ventry *e);
@@ -332,7 +349,8 @@ static px__ventry *after_leave(px__vtype *vt, px__vscope *sc,
   return next;
 }
 
-static int finish(px__vtype *vt, px__ventry *e, int rc, px_ref ref) {
+static int finish(px__vtype *vt, px__ventry *e, int rc, px_ref ref,
+                  px__ventry **next, uint32_t *next_epoch) {
   pthread_mutex_lock(&vt->mu);
   px__vstripe *s = stripe_of(vt, e->hash);
   px__vscope *sc = e->scope;
@@ -362,10 +380,8 @@ static int finish(px__vtype *vt, px__ventry *e, int rc, px_ref ref) {
         fail_pending(e, r);
         remove_locked(vt, e);
         pthread_rwlock_unlock(&s->lk);
-        uint32_t ne = 0;
-        px__ventry *next = after_leave(vt, sc, &ne);
+        *next = after_leave(vt, sc, next_epoch);
         pthread_mutex_unlock(&vt->mu);
-        if (next) activate(vt, next, ne);
         return 0;
       }
     }
@@ -381,10 +397,8 @@ static int finish(px__vtype *vt, px__ventry *e, int rc, px_ref ref) {
   px_val_release(reason);
   remove_locked(vt, e);
   pthread_rwlock_unlock(&s->lk);
-  uint32_t ne = 0;
-  px__ventry *next = after_leave(vt, sc, &ne);
+  *next = after_leave(vt, sc, next_epoch);
   pthread_mutex_unlock(&vt->mu);
-  if (next) activate(vt, next, ne);
   return rc;
 }
 

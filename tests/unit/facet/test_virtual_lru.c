@@ -101,3 +101,28 @@ Test(virtual_lru, never_more_than_the_cap_under_load) {
   cr_assert_eq(px_virtual_active_count("counter"), 10);
   px_runtime_stop();
 }
+
+/* Thousands of keys wait behind a busy activation; the runtime stops:
+ * every waiter's activation fails in turn (a loop, not a recursion on the
+ * exiting actor's stack) and nothing leaks. */
+Test(virtual_lru, stop_with_thousands_waiting) {
+  vt_start(false);
+  reg_cap(1);
+  cr_assert_eq(ask_int("counter", "busy", "inc"), 1);
+  cr_assert_eq(
+      px_virtual_send("counter", "busy", px_atom_of("hang"), px_nil()), 0);
+  for (int i = 0; i < 5000; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "w%d", i);
+    cr_assert_eq(px_virtual_send("counter", k, px_atom_of("inc"),
+                                 px_str("a payload that must be freed")),
+                 0);
+  }
+  cr_assert_eq(px_virtual_active_count("counter"), 1);
+  px_val r;
+  cr_assert_eq(px_virtual_ask("counter", "w0", px_atom_of("get"), px_nil(), 0,
+                              &r),
+               PX_ETIMEDOUT);
+  px_runtime_stop();
+  cr_assert_eq(atomic_load(&g_inits), 1);
+}

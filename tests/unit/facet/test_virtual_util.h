@@ -40,6 +40,12 @@ static int counter_init(px_val args, void **state) {
   return 0;
 }
 
+static bool match_none(const px_message *m, void *ud) {
+  (void)m;
+  (void)ud;
+  return false;
+}
+
 static void counter_handle(void *state, const px_message *m) {
   counter *c = state;
   const char *t = px_atom_name(m->type);
@@ -68,6 +74,9 @@ static void counter_handle(void *state, const px_message *m) {
     px_reply(m, px_nil());
   } else if (!strcmp(t, "delay")) {
     px_reply(m, px_int(px_virtual_delay_deactivation(m->payload.u.i)));
+  } else if (!strcmp(t, "hang")) { /* parks until killed */
+    px_message *never;
+    px_receive(match_none, NULL, -1, &never);
   } else if (!strcmp(t, "crash")) {
     px_exit_self(px_atom_val("boom"));
   }
