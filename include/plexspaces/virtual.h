@@ -64,11 +64,18 @@ typedef struct px_virtual_opts {
                                      at any time */
   const px_durable_opts *durable; /* NULL: state is volatile (lost at
                                      deactivation); copied */
+  const char *name;               /* register under this name instead of
+                                     type->name (required for a GenServer:
+                                     px_gen_server_type() is one type) */
 } px_virtual_opts;
 
-/** Registers a virtual type under type->name. `type` must outlive the
- *  runtime; `args` (taken) are the init args of every activation (each
- *  activation's init borrows them). opts may be NULL for the defaults.
+/** Registers a virtual type under type->name (or opts->name). `type` must
+ *  outlive the runtime; `args` (taken) are the init args of every
+ *  activation (each activation's init borrows them). opts may be NULL for
+ *  the defaults. A GenServer is registered as px_gen_server_type() with
+ *  px_gen_server_args(gs, args) and a name: asks are its calls, sends its
+ *  infos; a deactivation is an orderly stop (its terminate runs with
+ *  [shutdown, idle]), and durable encode/decode get the user's state.
  *  Returns 0, PX_EINVAL (no name or handle, bad options), PX_EEXIST (the
  *  name is registered), PX_ESTOPPED (no runtime), or an activation error
  *  of an eager key (the type stays registered). */

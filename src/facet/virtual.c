@@ -10,6 +10,7 @@
 #include "core/mem.h"
 #include "facet/virtual_internal.h"
 #include "plexspaces/core.h"
+#include "plexspaces/gen_server.h"
 #include "plexspaces/runtime.h"
 
 #define MAX_TYPES 256
@@ -35,6 +36,7 @@ static void atoms_init(void) {
   atoms.init_failed = px_atom_of("init_failed");
   atoms.shutdown = px_atom_of("shutdown");
   atoms.dflt = px_atom_of("default");
+  atoms.gen_stop = px_atom_of("__gen_stop__");
 }
 
 /* Atoms live for the process, so once is enough across runtimes. */
@@ -134,7 +136,8 @@ int px_virtual_register(const px_actor_type *type, px_val args,
                         const px_virtual_opts *opts) {
   static const px_virtual_opts none;
   if (!opts) opts = &none;
-  if (!type || !type->name || !*type->name || !type->handle ||
+  const char *name = opts->name ? opts->name : type ? type->name : NULL;
+  if (!type || !name || !*name || !type->handle ||
       (opts->activation != PX_ACTIVATE_LAZY &&
        opts->activation != PX_ACTIVATE_EAGER) ||
       (opts->durable && (!opts->durable->store || !opts->durable->encode ||
@@ -148,7 +151,7 @@ int px_virtual_register(const px_actor_type *type, px_val args,
   }
   intern_atoms();
   pthread_mutex_lock(&reg_mu);
-  px__vtype *vt = px__v_find(type->name);
+  px__vtype *vt = px__v_find(name);
   if (vt && atomic_load_explicit(&vt->registered, memory_order_relaxed)) {
     pthread_mutex_unlock(&reg_mu);
     px_val_release(args);
@@ -161,11 +164,12 @@ int px_virtual_register(const px_actor_type *type, px_val args,
     return PX_ERANGE;
   }
   bool fresh = !vt;
-  if (fresh) vt = vtype_new(type->name);
+  if (fresh) vt = vtype_new(name);
   /* A re-registration reuses the record: activations of the old one may
    * still be exiting; each carries the user type it was made with. */
   pthread_mutex_lock(&vt->mu);
   vt->user = type;
+  vt->gen_server = type == px_gen_server_type();
   px__v_wrap_type(vt);
   px_val_release(vt->args);
   vt->args = args;

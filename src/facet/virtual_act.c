@@ -4,9 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actor/facet.h"
 #include "core/mem.h"
 #include "facet/virtual_internal.h"
 #include "plexspaces/core.h"
+#include "plexspaces/durable.h"
+#include "plexspaces/gen_server.h"
 #include "plexspaces/runtime.h"
 
 /* ---- self table -------------------------------------------------------------
@@ -95,6 +98,7 @@ static int w_init(px_val args, void **state) {
   w->vt = e->scope->vt;
   w->epoch = (uint32_t)px_at(args, 1).u.i;
   w->user = (const px_actor_type *)(intptr_t)px_at(args, 2).u.i;
+  w->gen_server = w->user == px_gen_server_type();
   w->self = px_self();
   px__vscope *sc = e->scope;
   const char *t = px_atom_name(sc->tenant), *n = px_atom_name(sc->ns);
@@ -121,6 +125,19 @@ static void w_handle(void *state, const px_message *msg) {
       px_typeof(msg->payload) == PX_T_INT &&
       msg->payload.u.i == (int64_t)w->epoch) {
     /* Everything the directory sent before it is handled: go. */
+    if (w->vt->durable) {
+      int rc = px_durable_checkpoint();
+      if (rc)
+        px_log(PX_LOG_WARN, "virtual", "%s: checkpoint at deactivation: %s",
+               w->id, px_strerror(rc));
+    }
+    if (w->gen_server && !w->stop_msg) {
+      /* An orderly stop, so the server's terminate runs; the message is
+       * kept in the record (freed at exit): the handler does not return. */
+      w->stop_msg = px__message_new(px__v_atoms()->gen_stop,
+                                    px__v_idle_reason(), 0);
+      w->user->handle(w->ustate, w->stop_msg);
+    }
     px_exit_self(px__v_idle_reason());
   }
   /* R-H-5: a message from someone counts as activity; a timer tick (from
@@ -137,6 +154,7 @@ static void w_terminate(void *state, px_val reason) {
   if (slot) atomic_store_explicit(slot, NULL, memory_order_relaxed);
   /* Last: the directory may free the entry or start the next activation. */
   px__v_exited(w->vt, w->e, w->epoch, reason, w->inited);
+  if (w->stop_msg) px_message_free(w->stop_msg);
   free(w->id);
   free(w);
 }
@@ -151,14 +169,18 @@ void px__v_wrap_type(px__vtype *vt) {
 
 /* The durability facet encodes the state init made, which is our record:
  * hand the user's own state to the user's functions. */
+static void *user_state(const px__vwrap *w) {
+  return w->gen_server ? px_gen_server_user_state(w->ustate) : w->ustate;
+}
+
 px_val px__v_encode(const void *state) {
   const px__vwrap *w = state;
-  return w->vt->udur.encode(w->ustate);
+  return w->vt->udur.encode(user_state(w));
 }
 
 int px__v_decode(px_val saved, void *state) {
   px__vwrap *w = state;
-  return w->vt->udur.decode(saved, w->ustate);
+  return w->vt->udur.decode(saved, user_state(w));
 }
 
 /* ---- the idle sweeper -----------------------------------------------------

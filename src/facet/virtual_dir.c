@@ -409,7 +409,7 @@ static void deactivate_locked(px__vtype *vt, px__ventry *e) {
   heap_remove(e->scope, e);
   e->state = PX__VS_DEACTIVATING;
   e->scope->ndeact++;
-  if (vt->durable) {
+  if (vt->durable && !vt->gen_server) {
     /* The facet checkpoints, then exits with the reason. Its request as a
      * signal rather than px_durable_deactivate: a send from a replaying
      * handler (an eviction it caused) would be muted. A dead ref is
@@ -417,6 +417,8 @@ static void deactivate_locked(px__vtype *vt, px__ventry *e) {
     px__signal(e->ref, PX__MK_USER, px_ref_nil(), px__dur_a()->deactivate,
                px__v_idle_reason(), 0, 0);
   } else {
+    /* Ours: the wrapper checkpoints a durable GenServer itself and stops
+     * it in order (see w_handle). */
     px__signal(e->ref, PX__MK_USER, px_ref_nil(), px__v_atoms()->deact,
                px_int(e->epoch), 0, 0);
   }

@@ -108,6 +108,7 @@ typedef struct px__vtype {
   int64_t idle_ms; /* < 0: never */
   size_t max_active;
   bool durable;
+  bool gen_server;      /* user == px_gen_server_type() */
   px_durable_opts udur; /* the user's */
   px_durable_opts wdur; /* encode/decode unwrap the activation record */
   px_ref sweeper;
@@ -127,11 +128,13 @@ typedef struct px__vwrap {
   px_ref self;
   char *id;  /* "tenant/ns/type/key" */
   char *key; /* into id */
+  bool gen_server;
+  px_message *stop_msg; /* a GenServer's orderly stop, freed at exit */
 } px__vwrap;
 
 typedef struct px__vatoms {
   px_atom deact, sweep, sync, idle, virtual_error, init_failed, shutdown,
-      dflt;
+      dflt, gen_stop;
 } px__vatoms;
 const px__vatoms *px__v_atoms(void);
 /* A new [shutdown, idle]. */
