@@ -170,7 +170,8 @@ int px_virtual_register(const px_actor_type *type, px_val args,
   pthread_mutex_lock(&vt->mu);
   vt->user = type;
   vt->gen_server = type == px_gen_server_type();
-  px__v_wrap_type(vt);
+  /* Running activations read the wrapper type: it is made once. */
+  if (fresh) px__v_wrap_type(vt);
   px_val_release(vt->args);
   vt->args = args;
   /* relaxed stores: senders read these without mu (px__v_touch). */

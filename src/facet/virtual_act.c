@@ -90,7 +90,9 @@ int px_virtual_delay_deactivation(int64_t ms) {
 
 /* ---- the wrapper type ------------------------------------------------------- */
 
-/* args = [entry, epoch, user type, user args] (made by the directory). */
+/* args = [entry, epoch, user type, user args, durable] (made by the
+ * directory under the type's mu: a later registration changes the type,
+ * not this activation). */
 static int w_init(px_val args, void **state) {
   px__ventry *e = (px__ventry *)(intptr_t)px_at(args, 0).u.i;
   px__vwrap *w = px__xcalloc(1, sizeof *w);
@@ -99,6 +101,7 @@ static int w_init(px_val args, void **state) {
   w->epoch = (uint32_t)px_at(args, 1).u.i;
   w->user = (const px_actor_type *)(intptr_t)px_at(args, 2).u.i;
   w->gen_server = w->user == px_gen_server_type();
+  w->durable = px_at(args, 4).u.b;
   w->self = px_self();
   px__vscope *sc = e->scope;
   const char *t = px_atom_name(sc->tenant), *n = px_atom_name(sc->ns);
@@ -125,7 +128,7 @@ static void w_handle(void *state, const px_message *msg) {
       px_typeof(msg->payload) == PX_T_INT &&
       msg->payload.u.i == (int64_t)w->epoch) {
     /* Everything the directory sent before it is handled: go. */
-    if (w->vt->durable) {
+    if (w->durable) {
       int rc = px_durable_checkpoint();
       if (rc)
         px_log(PX_LOG_WARN, "virtual", "%s: checkpoint at deactivation: %s",

@@ -268,10 +268,10 @@ static int finish(px__vtype *vt, px__ventry *e, int rc, px_ref ref,
 static int spawn_one(px__vtype *vt, px__ventry *e, uint32_t epoch,
                      px__ventry **next, uint32_t *next_epoch) {
   pthread_mutex_lock(&vt->mu);
-  px_val args = px_arr(4, px_int((int64_t)(intptr_t)e), px_int(epoch),
-                       px_int((int64_t)(intptr_t)vt->user),
-                       px_val_retain(vt->args));
   bool durable = vt->durable;
+  px_val args = px_arr(5, px_int((int64_t)(intptr_t)e), px_int(epoch),
+                       px_int((int64_t)(intptr_t)vt->user),
+                       px_val_retain(vt->args), px_bool(durable));
   px_durable_opts d = vt->wdur;
   const px_actor_type *wt = &vt->wtype;
   pthread_mutex_unlock(&vt->mu);

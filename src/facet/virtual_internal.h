@@ -103,7 +103,8 @@ typedef struct px__vtype {
   _Atomic(bool) registered;
   /* Read by activators under mu (a re-registration changes them). */
   const px_actor_type *user;
-  px_actor_type wtype; /* the wrapper every activation runs */
+  px_actor_type wtype; /* the wrapper every activation runs (made at the
+                          first registration, then only read) */
   px_val args;
   int64_t idle_ms; /* < 0: never */
   size_t max_active;
@@ -128,7 +129,7 @@ typedef struct px__vwrap {
   px_ref self;
   char *id;  /* "tenant/ns/type/key" */
   char *key; /* into id */
-  bool gen_server;
+  bool gen_server, durable;
   px_message *stop_msg; /* a GenServer's orderly stop, freed at exit */
 } px__vwrap;
 
