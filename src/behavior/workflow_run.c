@@ -9,7 +9,8 @@
  * stack outlives a kill.
  *
  * Journal entries (stream "wf/<key>", kind -> value):
- *   start    {type, input}                 seq 1, written by start
+ *   start    {type, input [, inbox_skip, inbox_carry]}  seq 1, written by
+ *            start, or by a continue-as-new (which replaces the journal)
  *   step     [name, result]                a step that succeeded
  *   stepfail [name, code, error, attempts] a step that gave up
  *   attempt  [name, attempt, code, error, due]  a failed attempt with a
