@@ -14,9 +14,8 @@
  *
  * TTL: an entry with an expiry is invisible to every read (get, list, ttl,
  * cas, incr) from the millisecond it expires, on the wall clock. Its row
- * stays on disk until the key is written or deleted again (the store has
- * no expiry sweep yet), so an expired key costs disk space, never a wrong
- * answer.
+ * is deleted by the store's writer when it is idle after work (at most
+ * once a second), or when the key is written or deleted again.
  *
  * The WASM host-kv functions map onto these: kv-get gives an empty payload
  * for PX_ENOTFOUND, kv-delete is px_kv_delete (idempotent), kv-cas with an
