@@ -452,3 +452,33 @@ Test(wf_msg, continue_as_new_keeps_the_journal_short_and_loses_no_signal) {
   cr_assert_leq(c.n, 5, "start, 2 receives, stop's receive, status");
   jfree(&c);
 }
+
+/* A cancel that comes before run's first command: that command returns
+ * PX_ECANCELLED; a zero sleep after it is a journaled no-op. */
+static _Atomic int first_rc;
+static int run_first(px_wf *wf, px_val input, px_val *result) {
+  (void)input;
+  (void)result;
+  px_val go;
+  /* wait until the test has cancelled: its signal comes after the cancel */
+  int rc = px_wf_signal_recv(wf, "after-cancel", -1, NULL, &go);
+  atomic_store(&first_rc, rc);
+  if (rc != PX_ECANCELLED) return PX_EINVAL;
+  rc = px_wf_sleep(wf, 0);
+  return rc == 0 ? PX_ECANCELLED : rc;
+}
+static const px_workflow_type T_FIRST = {"first", run_first, NULL, 0};
+
+Test(wf_msg, cancel_before_the_first_wait_is_delivered_there) {
+  wf_use(&T_FIRST);
+  cr_assert_eq(px_workflow_start("first", "f", px_nil(), NULL), 0);
+  cr_assert_eq(px_workflow_cancel("f"), 0);
+  cr_assert_eq(px_workflow_signal("f", "after-cancel", px_nil()), 0);
+  cr_assert_eq(wait_closed("f", NULL), PX_WF_CANCELLED);
+  cr_assert_eq(atomic_load(&first_rc), PX_ECANCELLED);
+  jcount c = jread("f");
+  cr_assert_eq(jkinds(&c, "cancel"), 1);
+  cr_assert_eq(jkinds(&c, "timer"), 1, "the zero sleep is journaled");
+  cr_assert_eq(jkinds(&c, "recv"), 0, "the receive was cancelled");
+  jfree(&c);
+}

@@ -150,3 +150,34 @@ Test(wf_retry, crash_in_a_backoff_resumes_at_the_next_attempt) {
   cr_assert_eq(atomic_load(&calls), 3, "attempt 3 ran once, after the crash");
   cr_assert_eq(atomic_load(&last_attempt), 3);
 }
+
+/* Jitter shortens each wait by up to its fraction, never lengthens it. */
+static int run_jitter(px_wf *wf, px_val input, px_val *result) {
+  (void)input;
+  px_retry_policy p = {.max_attempts = 2, .initial_interval_ms = 1000,
+                       .jitter = 0.5};
+  px_val v;
+  int rc = px_step(wf, "flaky", flaky, NULL, &p, &v);
+  *result = px_val_retain(v);
+  return rc;
+}
+static const px_workflow_type T_JITTER = {"jitter", run_jitter, q_calls, 0};
+
+Test(wf_retry, jitter_shortens_the_wait_within_its_fraction) {
+  wf_use(&T_JITTER);
+  atomic_store(&fail_times, 1);
+  atomic_store(&fail_code, PX_EIO);
+  int64_t base = px__wf_now_ms() - (int64_t)px_clock_ms();
+  cr_assert_eq(px_workflow_start("jitter", "j", px_nil(), NULL), 0);
+  wait_query_int("j", "calls", 1);
+  jcount c = jread("j");
+  int64_t due = -1;
+  for (size_t i = 0; i < c.n; i++)
+    if (!strcmp(c.kinds[i], "attempt")) due = px_at(c.vals[i], 4).u.i;
+  jfree(&c);
+  cr_assert_geq(due - base, 500, "due %lld", (long long)(due - base));
+  cr_assert_leq(due - base, 1000, "due %lld", (long long)(due - base));
+  cr_assert_eq(px_clock_advance(1000), 0);
+  cr_assert_eq(wait_closed("j", NULL), PX_WF_COMPLETED);
+  cr_assert_eq(atomic_load(&calls), 2);
+}
