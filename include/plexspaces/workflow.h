@@ -133,7 +133,8 @@ typedef struct px_workflow_type {
  *  stay open until px_runtime_stop. Registering the same definition again
  *  is a no-op; another definition under a taken name is PX_EEXIST. Does
  *  not resume anything: call px_workflow_recover once the types are in.
- *  Errors: PX_EINVAL (NULL, no name, no run, no runtime). */
+ *  Call it after px_runtime_start (px_runtime_stop forgets every
+ *  registration). Errors: PX_EINVAL (NULL, no name, no run). */
 PX_API int px_workflow_register(const px_workflow_type *t, px_store *s);
 
 /** Resumes every open execution of a registered type that has no live
@@ -167,8 +168,9 @@ typedef struct px_wf_start_opts {
 } px_wf_start_opts;
 
 /** Starts an execution of `type` (registered) with id `id` and `input`
- *  (journaled; takes ownership of it, also on errors). Returns once the start is durable; the run goes
- *  on asynchronously. opts may be NULL (defaults above). Errors:
+ *  (journaled; takes ownership of it, also on errors). Returns once the
+ *  start is durable; the run goes on asynchronously. opts may be NULL
+ *  (defaults above). Errors:
  *  PX_EINVAL (bad id: empty, over 200 bytes, or containing '/' or NUL),
  *  PX_ENOTFOUND (type not registered), PX_EEXIST (see the policies),
  *  PX_EIO and other store errors (nothing started), PX_ESTOPPED (the
@@ -180,24 +182,23 @@ PX_API int px_workflow_start_in(const char *tenant, const char *ns,
 
 /* ---- messages -------------------------------------------------------- */
 
-/** Signals an open execution (R-I-14): `name` (non-empty) and `payload`
- *  (takes ownership, also on errors) are appended to its inbox and durable when this returns; run
- *  receives them with px_wf_signal_recv, in inbox order. Works while the
- *  execution is down. Errors: PX_ENOTFOUND (no such execution, or it is
- *  closed, T-I-11), PX_EINVAL, store errors. A signal sent while the
- *  execution's start is still being written waits for it. A signal that
- *  races with the execution closing is recorded but never received. */
+/** Signals an open execution (R-I-14): `name` (non-empty) and `payload` (takes
+ *  ownership, also on errors) are appended to its inbox and are durable when
+ *  this returns; run receives them with px_wf_signal_recv, in inbox order.
+ *  Works while the execution is down. Errors: PX_ENOTFOUND (no such execution,
+ *  or it is closed, T-I-11), PX_EINVAL, store errors. A signal sent while the
+ *  execution's start is still being written waits for it. A signal that races
+ *  with the execution closing is recorded but never received. */
 PX_API int px_workflow_signal_in(const char *tenant, const char *ns,
                                  const char *id, const char *name,
                                  px_val payload);
 
 /** Queries an open execution (R-I-15) with `args` (takes ownership; the
- *  callback borrows them): the type's query callback answers once run is
- *  parked in a wait. Waits up to timeout_ms (-1 =
- *  forever). Returns 0 with *out (new), the callback's negative code with
- *  *out its error value, PX_ENOTSUP (the type has no query), PX_ENOTFOUND
- *  (no such open execution), PX_ENOPROC (open but down: not recovered),
- *  PX_ETIMEDOUT. Never journaled. */
+ *  callback borrows them): the type's query callback answers once run is parked
+ *  in a wait. Waits up to timeout_ms (-1 = forever). Returns 0 with *out (new),
+ *  the callback's negative code with *out its error value, PX_ENOTSUP (the type
+ *  has no query), PX_ENOTFOUND (no such open execution), PX_ENOPROC (open but
+ *  down: not recovered), PX_ETIMEDOUT. Never journaled. */
 PX_API int px_workflow_query_in(const char *tenant, const char *ns,
                                 const char *id, const char *name,
                                 px_val args, int64_t timeout_ms,
@@ -304,16 +305,16 @@ typedef struct px_retry_policy {
 typedef int (*px_step_fn)(px_wf *wf, void *ud, px_val *out);
 
 /** Runs `name` (non-empty) once, exactly: on replay returns the journaled
- *  outcome without calling fn. Failed attempts are retried per `retry`
- *  (NULL = defaults); each failed attempt and its next due time is
- *  journaled, so a crash mid-retry resumes at the right attempt and
- *  waits out the original backoff. Returns 0 with *out, or PX_EFAILED
- *  once the attempts are exhausted or the error is not retryable, with
- *  *out the last error value (or, when fn gave none, a string "ENAME:
- *  message"); the failure is journaled too. Also the command errors above
- *  (*out nil). *out is borrowed from the execution (valid until run
- *  returns; retain it to return it as run's result); out may be NULL. Step names are the
- *  identity replay checks: use the same name for the same step. */
+ *  outcome without calling fn. Failed attempts are retried per `retry` (NULL =
+ *  defaults); each failed attempt and its next due time is journaled, so a
+ *  crash mid-retry resumes at the right attempt and waits out the original
+ *  backoff. Returns 0 with *out, or PX_EFAILED once the attempts are exhausted
+ *  or the error is not retryable, with *out the last error value (or, when fn
+ *  gave none, a string "ENAME: message"); the failure is journaled too. Also
+ *  the command errors above (*out nil). *out is borrowed from the execution
+ *  (valid until run returns; retain it to return it as run's result); out may
+ *  be NULL. Step names are the identity replay checks: use the same name for
+ *  the same step. */
 PX_API int px_step(px_wf *wf, const char *name, px_step_fn fn, void *ud,
                    const px_retry_policy *retry, px_val *out);
 
@@ -323,12 +324,12 @@ PX_API int px_step(px_wf *wf, const char *name, px_step_fn fn, void *ud,
  *  meanwhile. 0 or PX_ECANCELLED (or the command errors). */
 PX_API int px_wf_sleep(px_wf *wf, int64_t ms);
 
-/** Receives the oldest unconsumed signal named `name` (NULL: any). Waits
- *  up to timeout_ms (-1 = forever, 0 = only what has arrived); a positive
- *  timeout is a durable deadline like px_wf_sleep's. On 0, *name_out (may
- *  be NULL) and *payload (may be NULL) are set, borrowed like px_step's
- *  result. PX_ETIMEDOUT, and the command errors. Which signal was consumed is journaled, so a
- *  replay receives the same one. */
+/** Receives the oldest unconsumed signal named `name` (NULL: any). Waits up to
+ *  timeout_ms (-1 = forever, 0 = only what has arrived); a positive timeout is
+ *  a durable deadline like px_wf_sleep's. On 0, *name_out (may be NULL) and
+ *  *payload (may be NULL) are set, borrowed like px_step's result.
+ *  PX_ETIMEDOUT, and the command errors. Which signal was consumed is
+ *  journaled, so a replay receives the same one. */
 PX_API int px_wf_signal_recv(px_wf *wf, const char *name, int64_t timeout_ms,
                              px_val *name_out, px_val *payload);
 

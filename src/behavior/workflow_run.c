@@ -147,7 +147,7 @@ struct px_wf {
 
 static inline bool replaying(const px_wf *wf) { return wf->cur < wf->nj; }
 
-/* ---- loading -------------------------------------------------------------- */
+/* ---- loading ------------------------------------------------------------- */
 
 static int kind_of(const char *k) {
   for (int i = 1; i < J_NKINDS; i++)
@@ -239,7 +239,7 @@ static px_val keep(px_wf *wf, px_val v) {
   return v;
 }
 
-/* ---- failures and appends ------------------------------------------------- */
+/* ---- failures and appends ------------------------------------------------ */
 
 static int fail(px_wf *wf, int rc, px_val why) {
   if (!wf->fail_rc) {
@@ -303,7 +303,7 @@ static int append(px_wf *wf, int kind, px_val v) {
   return 0;
 }
 
-/* ---- waiting --------------------------------------------------------------- */
+/* ---- waiting ------------------------------------------------------------- */
 
 static bool match_ctl(const px_message *m, void *ud) {
   (void)ud;
@@ -480,7 +480,7 @@ static int cmd_begin(px_wf *wf) {
   return 0;
 }
 
-/* ---- steps ----------------------------------------------------------------- */
+/* ---- steps --------------------------------------------------------------- */
 
 typedef struct policy {
   uint32_t max;
@@ -609,7 +609,7 @@ int px_step(px_wf *wf, const char *name, px_step_fn fn, void *ud,
   }
 }
 
-/* ---- sleep ------------------------------------------------------------------ */
+/* ---- sleep --------------------------------------------------------------- */
 
 int px_wf_sleep(px_wf *wf, int64_t ms) {
   int rc = cmd_begin(wf);
@@ -635,7 +635,7 @@ int px_wf_sleep(px_wf *wf, int64_t ms) {
   return fail(wf, rc, px_strf("wait: %s", px_err_name(rc)));
 }
 
-/* ---- signals --------------------------------------------------------------- */
+/* ---- signals ------------------------------------------------------------- */
 
 static bool name_eq(const char *a, const char *b) {
   return a == b || (a && b && !strcmp(a, b));
@@ -740,7 +740,7 @@ int px_wf_signal_recv(px_wf *wf, const char *name, int64_t timeout_ms,
   return fail(wf, rc, px_strf("wait: %s", px_err_name(rc)));
 }
 
-/* ---- now and random --------------------------------------------------------- */
+/* ---- now and random ------------------------------------------------------ */
 
 /* A recorded value: the journaled one, or `live` journaled now. */
 static int64_t recorded(px_wf *wf, int kind, int64_t live) {
@@ -770,7 +770,7 @@ uint64_t px_wf_random(px_wf *wf) {
   return (uint64_t)recorded(wf, J_RANDOM, (int64_t)r);
 }
 
-/* ---- continue-as-new ------------------------------------------------------------ */
+/* ---- continue-as-new ----------------------------------------------------- */
 
 int px_wf_continue_as_new(px_wf *wf, px_val input) {
   if (!wf || wf->ctx != CTX_RUN || wf->can) {
@@ -786,7 +786,7 @@ int px_wf_continue_as_new(px_wf *wf, px_val input) {
   return 0;
 }
 
-/* ---- context ------------------------------------------------------------------ */
+/* ---- context ------------------------------------------------------------- */
 
 const char *px_wf_id(px_wf *wf) { return wf ? wf->e->id : NULL; }
 const char *px_wf_tenant(px_wf *wf) { return wf ? wf->e->tenant : NULL; }
@@ -807,7 +807,7 @@ uint32_t px_wf_attempt(px_wf *wf) {
   return wf && wf->ctx == CTX_STEP ? wf->attempt : 0;
 }
 
-/* ---- the actor ----------------------------------------------------------------- */
+/* ---- the actor ----------------------------------------------------------- */
 
 int px__wf_actor_init(px_val args, void **state) {
   px_wf *wf = px__xcalloc(1, sizeof *wf);
@@ -889,7 +889,8 @@ static void continue_as_new(px_wf *wf) {
   px_val carry = px_array_new(wf->npend + 2);
   for (size_t i = 0; i < wf->npend; i++)
     px_array_push(&carry, px_int((int64_t)wf->pend[i].seq));
-  if (cancel_pending(wf)) px_array_push(&carry, px_int((int64_t)wf->cancel_seq));
+  if (cancel_pending(wf))
+    px_array_push(&carry, px_int((int64_t)wf->cancel_seq));
   if (wf->pause_seq) px_array_push(&carry, px_int((int64_t)wf->pause_seq));
   px_val start = px_map(4, px_str("type"), px_str(wf->def->name),
                         px_str("input"), wf->can_input, px_str("inbox_skip"),

@@ -118,7 +118,8 @@ static inline void jfree(jcount *c) {
 /* Queries `name` until it answers the int `want` (each query is answered
  * only while run is parked, so this returns once run parked with that
  * state). Bounded by the caller's test timeout. */
-static inline void wait_query_int(const char *id, const char *name, int64_t want) {
+static inline void wait_query_int(const char *id, const char *name,
+                                  int64_t want) {
   for (;;) {
     px_val out;
     int rc = px_workflow_query(id, name, px_nil(), 10000, &out);
