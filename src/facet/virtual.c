@@ -84,8 +84,15 @@ static px__vtype *vtype_new(const char *name) {
   px__vtype *vt = px__xcalloc(1, sizeof *vt);
   vt->name = px__xstrndup(name, strlen(name));
   pthread_mutex_init(&vt->mu, NULL);
+  /* Writers first: a hot key's senders must not starve its deactivation.
+   * Safe because no path takes a stripe's read lock twice. */
+  pthread_rwlockattr_t ra;
+  pthread_rwlockattr_init(&ra);
+  pthread_rwlockattr_setkind_np(&ra,
+                                PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
   for (int s = 0; s < PX__V_STRIPES; s++)
-    pthread_rwlock_init(&vt->stripes[s].lk, NULL);
+    pthread_rwlock_init(&vt->stripes[s].lk, &ra);
+  pthread_rwlockattr_destroy(&ra);
   return vt;
 }
 
