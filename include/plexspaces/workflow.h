@@ -180,6 +180,19 @@ PX_API int px_workflow_start_in(const char *tenant, const char *ns,
                                 const char *type, const char *id,
                                 px_val input, const px_wf_start_opts *opts);
 
+/** Signal-with-start (R-I-14): signals the open execution `id` (as
+ *  px_workflow_signal), or, when none is open, starts one with `input` (as
+ *  px_workflow_start, opts->on_closed applies) whose inbox holds the
+ *  signal from the same durable write, so run always receives it. Takes
+ *  ownership of input and payload. opts->attached_out tells which
+ *  happened; opts->on_open is ignored (attaching is the point). Errors as
+ *  for start and signal. */
+PX_API int px_workflow_signal_with_start_in(const char *tenant,
+                                            const char *ns, const char *type,
+                                            const char *id, px_val input,
+                                            const char *name, px_val payload,
+                                            const px_wf_start_opts *opts);
+
 /* ---- messages -------------------------------------------------------- */
 
 /** Signals an open execution (R-I-14): `name` (non-empty) and `payload` (takes
@@ -245,6 +258,12 @@ static inline int px_workflow_start(const char *type, const char *id,
 static inline int px_workflow_signal(const char *id, const char *name,
                                      px_val payload) {
   return px_workflow_signal_in(NULL, NULL, id, name, payload);
+}
+static inline int px_workflow_signal_with_start(
+    const char *type, const char *id, px_val input, const char *name,
+    px_val payload, const px_wf_start_opts *opts) {
+  return px_workflow_signal_with_start_in(NULL, NULL, type, id, input, name,
+                                          payload, opts);
 }
 static inline int px_workflow_query(const char *id, const char *name,
                                     px_val args, int64_t timeout_ms,

@@ -507,13 +507,19 @@ static int rec_wait(px_promise p) {
 
 /* *input is released (and set nil) before parking; the caller releases
  * it on the paths that return earlier. */
+static int inbox_put(const char *tenant, const char *ns, const char *id,
+                     const char *kind, const char *name, px_val *payload);
+
+/* With sig (signal-with-start): a new execution gets the signal as inbox
+ * seq 1 in the same write as its start; an open one gets it appended.
+ * *sig_payload is taken like *input. */
 static int start(const char *tenant, const char *ns, const char *type,
-                 const char *id, px_val *input,
-                 const px_wf_start_opts *opts) {
+                 const char *id, px_val *input, const px_wf_start_opts *opts,
+                 const char *sig, px_val *sig_payload) {
   px_wf_start_opts o = {0};
   if (opts) o = *opts;
   if (o.attached_out) *o.attached_out = false;
-  if (!type) return PX_EINVAL;
+  if (!type || (sig && !*sig)) return PX_EINVAL;
   int src = scope(&tenant, &ns, id);
   if (src) return src;
   char *key = key_of(tenant, ns, id);
@@ -539,6 +545,8 @@ static int start(const char *tenant, const char *ns, const char *type,
       px_val_release(oldtype);
       pthread_mutex_unlock(&G.mu);
       free(key);
+      if (rc == 0 && sig)
+        rc = inbox_put(tenant, ns, id, "signal", sig, sig_payload);
       return rc;
     }
     px_val_release(oldtype);
@@ -557,6 +565,7 @@ static int start(const char *tenant, const char *ns, const char *type,
   }
   px__wf_entry *e = entry_new_locked(tenant, ns, id, t, PX__WF_STARTING);
   e->refs++; /* the write's */
+  if (sig) e->in_seq = 1; /* others append after the start (swait) */
   px_store *s = G.store;
   pthread_mutex_unlock(&G.mu);
   free(key);
@@ -565,7 +574,7 @@ static int start(const char *tenant, const char *ns, const char *type,
                         *input);
   *input = px_nil();
   px_val idx = px__wf_index_val(type, PX_WF_RUNNING, px_nil());
-  px_store_op ops[5];
+  px_store_op ops[6];
   size_t n = 0;
   if (reuse) {
     ops[n++] = (px_store_op){.kind = PX_STORE_STREAM_DELETE,
@@ -580,6 +589,14 @@ static int start(const char *tenant, const char *ns, const char *type,
                            .key = e->key, .value = idx};
   ops[n++] = (px_store_op){.kind = PX_STORE_KV_PUT, .space = PX__WF_OPEN,
                            .key = e->key, .value = px_gets(idx, "type")};
+  px_val sv = px_nil();
+  if (sig) {
+    sv = px_arr(2, px_str(sig), *sig_payload);
+    *sig_payload = px_nil();
+    ops[n++] = (px_store_op){.kind = PX_STORE_JOURNAL_APPEND,
+                             .space = e->inbox, .id = 1, .value = sv,
+                             .key = "signal"};
+  }
   wf_rec *r = px__xcalloc(1, sizeof *r);
   r->kind = REC_START;
   r->e = e;
@@ -588,14 +605,30 @@ static int start(const char *tenant, const char *ns, const char *type,
   /* Released before we park: a kill there leaves nothing of ours. */
   px_val_release(start);
   px_val_release(idx);
+  px_val_release(sv);
   return rc ? rc : rec_wait(p);
 }
 
 int px_workflow_start_in(const char *tenant, const char *ns,
                          const char *type, const char *id, px_val input,
                          const px_wf_start_opts *opts) {
-  int rc = start(tenant, ns, type, id, &input, opts);
+  int rc = start(tenant, ns, type, id, &input, opts, NULL, NULL);
   px_val_release(input);
+  return rc;
+}
+
+int px_workflow_signal_with_start_in(const char *tenant, const char *ns,
+                                     const char *type, const char *id,
+                                     px_val input, const char *name,
+                                     px_val payload,
+                                     const px_wf_start_opts *opts) {
+  px_wf_start_opts o = {0};
+  if (opts) o = *opts;
+  o.on_open = PX_WF_CONFLICT_USE_EXISTING;
+  int rc = name ? start(tenant, ns, type, id, &input, &o, name, &payload)
+                : PX_EINVAL;
+  px_val_release(input);
+  px_val_release(payload);
   return rc;
 }
 

@@ -482,3 +482,42 @@ Test(wf_msg, cancel_before_the_first_wait_is_delivered_there) {
   cr_assert_eq(jkinds(&c, "recv"), 0, "the receive was cancelled");
   jfree(&c);
 }
+
+/* Signal-with-start: starts with the signal in the inbox, attaches to an
+ * open execution, starts anew after it closed. */
+Test(wf_msg, signal_with_start_starts_or_attaches_and_delivers) {
+  wf_use(&T_COLLECT);
+  atomic_store(&got, 0);
+  bool att = true;
+  px_wf_start_opts o = {.attached_out = &att};
+  cr_assert_eq(px_workflow_signal_with_start("collect", "sw", px_nil(),
+                                             "item", px_int(1), &o),
+               0);
+  cr_assert(!att, "started");
+  cr_assert_eq(jlast("sw"), 1, "the signal went with the start");
+  cr_assert_eq(px_workflow_signal_with_start("collect", "sw", px_nil(),
+                                             "item", px_int(2), &o),
+               0);
+  cr_assert(att, "attached");
+  cr_assert_eq(px_workflow_signal("sw", "item", px_int(3)), 0);
+  px_val r;
+  cr_assert_eq(wait_closed("sw", &r), PX_WF_COMPLETED);
+  cr_assert_eq(px_at(r, 0).u.i, 1);
+  cr_assert_eq(px_at(r, 1).u.i, 2);
+  cr_assert_eq(px_at(r, 2).u.i, 3);
+  px_val_release(r);
+  /* closed: a new execution, which gets this signal first */
+  cr_assert_eq(px_workflow_signal_with_start("collect", "sw", px_nil(),
+                                             "item", px_int(10), &o),
+               0);
+  cr_assert(!att);
+  cr_assert_eq(px_workflow_signal("sw", "item", px_int(11)), 0);
+  cr_assert_eq(px_workflow_signal("sw", "item", px_int(12)), 0);
+  cr_assert_eq(wait_closed("sw", &r), PX_WF_COMPLETED);
+  cr_assert_eq(px_at(r, 0).u.i, 10);
+  cr_assert_eq(px_at(r, 2).u.i, 12);
+  px_val_release(r);
+  cr_assert_eq(px_workflow_signal_with_start("collect", "sw2", px_nil(), NULL,
+                                             px_str("x"), NULL),
+               PX_EINVAL, "and input and payload are released");
+}
