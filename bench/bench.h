@@ -39,5 +39,6 @@ int bench_store_commit(void);
 int bench_dur_append(void);
 int bench_dur_step(void);
 int bench_dur_actor(void);
+int bench_dur_activate(void);
 
 #endif

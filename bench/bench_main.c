@@ -57,6 +57,7 @@ static const struct {
     {"dur_append", bench_dur_append},
     {"dur_step", bench_dur_step},
     {"dur_actor", bench_dur_actor},
+    {"dur_activate", bench_dur_activate},
 };
 
 int main(int argc, char **argv) {

@@ -8,6 +8,7 @@
 #include "facet/durable_internal.h"
 #include "plexspaces/core.h"
 #include "plexspaces/error.h"
+#include "store/store_async.h"
 
 /* ---- reading the journal ------------------------------------------------- */
 
@@ -133,13 +134,16 @@ void px__dur_restore(px__durable *d) {
   /* A barrier: an earlier incarnation killed while parked in an append
    * left its write queued in the store. The writer applies in queue
    * order, so once this no-op is durable that write is visible; without
-   * it, this incarnation would take the same seq and exit [conflict]. */
-  px_store_op barrier = {0};
-  barrier.kind = PX_STORE_KV_DEL;
-  barrier.space = d->id;
-  barrier.key = PX__DUR_BARRIER_KEY;
-  int brc = px_store_apply(d->o.store, &barrier, 1);
-  if (brc) corrupt(d, 0, brc);
+   * it, this incarnation would take the same seq and exit [conflict].
+   * Needed only while some append is in flight. */
+  if (px__store_appends_pending(d->o.store)) {
+    px_store_op barrier = {0};
+    barrier.kind = PX_STORE_KV_DEL;
+    barrier.space = d->id;
+    barrier.key = PX__DUR_BARRIER_KEY;
+    int brc = px_store_apply(d->o.store, &barrier, 1);
+    if (brc) corrupt(d, 0, brc);
+  }
   load_snapshot(d);
   uint64_t last = 0;
   int rc = px_store_journal_last(d->o.store, d->id, &last);

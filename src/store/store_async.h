@@ -3,6 +3,7 @@
 #ifndef PX_STORE_ASYNC_H
 #define PX_STORE_ASYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "plexspaces/store.h"
@@ -20,5 +21,11 @@ typedef void (*px__store_done_fn)(void *ud, int rc);
  *  thread), or an error (then `done` never runs). */
 int px__store_apply_cb(px_store *s, const px_store_op *ops, size_t n,
                        px__store_done_fn done, void *ud);
+
+/** True while some apply holding a journal append is queued or being
+ *  committed. A durable actor that starts on a stream whose previous
+ *  writer may have died with an append in flight waits for the queue
+ *  (an apply acts as a barrier) only then. */
+bool px__store_appends_pending(px_store *s);
 
 #endif

@@ -30,6 +30,7 @@ typedef struct px__store_req {
   size_t *enc_len;
   int rc;         /* result, set by the writer */
   int64_t result; /* the last KV_INCR's new value, set by the writer */
+  bool appends;   /* holds a JOURNAL_APPEND (counted in appends_pending) */
   /* how the caller is answered: a heap request resolves `promise`
    * (handler) or calls done_fn (asynchronous apply, see store_async.h);
    * a stack request is woken through the condvar below */
@@ -96,6 +97,8 @@ struct px_store {
   bool closing;
   bool in_batch;      /* the writer holds a batch it has not answered yet */
   size_t waiters;     /* plain threads blocked in px_store_apply */
+  size_t appends_pending; /* requests with a journal append, queued or
+                             in a batch, not answered yet */
   pthread_cond_t idle; /* close waits here for waiters to leave */
 
   _Atomic uint64_t commits, ops, callers;

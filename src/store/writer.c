@@ -244,6 +244,7 @@ static void *writer_main(void *arg) {
     pthread_mutex_lock(&s->mu);
     for (px__store_req *r = batch, *next; r; r = next) {
       next = r->next;
+      if (r->appends) s->appends_pending--;
       if (r->heap) {
         replies[nrep].p = r->promise;
         replies[nrep].done_fn = r->done_fn;
@@ -396,6 +397,9 @@ static bool enqueue_locked(px_store *s, px__store_req *r) {
   s->tail = r;
   s->queued_ops += r->n;
   s->queued_callers++;
+  for (size_t i = 0; i < r->n && !r->appends; i++)
+    r->appends = r->ops[i].kind == PX_STORE_JOURNAL_APPEND;
+  if (r->appends) s->appends_pending++;
   /* Wake the writer only when it has a reason to look: the first request
    * when it idles; while it gathers, every GATHER_STEP callers (to apply
    * them as they come) and the count it waits for; a full fixed-delay
@@ -536,6 +540,13 @@ static bool ops_valid(const px_store_op *ops, size_t n) {
     if (keyed && !ops[i].key) return false;
   }
   return true;
+}
+
+bool px__store_appends_pending(px_store *s) {
+  pthread_mutex_lock(&s->mu);
+  bool any = s->appends_pending > 0;
+  pthread_mutex_unlock(&s->mu);
+  return any;
 }
 
 int px__store_apply_cb(px_store *s, const px_store_op *ops, size_t n,
