@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "support/tmpdir.h"
 #include "facet/reminder_internal.h"
 #include "plexspaces/px.h"
 
@@ -37,12 +38,6 @@ static int to_test(const char *tenant, const char *ns, const char *type,
   return px_send(g_test, px_atom_of("fired"),
                  px_arr(6, px_str(tenant), px_str(ns), px_str(type),
                         px_str(key), payload, px_atomv(msg)));
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(p);
 }
 
 static void store_up(void) {
@@ -78,7 +73,7 @@ static void setup(void) {
 
 static void teardown(void) {
   if (g_st) node_down();
-  nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  rm_tree(g_dir);
   free(g_dir);
 }
 

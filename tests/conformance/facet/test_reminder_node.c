@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support/tmpdir.h"
 #include "facet/reminder_internal.h"
 #include "plexspaces/px.h"
 
@@ -47,12 +48,6 @@ static int die_delivering(const char *tenant, const char *ns,
   _exit(7);
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(p);
-}
-
 static void store_up(void) {
   char err[256];
   int rc = px_store_open_sqlite(g_dir, NULL, &g_st, err, sizeof err);
@@ -66,7 +61,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-  nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  rm_tree(g_dir);
   free(g_dir);
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "support/tmpdir.h"
 #include "facet/reminder_internal.h"
 #include "plexspaces/px.h"
 #include "plexspaces/virtual.h"
@@ -63,12 +64,6 @@ static const px_actor_type grain_type = {.name = "grain",
                                          .handle = grain_handle,
                                          .terminate = grain_terminate};
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(p);
-}
-
 static void setup(void) {
   g_dir = strdup("/tmp/px_remvirt_test_XXXXXX");
   cr_assert(mkdtemp(g_dir));
@@ -88,7 +83,7 @@ static void setup(void) {
 static void teardown(void) {
   px_runtime_stop();
   px_store_close(g_st);
-  nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  rm_tree(g_dir);
   free(g_dir);
 }
 

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support/tmpdir.h"
 #include "plexspaces/px.h"
 
 #define ROUNDS 40
@@ -166,15 +167,6 @@ static _Noreturn void child_main(const char *dir, int every) {
 
 /* ---- the parent ---------------------------------------------------------- */
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  remove(p);
-  return 0;
-}
-
 static void note_draw(int64_t **d, size_t *cap, int64_t i, int64_t v) {
   if ((size_t)i >= *cap) {
     size_t n = *cap ? *cap * 2 : 1024;
@@ -279,5 +271,5 @@ Test(durable_crash, acknowledged_increments_survive_kill9, .timeout = 110) {
               (long long)total_acked, ROUNDS, (long long)replayed_beyond,
               (long long)draws_checked);
   for (int k = 0; k < COUNTERS; k++) free(draws[k]);
-  nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  rm_tree(dir);
 }

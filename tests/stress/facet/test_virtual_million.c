@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "support/tmpdir.h"
 #include "facet/virtual_internal.h"
 #include "plexspaces/px.h"
 
@@ -88,15 +89,6 @@ static void d_handle(void *state, const px_message *m) {
 
 static const px_actor_type driver_t = {"mdriver", 0, d_init, d_handle,
                                        c_term};
-
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  remove(p);
-  return 0;
-}
 
 static bool is_done(const px_message *m, void *ud) {
   (void)ud;
@@ -180,6 +172,6 @@ Test(virtual_million, million_keys_bounded_residency_state_kept,
           (px_now_ms() - t1) / 1000.0);
   px_runtime_stop();
   px_store_close(st);
-  nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  rm_tree(dir);
   free(dir);
 }

@@ -13,34 +13,7 @@
 #include <unistd.h>
 
 #include "plexspaces/px.h"
-
-static inline char *tmpdir_new(void) {
-  char *d = strdup("/tmp/px_durable_test_XXXXXX");
-  cr_assert(mkdtemp(d) != NULL);
-  return d;
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  remove(p);
-  return 0;
-}
-
-static inline void tmpdir_free(char *d) {
-  nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-  free(d);
-}
-
-static inline px_store *store_open(const char *dir, const px_store_opts *o) {
-  px_store *s = NULL;
-  char err[512];
-  int rc = px_store_open_sqlite(dir, o, &s, err, sizeof err);
-  cr_assert_eq(rc, 0, "open %s: %s (%s)", dir, px_err_name(rc), err);
-  return s;
-}
+#include "support/tmpdir.h"
 
 static char *t_dir;
 static px_store *t_st;

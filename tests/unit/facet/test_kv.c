@@ -9,13 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "support/tmpdir.h"
 #include "plexspaces/px.h"
-
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(p);
-}
 
 static char *g_dir;
 static px_store *g_st;
@@ -32,7 +27,7 @@ static void kv_setup(void) {
 
 static void kv_teardown(void) {
   px_store_close(g_st);
-  nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  rm_tree(g_dir);
   free(g_dir);
 }
 

@@ -4,19 +4,11 @@
 #include <ftw.h>
 #include <unistd.h>
 
+#include "support/tmpdir.h"
 #include "test_virtual_util.h"
 
 static char *t_dir;
 static px_store *t_st;
-
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  remove(p);
-  return 0;
-}
 
 static px_val c_encode(const void *state) {
   return px_int(((const counter *)state)->n);
@@ -39,7 +31,7 @@ static void setup(bool vclock) {
 static void teardown(void) {
   px_runtime_stop();
   px_store_close(t_st);
-  nftw(t_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  rm_tree(t_dir);
   free(t_dir);
 }
 

@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <unistd.h>
 
+#include "support/tmpdir.h"
 #include "test_virtual_util.h"
 
 static _Atomic(int) gs_terms;
@@ -78,15 +79,6 @@ Test(virtual_gen_server, calls_and_orderly_deactivation) {
   px_runtime_stop();
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  remove(p);
-  return 0;
-}
-
 Test(virtual_gen_server, durable_state_survives) {
   vt_start(false);
   char *dir = strdup("/tmp/px_virtual_gs_XXXXXX");
@@ -110,6 +102,6 @@ Test(virtual_gen_server, durable_state_survives) {
   cr_assert_eq(ask_int("acct", "h", "get"), 1);
   px_runtime_stop();
   px_store_close(st);
-  nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  rm_tree(dir);
   free(dir);
 }
