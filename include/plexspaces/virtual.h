@@ -2,8 +2,9 @@
  *
  * A virtual actor is addressed by (type, key) inside a tenant and
  * namespace and exists logically forever: nobody spawns it. The first
- * message to an inactive key activates it (spawn, state load when
- * durable, init, then the message); an activation unused for longer than
+ * message to an inactive key activates it (spawn, init, then when
+ * durable the saved state restored into what init made and the journal
+ * replayed, then the message); an activation unused for longer than
  * idle_timeout is deactivated (checkpoint when durable, then process exit
  * with reason [shutdown, idle], which links and supervisors treat as
  * normal). The node runs at most one activation per key, even when many

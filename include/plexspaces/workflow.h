@@ -217,7 +217,8 @@ PX_API int px_workflow_query_in(const char *tenant, const char *ns,
                                 px_val args, int64_t timeout_ms,
                                 px_val *out);
 
-/** Status of an execution; *result (may be NULL) gets a new value: the
+/** Status of an execution into *status (required: NULL is PX_EINVAL);
+ *  *result (may be NULL) gets a new value: the
  *  result (completed), the error value (failed: a string for crashes and
  *  non-determinism), run's value (cancelled), nil while open.
  *  PX_ENOTFOUND if the id has no execution. */
