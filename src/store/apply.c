@@ -74,7 +74,8 @@ static int tuple_op(px_store *s, const px_store_op *op, const char *enc,
 }
 
 /* Appends one entry at the stream's tail: its seq must be past the tail
- * (a seq at or behind it means a second writer of the stream). */
+ * and the truncation point (a seq at or behind them means a second, stale
+ * writer of the stream). */
 static int journal_append(px_store *s, const px_store_op *op, const char *enc,
                           size_t len, int64_t now) {
   if (op->id == 0 || op->id > INT64_MAX || !op->key) return PX_EINVAL;
@@ -89,14 +90,18 @@ static int journal_append(px_store *s, const px_store_op *op, const char *enc,
     trunc = sqlite3_column_int64(st, 3);
   }
   sqlite3_reset(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return run(s, st, PX_EIO);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    px_log(PX_LOG_ERROR, "store", "append: %s", sqlite3_errmsg(s->wdb));
+    return PX_EIO;
+  }
   if (rc == SQLITE_DONE) {
     st = s->st[PX__ST_STREAM_NEW];
     sqlite3_bind_text(st, 1, op->space, -1, SQLITE_STATIC);
     if ((rc = run(s, st, PX_EIO)) != 0) return rc;
     id = sqlite3_last_insert_rowid(s->wdb);
   }
-  if ((int64_t)op->id <= last_seq) return PX_ECONFLICT;
+  if ((int64_t)op->id <= last_seq || (int64_t)op->id <= trunc)
+    return PX_ECONFLICT; /* behind the tail or the truncation point */
   st = s->st[PX__ST_J_APPEND];
   sqlite3_bind_int64(st, 1, id);
   sqlite3_bind_int64(st, 2, (int64_t)op->id);
