@@ -155,6 +155,8 @@ static void fx_open(const char *dir) {
           "AUTOINCREMENT, kind TEXT, wf INTEGER, step INTEGER, attempt "
           "INTEGER, boot INTEGER, ok INTEGER DEFAULT 0, dup INTEGER DEFAULT "
           "0)");
+  fx_exec("CREATE INDEX IF NOT EXISTS attempts_step ON attempts(wf, step, "
+          "kind)");
 }
 
 /* Starts (or resumes) the node, then waits for every workflow. The final
