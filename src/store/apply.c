@@ -73,21 +73,60 @@ static int tuple_op(px_store *s, const px_store_op *op, const char *enc,
   return rc;
 }
 
-/* Appends one entry at the stream's tail: its seq must be past the tail
- * and the truncation point (a seq at or behind them means a second, stale
- * writer of the stream). */
-static int journal_append(px_store *s, const px_store_op *op, const char *enc,
-                          size_t len, int64_t now) {
-  if (op->id == 0 || op->id > INT64_MAX || !op->key) return PX_EINVAL;
+/* ---- stream tails ---------------------------------------------------------
+ * An append needs its stream's row (id, tail, truncation point). The
+ * writer keeps the rows it has seen in an open-addressing table, so a
+ * busy stream's append is an insert and an update, not also a lookup
+ * (the writer's CPU per append is what bounds dur_append). The table is
+ * a cache of committed-or-pending rows: any rollback clears it, and so
+ * does filling it up (it is rebuilt on demand). */
+typedef struct px__tail {
+  char *name; /* NULL: empty slot */
+  int64_t id, last_g, last_seq, trunc;
+} tail;
+
+#define TAIL_SLOTS 8192 /* power of two; at most half are used */
+
+static uint64_t name_hash(const char *s) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+void px__store_tails_clear(px_store *s) {
+  if (!s->tails) return;
+  for (size_t i = 0; i < TAIL_SLOTS; i++) free(s->tails[i].name);
+  if (s->ntails) memset(s->tails, 0, TAIL_SLOTS * sizeof *s->tails);
+  s->ntails = 0;
+}
+
+/* The slot of `name`: its entry, or the empty slot where it would go
+ * (NULL when there is no table and it cannot be made). */
+static tail *tail_slot(px_store *s, const char *name) {
+  if (!s->tails && !(s->tails = calloc(TAIL_SLOTS, sizeof *s->tails)))
+    return NULL;
+  for (size_t i = name_hash(name) & (TAIL_SLOTS - 1);;
+       i = (i + 1) & (TAIL_SLOTS - 1))
+    if (!s->tails[i].name || strcmp(s->tails[i].name, name) == 0)
+      return &s->tails[i];
+}
+
+/* The stream's row, from the cache or the database (creating it). */
+static int tail_of(px_store *s, const char *name, tail *out) {
+  tail *t = tail_slot(s, name);
+  if (t && t->name) {
+    *out = *t;
+    return 0;
+  }
   sqlite3_stmt *st = s->st[PX__ST_STREAM_GET];
-  sqlite3_bind_text(st, 1, op->space, -1, SQLITE_STATIC);
-  int64_t id = 0, last_g = 0, last_seq = 0, trunc = 0;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  *out = (tail){0};
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
-    id = sqlite3_column_int64(st, 0);
-    last_g = sqlite3_column_int64(st, 1);
-    last_seq = sqlite3_column_int64(st, 2);
-    trunc = sqlite3_column_int64(st, 3);
+    out->id = sqlite3_column_int64(st, 0);
+    out->last_g = sqlite3_column_int64(st, 1);
+    out->last_seq = sqlite3_column_int64(st, 2);
+    out->trunc = sqlite3_column_int64(st, 3);
   }
   sqlite3_reset(st);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -96,27 +135,60 @@ static int journal_append(px_store *s, const px_store_op *op, const char *enc,
   }
   if (rc == SQLITE_DONE) {
     st = s->st[PX__ST_STREAM_NEW];
-    sqlite3_bind_text(st, 1, op->space, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     if ((rc = run(s, st, PX_EIO)) != 0) return rc;
-    id = sqlite3_last_insert_rowid(s->wdb);
+    out->id = sqlite3_last_insert_rowid(s->wdb);
   }
-  if ((int64_t)op->id <= last_seq || (int64_t)op->id <= trunc)
+  return 0;
+}
+
+/* Notes a stream's row as it now stands in the open transaction. */
+static void tail_note(px_store *s, const char *name, const tail *v) {
+  tail *t = tail_slot(s, name);
+  if (!t) return;
+  if (!t->name) {
+    if (s->ntails >= TAIL_SLOTS / 2) { /* full: start afresh */
+      px__store_tails_clear(s);
+      t = tail_slot(s, name);
+    }
+    if (!(t->name = strdup(name))) return;
+    s->ntails++;
+  }
+  t->id = v->id;
+  t->last_g = v->last_g;
+  t->last_seq = v->last_seq;
+  t->trunc = v->trunc;
+}
+
+/* Appends one entry at the stream's tail: its seq must be past the tail
+ * and the truncation point (a seq at or behind them means a second, stale
+ * writer of the stream). */
+static int journal_append(px_store *s, const px_store_op *op, const char *enc,
+                          size_t len, int64_t now) {
+  if (op->id == 0 || op->id > INT64_MAX || !op->key) return PX_EINVAL;
+  tail t;
+  int rc = tail_of(s, op->space, &t);
+  if (rc) return rc;
+  if ((int64_t)op->id <= t.last_seq || (int64_t)op->id <= t.trunc)
     return PX_ECONFLICT; /* behind the tail or the truncation point */
-  st = s->st[PX__ST_J_APPEND];
-  sqlite3_bind_int64(st, 1, id);
+  sqlite3_stmt *st = s->st[PX__ST_J_APPEND];
+  sqlite3_bind_int64(st, 1, t.id);
   sqlite3_bind_int64(st, 2, (int64_t)op->id);
   /* a dead predecessor is never walked to: leave no link to it */
-  sqlite3_bind_int64(st, 3, last_seq > trunc ? last_g : 0);
+  sqlite3_bind_int64(st, 3, t.last_seq > t.trunc ? t.last_g : 0);
   sqlite3_bind_text(st, 4, op->key, -1, SQLITE_STATIC);
   sqlite3_bind_blob(st, 5, enc, (int)len, SQLITE_STATIC);
   sqlite3_bind_int64(st, 6, op->i64 ? op->i64 : now);
   if ((rc = run(s, st, PX_EIO)) != 0) return rc;
-  int64_t g = sqlite3_last_insert_rowid(s->wdb);
+  t.last_g = sqlite3_last_insert_rowid(s->wdb);
+  t.last_seq = (int64_t)op->id;
   st = s->st[PX__ST_STREAM_TAIL];
-  sqlite3_bind_int64(st, 1, id);
-  sqlite3_bind_int64(st, 2, g);
-  sqlite3_bind_int64(st, 3, (int64_t)op->id);
-  return run(s, st, PX_EIO);
+  sqlite3_bind_int64(st, 1, t.id);
+  sqlite3_bind_int64(st, 2, t.last_g);
+  sqlite3_bind_int64(st, 3, t.last_seq);
+  if ((rc = run(s, st, PX_EIO)) != 0) return rc;
+  tail_note(s, op->space, &t);
+  return 0;
 }
 
 static int journal_op(px_store *s, const px_store_op *op, const char *enc,
@@ -131,15 +203,20 @@ static int journal_op(px_store *s, const px_store_op *op, const char *enc,
     sqlite3_bind_blob(st, 3, enc, (int)len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now);
     return run(s, st, PX_EIO);
-  case PX_STORE_JOURNAL_TRUNCATE:
+  case PX_STORE_JOURNAL_TRUNCATE: {
     s->truncs++;
     rc = run(s, bind_stream(s, PX__ST_J_TRUNC, op->space, op->id), PX_EIO);
     if (rc) return rc;
+    tail *t = s->tails ? tail_slot(s, op->space) : NULL;
+    if (t && t->name && (int64_t)op->id > t->trunc) t->trunc = (int64_t)op->id;
     return run(s, bind_stream(s, PX__ST_SNAP_TRUNC, op->space, op->id),
                PX_EIO);
+  }
   default: /* PX_STORE_STREAM_DELETE: its entries all die with its row's
-              name; the name starts afresh at the next append */
+              name; the name starts afresh at the next append (a rare op:
+              the whole tail cache goes rather than one slot of it) */
     s->truncs++;
+    px__store_tails_clear(s);
     rc = run(s, bind_stream(s, PX__ST_J_DROP, op->space, 0), PX_EIO);
     if (rc) return rc;
     return run(s, bind_stream(s, PX__ST_SNAP_DROP, op->space, 0), PX_EIO);

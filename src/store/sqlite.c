@@ -348,6 +348,8 @@ static void store_free(px_store *s) {
   for (int i = 0; i < PX__ST_COUNT; i++)
     if (s->st[i]) sqlite3_finalize(s->st[i]);
   px__store_readers_free(s);
+  px__store_tails_clear(s);
+  free(s->tails);
   if (s->wdb) sqlite3_close(s->wdb);
   release_lock(s->lock_fd);
   pthread_mutex_destroy(&s->rmu);
@@ -355,8 +357,16 @@ static void store_free(px_store *s) {
   free(s);
 }
 
+/* SQLite keeps global memory statistics behind a global mutex on every
+ * allocation; nothing here reads them. Turned off before SQLite first
+ * initialises (if the process used SQLite before, the call is refused
+ * and nothing changes). */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+static void sqlite_setup(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 int px_store_open_sqlite(const char *dir, const px_store_opts *opts,
                          px_store **out, char *errbuf, size_t errcap) {
+  pthread_once(&sqlite_once, sqlite_setup);
   if (errbuf && errcap) errbuf[0] = 0;
   if (!dir || !*dir || !out)
     return fail(errbuf, errcap, PX_EINVAL, "no directory given");

@@ -107,6 +107,11 @@ struct px_store {
   uint64_t truncs;       /* truncations not yet covered by a full pass */
   uint64_t pass_truncs;  /* truncs when the current pass began */
   uint64_t last_sweep_ns; /* last deletion of expired KV entries */
+  /* The writer's cache of stream tails (apply.c): saves an appending
+   * caller the lookup of its stream row. Cleared whenever a transaction
+   * or a caller's savepoint is rolled back. */
+  struct px__tail *tails;
+  size_t ntails;
 };
 
 /* apply.c: runs one request's ops in the writer's open transaction; 0 or
@@ -124,6 +129,10 @@ struct px__store_reader;
 int px__store_readers_init(px_store *s, char *errbuf, size_t errcap);
 void px__store_readers_free(px_store *s);
 const char *px__store_db_path(px_store *s, char *buf, size_t cap);
+
+/* apply.c: forgets the cached stream tails (after any rollback), and
+ * frees them (at close). */
+void px__store_tails_clear(px_store *s);
 
 /* apply.c: one step of the background journal compaction, in its own
  * transaction; the writer calls it while idle. 0, or PX_EIO. */

@@ -76,12 +76,14 @@ static void end_batch(px_store *s, px__store_req *batch, bool began,
   }
   /* Someone failed: replay with a savepoint per caller. */
   step_done(s->st[PX__ST_ROLLBACK]);
+  px__store_tails_clear(s);
   rc = step_done(s->st[PX__ST_BEGIN]);
   if (rc != SQLITE_OK) goto io;
   set_all(batch, 0);
   for (px__store_req *r = batch; r; r = r->next) {
     if (step_done(s->st[PX__ST_SAVEPOINT]) != SQLITE_OK) goto io_rollback;
     r->rc = px__store_apply_ops(s, r);
+    if (r->rc != 0) px__store_tails_clear(s);
     if (r->rc != 0 && step_done(s->st[PX__ST_ROLLBACK_TO]) != SQLITE_OK)
       goto io_rollback;
     if (step_done(s->st[PX__ST_RELEASE]) != SQLITE_OK) goto io_rollback;
@@ -93,6 +95,7 @@ static void end_batch(px_store *s, px__store_req *batch, bool began,
 io_rollback:
   px_log(PX_LOG_ERROR, "store", "commit failed: %s", sqlite3_errmsg(s->wdb));
   if (sqlite3_get_autocommit(s->wdb) == 0) step_done(s->st[PX__ST_ROLLBACK]);
+  px__store_tails_clear(s);
   set_all(batch, PX_EIO);
   return;
 io:
