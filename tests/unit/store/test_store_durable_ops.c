@@ -581,3 +581,30 @@ Test(store_durable, expired_kv_entries_are_swept) {
   px_store_close(s);
   tmpdir_free(d);
 }
+
+/* An apply that fails after an append in the same set leaves nothing,
+ * not even in the writer's cache of stream tails: the same seq can be
+ * appended next, and the chain reads right. */
+Test(store_durable, failed_set_leaves_no_tail_behind) {
+  char *d = tmpdir_new();
+  px_store *s = store_open(d, NULL);
+  px_store_op first = jappend("t/n/r", 1, "msg", px_int(1));
+  cr_assert_eq(px_store_apply(s, &first, 1), 0);
+  px_store_op bad[] = {jappend("t/n/r", 2, "msg", px_int(2)),
+                       jappend("t/n/r", 2, "msg", px_int(99))};
+  cr_assert_eq(px_store_apply(s, bad, 2), PX_ECONFLICT);
+  uint64_t last;
+  cr_assert_eq(px_store_journal_last(s, "t/n/r", &last), 0);
+  cr_assert_eq(last, 1, "nothing of the failed set stays");
+  px_store_op again[] = {jappend("t/n/r", 2, "msg", px_int(2)),
+                         jappend("t/n/r", 3, "msg", px_int(3))};
+  cr_assert_eq(px_store_apply(s, again, 2), 0);
+  entries e = {0};
+  cr_assert_eq(px_store_journal_read(s, "t/n/r", 0, collect_entry, &e), 0);
+  cr_assert_eq(e.n, 3);
+  for (size_t i = 0; i < 3; i++)
+    cr_assert(px_val_equal(e.val[i], px_int((int64_t)i + 1)));
+  entries_free(&e);
+  px_store_close(s);
+  tmpdir_free(d);
+}
