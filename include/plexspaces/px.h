@@ -16,6 +16,7 @@
 #include "space.h"
 #include "store.h"
 #include "supervisor.h"
+#include "toml.h"
 #include "val.h"
 #include "virtual.h"
 #include "workflow.h"

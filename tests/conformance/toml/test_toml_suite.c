@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/val_internal.h"
 #include "plexspaces/error.h"
@@ -41,6 +42,12 @@ static const char *suite_dir(void) {
   const char *tail = strstr(file, "tests/conformance/toml/");
   size_t n = tail ? (size_t)(tail - file) : 0;
   snprintf(buf, sizeof buf, "%.*s../shared/toml-test", (int)n, file);
+  /* a clone elsewhere on this machine: the shared folder's usual place */
+  char probe[4200];
+  snprintf(probe, sizeof probe, "%s/files-toml-1.0.0", buf);
+  if (access(probe, R_OK) != 0 &&
+      access("/work/shared/toml-test/files-toml-1.0.0", R_OK) == 0)
+    snprintf(buf, sizeof buf, "/work/shared/toml-test");
   return buf;
 }
 
