@@ -21,6 +21,9 @@ void bench_remove_dir(char *dir);
 /* Actors from the environment variable (default 64) and the writes each
  * makes so that together they make about `total`. */
 long bench_split(const char *actors_env, long total, long *per_actor);
+/* Receives the "done" of n actors (payload: their count of failures)
+ * within 10 minutes, and returns the failures summed. */
+long bench_collect(const char *bench, long n);
 
 int bench_ping_pong(void);
 int bench_thread_ring(void);

@@ -1,4 +1,4 @@
-/* What the durable benchmarks (store_commit, ts_durable) share: a temp
+/* What the durable benchmarks (store_commit, ts_durable, dur_*) share: a temp
  * directory on the disk under test (BENCH_STORE_DIR, default /tmp), the
  * split of the writes among actors, and the raw SQLite baseline: the same
  * table and value size as px_store, on the same disk, in the same run. */
@@ -30,6 +30,17 @@ static int rm_one(const char *p, const struct stat *sb, int flag,
 void bench_remove_dir(char *dir) {
   nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
   free(dir);
+}
+
+long bench_collect(const char *bench, long n) {
+  long bad = 0;
+  for (long i = 0; i < n; i++) {
+    px_message *m;
+    if (px_receive(NULL, NULL, 600000, &m) != 0) bench_fail(bench, "timeout");
+    bad += m->payload.u.i;
+    px_message_free(m);
+  }
+  return bad;
 }
 
 long bench_split(const char *actors_env, long total, long *per_actor) {

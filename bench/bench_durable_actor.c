@@ -92,14 +92,7 @@ int bench_dur_actor(void) {
   uint64_t t0 = px_now_ns();
   for (long i = 0; i < actors; i++)
     px_send(drivers[i], px_atom_of("go"), px_ref_val(ctrs[i]));
-  long bad = 0;
-  for (long i = 0; i < actors; i++) {
-    px_message *m;
-    if (px_receive(NULL, NULL, 600000, &m) != 0)
-      bench_fail("dur_actor", "timeout");
-    bad += m->payload.u.i;
-    px_message_free(m);
-  }
+  long bad = bench_collect("dur_actor", actors);
   double secs = (double)(px_now_ns() - t0) / 1e9;
   px_store_stats st;
   px_store_get_stats(store, &st);

@@ -63,14 +63,7 @@ int bench_ts_durable(void) {
   uint64_t t0 = px_now_ns();
   for (long i = 0; i < actors; i++)
     px_send(refs[i], px_atom_of("go"), px_nil());
-  long bad = 0;
-  for (long i = 0; i < actors; i++) {
-    px_message *m;
-    if (px_receive(NULL, NULL, 600000, &m) != 0)
-      bench_fail("ts_durable", "timeout");
-    bad += m->payload.u.i;
-    px_message_free(m);
-  }
+  long bad = bench_collect("ts_durable", actors);
   double secs = (double)(px_now_ns() - t0) / 1e9;
   px_store_stats st;
   px_store_get_stats(store, &st);

@@ -59,14 +59,7 @@ int bench_store_commit(void) {
       bench_fail("store_commit", "spawn failed");
   uint64_t t0 = px_now_ns();
   for (long i = 0; i < actors; i++) px_send(refs[i], px_atom_of("go"), px_nil());
-  long bad = 0;
-  for (long i = 0; i < actors; i++) {
-    px_message *m;
-    if (px_receive(NULL, NULL, 600000, &m) != 0)
-      bench_fail("store_commit", "timeout");
-    bad += m->payload.u.i;
-    px_message_free(m);
-  }
+  long bad = bench_collect("store_commit", actors);
   double secs = (double)(px_now_ns() - t0) / 1e9;
   px_runtime_stop();
   free(refs);

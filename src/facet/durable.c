@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "behavior/beh.h"
 #include "facet/durable_internal.h"
 #include "plexspaces/core.h"
 #include "plexspaces/error.h"
@@ -32,15 +33,16 @@ static void atoms_init(void) {
   atoms.conflict = px_atom_of("conflict");
   atoms.journal_corrupt = px_atom_of("journal_corrupt");
   atoms.journal_failed = px_atom_of("journal_failed");
-  atoms.shutdown = px_atom_of("shutdown");
   atoms.idle = px_atom_of("idle");
-  atoms.gen_cast = px_atom_of("__gen_cast__");
-  atoms.gen_stop = px_atom_of("__gen_stop__");
 }
 
 const px__dur_atoms *px__dur_a(void) {
   pthread_once(&atoms_once, atoms_init);
   return &atoms;
+}
+
+px_val px__dur_idle_reason(void) {
+  return px_arr(2, px_atomv(px_a()->shutdown), px_atomv(px__dur_a()->idle));
 }
 
 /* ---- the record ---------------------------------------------------------- */
@@ -182,7 +184,7 @@ static int dur_init(px_val args, void **state) {
  * GenServer cast is a user message in an envelope. */
 static bool journaled(px_atom type) {
   const char *n = px_atom_name(type);
-  return n[0] != '_' || n[1] != '_' || type == px__dur_a()->gen_cast;
+  return n[0] != '_' || n[1] != '_' || type == px__beh_a()->cast;
 }
 
 static void after_message(px__durable *d, uint64_t seq, bool sent) {
@@ -198,14 +200,12 @@ static void after_message(px__durable *d, uint64_t seq, bool sent) {
 
 static void deactivate(px__durable *d, px_val reason) {
   if (d->since > 0 || d->seq > d->ckpt_seq) px__dur_checkpoint(d);
-  if (px_is_nil(reason))
-    reason = px_arr(2, px_atomv(px__dur_a()->shutdown),
-                    px_atomv(px__dur_a()->idle));
+  if (px_is_nil(reason)) reason = px__dur_idle_reason();
   if (d->gen_server) {
     /* An orderly stop, so the server's terminate runs (OTP: a stop
      * request); it exits with the reason. The message is kept in the
      * record, which frees it, as the handler does not return. */
-    d->replay_msg = px__message_new(px__dur_a()->gen_stop, reason, 0);
+    d->replay_msg = px__message_new(px__beh_a()->stop, reason, 0);
     d->type->handle(d->hdr.state, d->replay_msg);
   }
   px_exit_self(reason);

@@ -89,11 +89,14 @@ void px__dur_mark_crash(px__durable *d, px_val reason);
 /* Writes the done mark for `seq` without waiting. */
 void px__dur_mark_done(px__durable *d, uint64_t seq);
 
-/* Interned atoms of the facet. */
+/* Interned atoms of the facet (the behaviors' own are px__beh_a()'s). */
 typedef struct px__dur_atoms {
-  px_atom tick, deactivate, conflict, journal_corrupt, journal_failed,
-      shutdown, idle, gen_cast, gen_stop;
+  px_atom tick, deactivate, conflict, journal_corrupt, journal_failed, idle;
 } px__dur_atoms;
 const px__dur_atoms *px__dur_a(void);
+
+/* [shutdown, idle], the reason of an idle deactivation (a new value);
+ * the virtual-actor layer uses it too. */
+px_val px__dur_idle_reason(void);
 
 #endif

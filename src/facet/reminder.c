@@ -245,7 +245,6 @@ int px_reminder_cancel(px_store *s, const char *tenant, const char *ns,
 /* ---- list ------------------------------------------------------------------- */
 
 typedef struct list_ctx {
-  const char *owner;
   px_reminder_cb cb;
   void *ud;
 } list_ctx;
@@ -253,13 +252,10 @@ typedef struct list_ctx {
 static int list_one(void *ud, const char *owner, const char *name,
                     px_val stored, int64_t due, int64_t period) {
   list_ctx *c = ud;
-  int rc = 0;
-  if (!c->owner || !strcmp(c->owner, owner)) {
-    px_reminder_info info = {.owner = owner, .name = name, .due_ms = due,
-                             .period_ms = period};
-    px__reminder_unwrap(stored, &info.payload, &info.remaining);
-    rc = c->cb(c->ud, &info);
-  }
+  px_reminder_info info = {.owner = owner, .name = name, .due_ms = due,
+                           .period_ms = period};
+  px__reminder_unwrap(stored, &info.payload, &info.remaining);
+  int rc = c->cb(c->ud, &info);
   px_val_release(stored);
   return rc;
 }
@@ -267,8 +263,10 @@ static int list_one(void *ud, const char *owner, const char *name,
 int px_reminder_list(px_store *s, const char *owner, px_reminder_cb cb,
                      void *ud) {
   if (!s || !cb) return PX_EINVAL;
-  list_ctx c = {owner, cb, ud};
-  return px_store_reminders(s, list_one, &c);
+  list_ctx c = {cb, ud};
+  /* one owner's rows through the store's owner lookup, not a full scan */
+  return owner ? px_store_reminders_of(s, owner, list_one, &c)
+               : px_store_reminders(s, list_one, &c);
 }
 
 /* ---- the durable alarm ----------------------------------------------------- */

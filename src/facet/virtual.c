@@ -7,6 +7,8 @@
 #include "actor/actor_impl.h"
 #include "actor/facet.h"
 #include "actor/stop_hooks.h"
+#include "behavior/beh.h"
+#include "facet/durable_internal.h"
 #include "core/mem.h"
 #include "facet/virtual_internal.h"
 #include "plexspaces/core.h"
@@ -31,20 +33,15 @@ static void atoms_init(void) {
   atoms.deact = px_atom_of("__px_virtual_deactivate__");
   atoms.sweep = px_atom_of("__px_virtual_sweep__");
   atoms.sync = px_atom_of("__px_virtual_sync__");
-  atoms.idle = px_atom_of("idle");
   atoms.virtual_error = px_atom_of("virtual_error");
   atoms.init_failed = px_atom_of("init_failed");
-  atoms.shutdown = px_atom_of("shutdown");
   atoms.dflt = px_atom_of("default");
-  atoms.gen_stop = px_atom_of("__gen_stop__");
 }
 
 /* Atoms live for the process, so once is enough across runtimes. */
 static void intern_atoms(void) { pthread_once(&atoms_once, atoms_init); }
 
-px_val px__v_idle_reason(void) {
-  return px_arr(2, px_atomv(atoms.shutdown), px_atomv(atoms.idle));
-}
+px_val px__v_idle_reason(void) { return px__dur_idle_reason(); }
 
 px_val px__v_error_reason(int rc) {
   return px_arr(2, px_atomv(atoms.virtual_error), px_int(rc));

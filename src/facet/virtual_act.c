@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "actor/facet.h"
+#include "behavior/beh.h"
 #include "core/mem.h"
 #include "facet/virtual_internal.h"
 #include "plexspaces/core.h"
@@ -137,7 +138,7 @@ static void w_handle(void *state, const px_message *msg) {
     if (w->gen_server && !w->stop_msg) {
       /* An orderly stop, so the server's terminate runs; the message is
        * kept in the record (freed at exit): the handler does not return. */
-      w->stop_msg = px__message_new(px__v_atoms()->gen_stop,
+      w->stop_msg = px__message_new(px__beh_a()->stop,
                                     px__v_idle_reason(), 0);
       w->user->handle(w->ustate, w->stop_msg);
     }

@@ -134,8 +134,7 @@ typedef struct px__vwrap {
 } px__vwrap;
 
 typedef struct px__vatoms {
-  px_atom deact, sweep, sync, idle, virtual_error, init_failed, shutdown,
-      dflt, gen_stop;
+  px_atom deact, sweep, sync, virtual_error, init_failed, dflt;
 } px__vatoms;
 const px__vatoms *px__v_atoms(void);
 /* A new [shutdown, idle]. */

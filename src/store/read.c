@@ -129,6 +129,15 @@ static sqlite3_stmt *stmt(reader *r, int which) {
   return r->st[which];
 }
 
+/* A pooled reader and its statement `which`, or NULL (PX_EIO for the
+ * caller; nothing is held then). */
+static sqlite3_stmt *open_stmt(px_store *s, int which, reader **rd) {
+  *rd = reader_get(s);
+  sqlite3_stmt *st = *rd ? stmt(*rd, which) : NULL;
+  if (!st && *rd) reader_put(s, *rd);
+  return st;
+}
+
 /* Ends a statement's use: reset it (releasing its read transaction) and
  * map the last step's code (DONE is success) unless r already failed. */
 static int finish(reader *rd, sqlite3_stmt *st, int step_rc, int r) {
@@ -164,12 +173,9 @@ static char *upper_bound(const char *prefix) {
 int px_store_scan_tuples(px_store *s, const char *space, px_store_tuple_cb cb,
                          void *ud) {
   if (!s || !space || !cb) return PX_EINVAL;
-  reader *rd = reader_get(s);
-  sqlite3_stmt *st = rd ? stmt(rd, RS_TUPLES) : NULL;
-  if (!st) {
-    if (rd) reader_put(s, rd);
-    return PX_EIO;
-  }
+  reader *rd;
+  sqlite3_stmt *st = open_stmt(s, RS_TUPLES, &rd);
+  if (!st) return PX_EIO;
   sqlite3_bind_text(st, 1, space, -1, SQLITE_STATIC);
   int rc, r = 0;
   while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -301,12 +307,9 @@ int px_store_journal_read(px_store *s, const char *stream, uint64_t after,
 int px_store_journal_last(px_store *s, const char *stream, uint64_t *seq) {
   if (!s || !stream || !seq) return PX_EINVAL;
   *seq = 0;
-  reader *rd = reader_get(s);
-  sqlite3_stmt *st = rd ? stmt(rd, RS_LAST) : NULL;
-  if (!st) {
-    if (rd) reader_put(s, rd);
-    return PX_EIO;
-  }
+  reader *rd;
+  sqlite3_stmt *st = open_stmt(s, RS_LAST, &rd);
+  if (!st) return PX_EIO;
   sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) *seq = (uint64_t)sqlite3_column_int64(st, 0);
@@ -318,12 +321,9 @@ int px_store_journal_last(px_store *s, const char *stream, uint64_t *seq) {
 int px_store_snapshot_get(px_store *s, const char *stream, uint64_t *seq,
                           px_val *value) {
   if (!s || !stream || !seq || !value) return PX_EINVAL;
-  reader *rd = reader_get(s);
-  sqlite3_stmt *st = rd ? stmt(rd, RS_SNAP) : NULL;
-  if (!st) {
-    if (rd) reader_put(s, rd);
-    return PX_EIO;
-  }
+  reader *rd;
+  sqlite3_stmt *st = open_stmt(s, RS_SNAP, &rd);
+  if (!st) return PX_EIO;
   sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
   int r = 0;
@@ -340,12 +340,9 @@ int px_store_snapshot_get(px_store *s, const char *stream, uint64_t *seq,
 int px_store_snapshot_list(px_store *s, const char *stream,
                            px_store_entry_cb cb, void *ud) {
   if (!s || !stream || !cb) return PX_EINVAL;
-  reader *rd = reader_get(s);
-  sqlite3_stmt *st = rd ? stmt(rd, RS_SNAPS) : NULL;
-  if (!st) {
-    if (rd) reader_put(s, rd);
-    return PX_EIO;
-  }
+  reader *rd;
+  sqlite3_stmt *st = open_stmt(s, RS_SNAPS, &rd);
+  if (!st) return PX_EIO;
   sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
   int rc, r = 0;
   while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -365,10 +362,9 @@ int px_store_streams(px_store *s, const char *prefix, px_store_name_cb cb,
   if (!s || !prefix || !cb) return PX_EINVAL;
   char *hi = upper_bound(prefix);
   if (!hi) return PX_ENOMEM;
-  reader *rd = reader_get(s);
-  sqlite3_stmt *st = rd ? stmt(rd, RS_STREAMS) : NULL;
+  reader *rd;
+  sqlite3_stmt *st = open_stmt(s, RS_STREAMS, &rd);
   if (!st) {
-    if (rd) reader_put(s, rd);
     free(hi);
     return PX_EIO;
   }
@@ -386,12 +382,9 @@ int px_store_streams(px_store *s, const char *prefix, px_store_name_cb cb,
 int px_store_kv_get(px_store *s, const char *scope, const char *key,
                     px_val *value, int64_t *expiry_ms) {
   if (!s || !scope || !key || !value) return PX_EINVAL;
-  reader *rd = reader_get(s);
-  sqlite3_stmt *st = rd ? stmt(rd, RS_KV_GET) : NULL;
-  if (!st) {
-    if (rd) reader_put(s, rd);
-    return PX_EIO;
-  }
+  reader *rd;
+  sqlite3_stmt *st = open_stmt(s, RS_KV_GET, &rd);
+  if (!st) return PX_EIO;
   sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 3, px_wall_ms());
@@ -413,10 +406,9 @@ int px_store_kv_list(px_store *s, const char *scope, const char *prefix,
   if (!prefix) prefix = "";
   char *hi = upper_bound(prefix);
   if (!hi) return PX_ENOMEM;
-  reader *rd = reader_get(s);
-  sqlite3_stmt *st = rd ? stmt(rd, RS_KV_LIST) : NULL;
+  reader *rd;
+  sqlite3_stmt *st = open_stmt(s, RS_KV_LIST, &rd);
   if (!st) {
-    if (rd) reader_put(s, rd);
     free(hi);
     return PX_EIO;
   }
@@ -440,13 +432,10 @@ int px_store_kv_list(px_store *s, const char *scope, const char *prefix,
 
 static int reminders_on(px_store *s, const char *owner,
                         px_store_reminder_cb cb, void *ud) {
-  reader *rd = reader_get(s);
+  reader *rd;
   sqlite3_stmt *st =
-      rd ? stmt(rd, owner ? RS_REMINDERS_OF : RS_REMINDERS) : NULL;
-  if (!st) {
-    if (rd) reader_put(s, rd);
-    return PX_EIO;
-  }
+      open_stmt(s, owner ? RS_REMINDERS_OF : RS_REMINDERS, &rd);
+  if (!st) return PX_EIO;
   if (owner) sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
   int rc, r = 0;
   while (!r && (rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -389,6 +389,14 @@ static int encode_all(const px_store_op *ops, size_t n, char **enc,
   return 0;
 }
 
+/* Whether a set holds a journal append (see appends_pending); found
+ * before the queue lock is taken. */
+static bool has_append(const px_store_op *ops, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (ops[i].kind == PX_STORE_JOURNAL_APPEND) return true;
+  return false;
+}
+
 /* Queues r; false if the store is closing. Called with s->mu held. */
 static bool enqueue_locked(px_store *s, px__store_req *r) {
   if (s->closing) return false;
@@ -400,8 +408,6 @@ static bool enqueue_locked(px_store *s, px__store_req *r) {
   s->tail = r;
   s->queued_ops += r->n;
   s->queued_callers++;
-  for (size_t i = 0; i < r->n && !r->appends; i++)
-    r->appends = r->ops[i].kind == PX_STORE_JOURNAL_APPEND;
   if (r->appends) s->appends_pending++;
   /* Wake the writer only when it has a reason to look: the first request
    * when it idles; while it gathers, every GATHER_STEP callers (to apply
@@ -459,6 +465,7 @@ static int enqueue_heap(px_store *s, const px_store_op *ops, size_t n,
   r->enc = enc;
   r->enc_len = enc_len;
   r->heap = true;
+  r->appends = has_append(ops, n);
   r->promise = p;
   r->done_fn = done_fn;
   r->done_ud = done_ud;
@@ -512,6 +519,7 @@ static int apply_blocking(px_store *s, const px_store_op *ops, size_t n,
     r.n = n;
     r.enc = enc;
     r.enc_len = enc_len;
+    r.appends = has_append(ops, n);
     pthread_cond_init(&r.cv, NULL);
     pthread_mutex_lock(&s->mu);
     if (!enqueue_locked(s, &r)) {

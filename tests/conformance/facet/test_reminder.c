@@ -11,20 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "support/tmpdir.h"
-#include "facet/reminder_internal.h"
-#include "plexspaces/px.h"
-
-static char *g_dir;
-static px_store *g_st;
-static px_ref g_test;
-static _Atomic int64_t g_base; /* reminder clock = g_base + px_clock_ms() */
-
-#define T0 1700000000000LL /* the test's wall clock at the first start */
-
-static int64_t test_clock(void) {
-  return atomic_load(&g_base) + (int64_t)px_clock_ms();
-}
+#include "reminder_test_util.h"
 
 static _Atomic int g_fail; /* deliveries to fail before succeeding */
 
@@ -38,12 +25,6 @@ static int to_test(const char *tenant, const char *ns, const char *type,
   return px_send(g_test, px_atom_of("fired"),
                  px_arr(6, px_str(tenant), px_str(ns), px_str(type),
                         px_str(key), payload, px_atomv(msg)));
-}
-
-static void store_up(void) {
-  char err[256];
-  int rc = px_store_open_sqlite(g_dir, NULL, &g_st, err, sizeof err);
-  cr_assert_eq(rc, 0, "open: %s", err);
 }
 
 /* Starts runtime + service with the reminder clock reading `now`. */
@@ -64,8 +45,7 @@ static void node_down(void) {
 }
 
 static void setup(void) {
-  g_dir = strdup("/tmp/px_rem_test_XXXXXX");
-  cr_assert(mkdtemp(g_dir));
+  g_dir = tmpdir_new();
   px__reminder_set_clock(test_clock);
   px__reminder_set_deliver(to_test);
   node_up(T0);
@@ -73,8 +53,7 @@ static void setup(void) {
 
 static void teardown(void) {
   if (g_st) node_down();
-  rm_tree(g_dir);
-  free(g_dir);
+  tmpdir_free(g_dir);
 }
 
 TestSuite(reminder, .init = setup, .fini = teardown, .timeout = 60);
@@ -87,36 +66,6 @@ static void set_rem(const char *key, const char *name, int64_t due_in,
   int rc = px_reminder_set(g_st, &r);
   cr_assert_eq(rc, 0, "set %s: %s", name, px_err_name(rc));
   px_val_release(payload);
-}
-
-/* An ask to the service, queued behind whatever was delivered to it. */
-static void sync_service(void) {
-  cr_assert_eq(px_reminder_cancel(g_st, "sync", "sync", "sync", "sync", "x"),
-               0);
-}
-
-static bool is_fired(const px_message *m, void *ud) {
-  (void)ud;
-  return m->type == px_atom_of("fired");
-}
-
-/* The next delivery (new message; free with px_message_free). */
-static px_message *expect_fire(void) {
-  px_message *m = NULL;
-  int rc = px_receive(is_fired, NULL, 10000, &m);
-  cr_assert_eq(rc, 0, "no reminder fired: %s", px_err_name(rc));
-  return m;
-}
-
-static void expect_no_fire(void) {
-  sync_service();
-  px_message *m = NULL;
-  int rc = px_receive(is_fired, NULL, 0, &m);
-  if (rc == 0) {
-    char buf[256];
-    px_val_format(m->payload, buf, sizeof buf);
-    cr_assert_fail("unexpected fire: %s", buf);
-  }
 }
 
 static px_val fired_body(const px_message *m) { return px_at(m->payload, 4); }

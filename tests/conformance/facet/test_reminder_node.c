@@ -17,20 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "support/tmpdir.h"
-#include "facet/reminder_internal.h"
-#include "plexspaces/px.h"
-
-static char *g_dir;
-static px_store *g_st;
-static px_ref g_test;
-static _Atomic int64_t g_base;
-
-#define T0 1700000000000LL
-
-static int64_t test_clock(void) {
-  return atomic_load(&g_base) + (int64_t)px_clock_ms();
-}
+#include "reminder_test_util.h"
 
 static int to_test(const char *tenant, const char *ns, const char *type,
                    const char *key, px_atom msg, px_val payload) {
@@ -48,47 +35,14 @@ static int die_delivering(const char *tenant, const char *ns,
   _exit(7);
 }
 
-static void store_up(void) {
-  char err[256];
-  int rc = px_store_open_sqlite(g_dir, NULL, &g_st, err, sizeof err);
-  cr_assert_eq(rc, 0, "open: %s", err);
-}
-
 static void setup(void) {
-  g_dir = strdup("/tmp/px_remnode_test_XXXXXX");
-  cr_assert(mkdtemp(g_dir));
+  g_dir = tmpdir_new();
   px__reminder_set_deliver(to_test);
 }
 
-static void teardown(void) {
-  rm_tree(g_dir);
-  free(g_dir);
-}
+static void teardown(void) { tmpdir_free(g_dir); }
 
 TestSuite(reminder_node, .init = setup, .fini = teardown, .timeout = 60);
-
-static bool is_fired(const px_message *m, void *ud) {
-  (void)ud;
-  return m->type == px_atom_of("fired");
-}
-
-static px_message *expect_fire(void) {
-  px_message *m = NULL;
-  int rc = px_receive(is_fired, NULL, 10000, &m);
-  cr_assert_eq(rc, 0, "no reminder fired: %s", px_err_name(rc));
-  return m;
-}
-
-static void sync_service(void) {
-  cr_assert_eq(px_reminder_cancel(g_st, "s", "s", "s", "s", "x"), 0);
-}
-
-static void expect_no_fire(void) {
-  sync_service();
-  px_message *m = NULL;
-  cr_assert_eq(px_receive(is_fired, NULL, 0, &m), PX_ETIMEDOUT,
-               "unexpected fire");
-}
 
 static int count_cb(void *ud, const px_reminder_info *r) {
   (void)r;

@@ -10,22 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "support/tmpdir.h"
+#include "reminder_test_util.h"
 #include "facet/reminder_internal.h"
 #include "plexspaces/px.h"
 #include "plexspaces/virtual.h"
 
-static char *g_dir;
-static px_store *g_st;
-static px_ref g_test;
-static _Atomic int64_t g_base;
 static _Atomic int g_inits;
 
-#define T0 1700000000000LL
-
-static int64_t test_clock(void) {
-  return atomic_load(&g_base) + (int64_t)px_clock_ms();
-}
 
 /* A grain that numbers its activations and reports each reminder to the
  * test thread as "got" [key, type, name, activation number, tenant]. */
@@ -65,16 +56,13 @@ static const px_actor_type grain_type = {.name = "grain",
                                          .terminate = grain_terminate};
 
 static void setup(void) {
-  g_dir = strdup("/tmp/px_remvirt_test_XXXXXX");
-  cr_assert(mkdtemp(g_dir));
+  g_dir = tmpdir_new();
   px__reminder_set_clock(test_clock);
   px_runtime_opts o = {.workers = 2, .virtual_clock = true};
   cr_assert_eq(px_runtime_start(&o), 0);
   atomic_store(&g_base, T0 - (int64_t)px_clock_ms());
   g_test = px_self();
-  char err[256];
-  cr_assert_eq(px_store_open_sqlite(g_dir, NULL, &g_st, err, sizeof err), 0,
-               "%s", err);
+  g_st = store_open(g_dir, NULL);
   px_virtual_opts vo = {.idle_timeout_ms = -1};
   cr_assert_eq(px_virtual_register(&grain_type, px_nil(), &vo), 0);
   cr_assert_eq(px_reminders_start(g_st), 0);
@@ -83,8 +71,7 @@ static void setup(void) {
 static void teardown(void) {
   px_runtime_stop();
   px_store_close(g_st);
-  rm_tree(g_dir);
-  free(g_dir);
+  tmpdir_free(g_dir);
 }
 
 TestSuite(reminder_virtual, .init = setup, .fini = teardown, .timeout = 60);

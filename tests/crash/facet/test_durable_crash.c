@@ -189,8 +189,7 @@ static bool read_rec(int fd, rec *r) {
 }
 
 Test(durable_crash, acknowledged_increments_survive_kill9, .timeout = 110) {
-  char dir[] = "/tmp/px_durable_crash_XXXXXX";
-  cr_assert(mkdtemp(dir));
+  char *dir = tmpdir_new();
   srand((unsigned)getpid());
   int64_t acked[COUNTERS] = {0};
   int64_t total_acked = 0, replayed_beyond = 0, draws_checked = 0;
@@ -271,5 +270,5 @@ Test(durable_crash, acknowledged_increments_survive_kill9, .timeout = 110) {
               (long long)total_acked, ROUNDS, (long long)replayed_beyond,
               (long long)draws_checked);
   for (int k = 0; k < COUNTERS; k++) free(draws[k]);
-  rm_tree(dir);
+  tmpdir_free(dir);
 }

@@ -106,13 +106,9 @@ Test(virtual_million, million_keys_bounded_residency_state_kept,
   GET = px_atom_of("get");
   GO = px_atom_of("go");
   DONE = px_atom_of("done");
-  char *dir = strdup("/tmp/px_virtual_million_XXXXXX");
-  cr_assert(mkdtemp(dir) != NULL);
-  px_store *st;
-  char err[256];
+  char *dir = tmpdir_new();
   px_store_opts so = {.sync = PX_STORE_SYNC_NORMAL};
-  cr_assert_eq(px_store_open_sqlite(dir, &so, &st, err, sizeof err), 0, "%s",
-               err);
+  px_store *st = store_open(dir, &so);
   px_durable_opts d = {.store = st,
                        .no_journal = true,
                        .encode = c_encode,
@@ -172,6 +168,5 @@ Test(virtual_million, million_keys_bounded_residency_state_kept,
           (px_now_ms() - t1) / 1000.0);
   px_runtime_stop();
   px_store_close(st);
-  rm_tree(dir);
-  free(dir);
+  tmpdir_free(dir);
 }

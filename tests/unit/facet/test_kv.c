@@ -17,18 +17,14 @@ static px_store *g_st;
 
 /* SYNC_NORMAL: the races below make thousands of commits */
 static void kv_setup(void) {
-  g_dir = strdup("/tmp/px_kv_test_XXXXXX");
-  cr_assert(mkdtemp(g_dir));
+  g_dir = tmpdir_new();
   px_store_opts o = {.sync = PX_STORE_SYNC_NORMAL};
-  char err[256];
-  int rc = px_store_open_sqlite(g_dir, &o, &g_st, err, sizeof err);
-  cr_assert_eq(rc, 0, "open: %s", err);
+  g_st = store_open(g_dir, &o);
 }
 
 static void kv_teardown(void) {
   px_store_close(g_st);
-  rm_tree(g_dir);
-  free(g_dir);
+  tmpdir_free(g_dir);
 }
 
 TestSuite(kv, .init = kv_setup, .fini = kv_teardown, .timeout = 60);

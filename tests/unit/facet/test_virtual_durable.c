@@ -22,17 +22,14 @@ static int c_decode(px_val saved, void *state) {
 
 static void setup(bool vclock) {
   vt_start(vclock);
-  t_dir = strdup("/tmp/px_virtual_test_XXXXXX");
-  cr_assert(mkdtemp(t_dir) != NULL);
-  char err[256];
-  cr_assert_eq(px_store_open_sqlite(t_dir, NULL, &t_st, err, sizeof err), 0);
+  t_dir = tmpdir_new();
+  t_st = store_open(t_dir, NULL);
 }
 
 static void teardown(void) {
   px_runtime_stop();
   px_store_close(t_st);
-  rm_tree(t_dir);
-  free(t_dir);
+  tmpdir_free(t_dir);
 }
 
 static void reg(bool journal, size_t cap, int64_t idle) {

@@ -81,11 +81,8 @@ Test(virtual_gen_server, calls_and_orderly_deactivation) {
 
 Test(virtual_gen_server, durable_state_survives) {
   vt_start(false);
-  char *dir = strdup("/tmp/px_virtual_gs_XXXXXX");
-  cr_assert(mkdtemp(dir) != NULL);
-  px_store *st;
-  char err[256];
-  cr_assert_eq(px_store_open_sqlite(dir, NULL, &st, err, sizeof err), 0);
+  char *dir = tmpdir_new();
+  px_store *st = store_open(dir, NULL);
   px_durable_opts d = {.store = st,
                        .no_journal = true,
                        .encode = a_encode,
@@ -102,6 +99,5 @@ Test(virtual_gen_server, durable_state_survives) {
   cr_assert_eq(ask_int("acct", "h", "get"), 1);
   px_runtime_stop();
   px_store_close(st);
-  rm_tree(dir);
-  free(dir);
+  tmpdir_free(dir);
 }
