@@ -8,10 +8,13 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config
   libmsgpack-dev libjansson-dev libcriterion-dev libsqlite3-dev
+  # The node: HTTP server, outbound HTTP, JWT; promtool checks /metrics.
+  libmicrohttpd-dev libcurl4-openssl-dev libjwt-dev libssl-dev prometheus
+  python3 python3-pip
 )
 # Benchmark baselines (bench/run); installed with PX_BENCH_DEPS=1 or by
 # `make bench`, so that `make test` stays lean.
-BENCH_PKGS=(erlang-base libcaf-dev redis-server libhiredis-dev)
+BENCH_PKGS=(erlang-base libcaf-dev redis-server libhiredis-dev wrk nginx-light)
 
 want=("${PKGS[@]}")
 if [ "${PX_BENCH_DEPS:-0}" = 1 ]; then want+=("${BENCH_PKGS[@]}"); fi
@@ -22,13 +25,21 @@ for p in "${want[@]}"; do
     || missing+=("$p")
 done
 
-if [ "${#missing[@]}" -eq 0 ]; then
-  exit 0
+if [ "${#missing[@]}" -ne 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The node's integration tests drive it from Python (pytest) and mint their
+# tokens with an independent JWT implementation (PyJWT + cryptography).
+if ! python3 -c 'import jwt, cryptography, pytest' 2>/dev/null; then
+  echo "install-deps: installing PyJWT, cryptography, pytest with pip"
+  python3 -m pip install --quiet --disable-pip-version-check \
+    PyJWT cryptography pytest 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check \
+    --break-system-packages PyJWT cryptography pytest
+fi
