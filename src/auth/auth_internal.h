@@ -1,0 +1,62 @@
+/* The authenticator's layout and the helpers its files share. Only
+ * src/auth/ includes this. */
+#ifndef PX_AUTH_AUTH_INTERNAL_H
+#define PX_AUTH_AUTH_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/auth.h"
+
+/* Accepted algorithms, as bits of px_auth.algs. */
+enum {
+  PX__AUTH_HS256 = 1u << 0,
+  PX__AUTH_RS256 = 1u << 1,
+  PX__AUTH_ES256 = 1u << 2,
+};
+
+typedef struct px__auth_role {
+  char name[64];
+  char **ops; /* operation patterns */
+  size_t nops;
+  char **nss; /* namespace patterns */
+  size_t nns;
+} px__auth_role;
+
+struct px_auth {
+  bool jwt;      /* mode "jwt"; everything below is unused for "none" */
+  unsigned algs; /* PX__AUTH_* bits accepted */
+  unsigned char *hs_secret;
+  size_t hs_len;
+  char *rs_pem; /* the PEM text, handed to libjwt as the key */
+  size_t rs_len;
+  char *es_pem;
+  size_t es_len;
+  char *issuer;   /* NULL: not checked */
+  char *audience; /* NULL: not checked */
+  int64_t leeway;
+  char tenant_claim[64];
+  px__auth_role *roles; /* NULL when the built-in roles apply */
+  size_t nroles;
+};
+
+/* The PX__AUTH_* bit for an algorithm name (exact, case-sensitive as in
+ * RFC 7518), or 0. */
+unsigned px__auth_alg_bit(const char *name);
+/* "HS256", "RS256" or "ES256" for one bit. */
+const char *px__auth_alg_name(unsigned bit);
+/* Writes the accepted algorithm names as "HS256, RS256" into buf. */
+void px__auth_alg_list(unsigned algs, char *buf, size_t cap);
+/* A tenant name: 1..127 bytes of [A-Za-z0-9_.-]. */
+bool px__auth_tenant_ok(const char *s, size_t len);
+/* A role name: 1..63 bytes, printable ASCII without spaces or quotes. */
+bool px__auth_role_name_ok(const char *s, size_t len);
+/* Pattern match used by RBAC: "*" matches anything, "p.*" matches every
+ * name starting with "p." (and something after it), else exact. */
+bool px__auth_pattern_match(const char *pattern, const char *name);
+/* True when an operation pattern from the configuration matches at least
+ * one known operation (so that a typo is caught at start-up). */
+bool px__auth_pattern_useful(const char *pattern);
+
+#endif
