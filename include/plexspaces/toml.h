@@ -45,6 +45,22 @@ typedef struct px_toml_error {
 PX_API int px_toml_parse(const char *text, size_t len, px_val *out,
                          px_toml_error *err);
 
+/** Called once per key and array item of a parsed document, parents
+ *  before children, with its path and the 1-based line where it was
+ *  written (for a table: its header or first dotted key; for an array of
+ *  tables element: its [[header]]). Paths join keys with '.' and give
+ *  array items as "[i]": "supervisor.children[1].restart". Keys are
+ *  written as they are (a quoted key holding '.' is ambiguous); a path
+ *  longer than 511 bytes is not reported. `path` is borrowed. */
+typedef void (*px_toml_pos_fn)(void *ud, const char *path, int line);
+
+/** px_toml_parse that also reports where every key is written, for
+ *  config loaders whose semantic errors must name a line. The callback
+ *  runs only when the parse succeeds, before this returns; cb may be
+ *  NULL. */
+PX_API int px_toml_parse_ex(const char *text, size_t len, px_val *out,
+                            px_toml_error *err, px_toml_pos_fn cb, void *ud);
+
 PX_EXTERN_C_END
 
 #endif

@@ -137,6 +137,14 @@ typedef struct px_workflow_type {
  *  registration). Errors: PX_EINVAL (NULL, no name, no run). */
 PX_API int px_workflow_register(const px_workflow_type *t, px_store *s);
 
+/** Unregisters the type named `name` (an app being undeployed): new
+ *  starts of it get PX_ENOTFOUND and px_workflow_recover leaves its open
+ *  executions down; executions running now go on to their end with the
+ *  code they run. Registering the same definition again (after its run
+ *  and query were updated, say) makes it known again. 0, or PX_ENOTFOUND
+ *  if no such type is registered. */
+PX_API int px_workflow_unregister(const char *name);
+
 /** Resumes every open execution of a registered type that has no live
  *  actor (after a restart, or after its actor was killed): each replays
  *  its journal and continues. *n_out (may be NULL) gets how many were

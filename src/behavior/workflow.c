@@ -301,6 +301,15 @@ int px__wf_spawn_locked(px__wf_entry *e) {
 
 /* ---- registration and recovery ----------------------------------------- */
 
+int px_workflow_unregister(const char *name) {
+  if (!name) return PX_ENOTFOUND;
+  pthread_mutex_lock(&G.mu);
+  px__wf_type *t = type_find_locked(name);
+  if (t) t->registered = false;
+  pthread_mutex_unlock(&G.mu);
+  return t ? 0 : PX_ENOTFOUND;
+}
+
 int px_workflow_register(const px_workflow_type *t, px_store *s) {
   if (!t || !s || !t->name || !*t->name || !t->run) return PX_EINVAL;
   px__wf_a();
@@ -397,8 +406,8 @@ int px_workflow_recover(size_t *n_out) {
       if (e && !px_ref_is_nil(e->actor) &&
           px_actor_info_get(e->actor, &ai) == PX_ENOPROC)
         e->actor = px_ref_nil();
-      if (e && e->type && e->status == PX_WF_RUNNING &&
-          px_ref_is_nil(e->actor)) {
+      if (e && e->type && e->type->registered &&
+          e->status == PX_WF_RUNNING && px_ref_is_nil(e->actor)) {
         int src = px__wf_spawn_locked(e);
         if (!src) n++;
         else rc = src;

@@ -41,6 +41,7 @@ typedef struct node node;
 struct node {
   int kind;
   int flags;
+  size_t pos;        /* byte offset where it was written (px_toml_parse_ex) */
   size_t n, cap;
   const char **keys; /* tables */
   size_t *klens;     /* tables */

@@ -75,6 +75,7 @@ node *px__toml_new_node(parser *p, int kind, int flags) {
   memset(n, 0, sizeof *n);
   n->kind = kind;
   n->flags = flags;
+  n->pos = p->pos;
   return n;
 }
 

@@ -385,10 +385,76 @@ static int to_val(const node *n, int depth, px_val *out) {
   return rc;
 }
 
+/* ---- source positions --------------------------------------------------- */
+
+typedef struct pos_walk {
+  px_toml_pos_fn cb;
+  void *ud;
+  const size_t *nl; /* offsets of the text's newlines, ascending */
+  size_t nnl;
+  char path[512];
+} pos_walk;
+
+static int line_of(const pos_walk *w, size_t pos) {
+  size_t lo = 0, hi = w->nnl; /* newlines before pos = the line - 1 */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (w->nl[mid] < pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return (int)lo + 1;
+}
+
+/* Reports the children of n; `len` is the length of n's path. Depth is
+ * bounded by the tree's (already checked by to_val). */
+static void walk_pos(pos_walk *w, const node *n, size_t len) {
+  for (size_t i = 0; i < n->n; i++) {
+    int k;
+    if (n->kind == N_TABLE)
+      k = snprintf(w->path + len, sizeof w->path - len, "%s%.*s",
+                   len ? "." : "", (int)n->klens[i], n->keys[i]);
+    else
+      k = snprintf(w->path + len, sizeof w->path - len, "[%zu]", i);
+    if (k < 0 || (size_t)k >= sizeof w->path - len) continue;
+    w->cb(w->ud, w->path, line_of(w, n->kids[i]->pos));
+    if (n->kids[i]->kind == N_TABLE || n->kids[i]->kind == N_ARRAY)
+      walk_pos(w, n->kids[i], len + (size_t)k);
+    w->path[len] = 0;
+  }
+}
+
+static int report_pos(parser *p, const node *root, px_toml_pos_fn cb,
+                      void *ud) {
+  pos_walk *w = calloc(1, sizeof *w);
+  size_t nnl = 0;
+  for (size_t i = 0; i < p->len; i++) nnl += p->s[i] == '\n';
+  size_t *nl = malloc((nnl ? nnl : 1) * sizeof *nl);
+  if (!w || !nl) {
+    free(w);
+    free(nl);
+    return PX_ENOMEM;
+  }
+  for (size_t i = 0, j = 0; i < p->len; i++)
+    if (p->s[i] == '\n') nl[j++] = i;
+  w->cb = cb;
+  w->ud = ud;
+  w->nl = nl;
+  w->nnl = nnl;
+  walk_pos(w, root, 0);
+  free(nl);
+  free(w);
+  return 0;
+}
+
 /* ---- entry point -------------------------------------------------------- */
 
 int px_toml_parse(const char *text, size_t len, px_val *out,
                   px_toml_error *err) {
+  return px_toml_parse_ex(text, len, out, err, NULL, NULL);
+}
+
+int px_toml_parse_ex(const char *text, size_t len, px_val *out,
+                     px_toml_error *err, px_toml_pos_fn cb, void *ud) {
   *out = px_nil();
   if (err) {
     err->line = 0;
@@ -409,6 +475,10 @@ int px_toml_parse(const char *text, size_t len, px_val *out,
     node *root = px__toml_new_node(p, N_TABLE, F_DEFINED);
     document(p, root);
     rc = to_val(root, 1, out);
+    if (rc == 0 && cb && (rc = report_pos(p, root, cb, ud)) != 0) {
+      px_val_release(*out);
+      *out = px_nil();
+    }
     if (rc && err) {
       err->line = 0;
       err->column = 0;
