@@ -95,6 +95,8 @@ typedef struct px_spawn_opts {
   px_ref parent;           /* shown in introspection (supervisor) */
   const char *tenant;      /* NULL: the spawner's (none = system actor) */
   const char *ns;          /* NULL: the spawner's */
+  const char *label;       /* actor type name for metrics and
+                              introspection; NULL = type->name */
 } px_spawn_opts;
 
 /** Spawns an actor of `type` with init `args` (takes ownership of args).

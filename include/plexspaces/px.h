@@ -11,6 +11,7 @@
 #include "gen_fsm.h"
 #include "gen_server.h"
 #include "kv.h"
+#include "metrics.h"
 #include "reminder.h"
 #include "runtime.h"
 #include "space.h"

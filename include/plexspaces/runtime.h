@@ -60,7 +60,8 @@ PX_API size_t px_timer_count(void);
 /* ---- introspection ------------------------------------------------------- */
 
 typedef struct px_type_stats {
-  const char *type;        /* actor type name */
+  const char *type;        /* actor type name (px_spawn_opts.label, a
+                              behaviour's name, else the type's name) */
   uint64_t spawned;
   uint64_t messages;       /* handled */
   uint64_t errors;         /* error replies and crashes */
@@ -70,10 +71,17 @@ typedef struct px_type_stats {
   uint64_t restarts;       /* reported by supervisors */
   uint64_t live;
   uint64_t mailbox_drops;
+  uint64_t mailbox_depth;  /* messages queued in the live actors */
+  const char *tenant;      /* px_stats_scopes: NULL for system actors */
+  const char *ns;          /* px_stats_scopes: NULL for system actors */
 } px_type_stats;
 
-/** Fills up to cap entries, returns how many types exist. */
+/** Per type name over every tenant and namespace (tenant and ns NULL),
+ *  sorted by name: fills up to cap entries, returns how many exist. The
+ *  counts restart with each px_runtime_start(). */
 PX_API size_t px_stats_types(px_type_stats *out, size_t cap);
+/** The same per (tenant, namespace, type name), sorted in that order. */
+PX_API size_t px_stats_scopes(px_type_stats *out, size_t cap);
 
 typedef struct px_actor_info {
   px_ref ref;

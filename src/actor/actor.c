@@ -352,6 +352,7 @@ static int spawn_refused(int rc, px_val args, px__facet *f) {
 static int spawn(const px_actor_type *type, px_val args,
                  const px_spawn_opts *o, px__facet *f, px_ref *out) {
   static const px_spawn_opts none;
+  const char *label = px__stats_label_take(); /* always: it is per spawn */
   if (!o) o = &none;
   if (!type || !type->handle) return spawn_refused(PX_EINVAL, args, f);
   if (atomic_load_explicit(&px__stopping, memory_order_acquire))
@@ -367,13 +368,18 @@ static int spawn(const px_actor_type *type, px_val args,
   px_ref ref = px__ref_of(a, gen);
   a->type = type;
   a->facet = f; /* from here on the exit path frees it */
-  a->type_id = px__stats_type_id(type);
   /* Identity: named in the options, else the spawner's. Atoms, so that
    * copying it costs nothing and it never dangles. */
   px__actor *spawner = px__current(false);
   a->tenant = o->tenant ? px_atom_of(o->tenant) : spawner ? spawner->tenant
                                                           : NULL;
   a->ns = o->ns ? px_atom_of(o->ns) : spawner ? spawner->ns : NULL;
+  if (o->label) label = o->label;
+  /* Atomic: introspection reads it from other threads (stats.c). */
+  __atomic_store_n(&a->type_id,
+                   px__stats_slot(type, a->tenant, a->ns,
+                                  label ? px_atom_of(label) : NULL),
+                   __ATOMIC_RELAXED);
   a->parent = o->parent;
   a->mb_cap = (uint32_t)o->mailbox_cap;
   a->mb_policy = (uint8_t)(o->mailbox_cap ? o->mailbox_policy : 0);
@@ -413,7 +419,7 @@ static int spawn(const px_actor_type *type, px_val args,
       if (o->mref_out) *o->mref_out = m;
     }
   }
-  px__stats_spawned(type);
+  px__stats_spawned(a->type_id);
   px__stats_live(1);
   /* release: everything above is visible to whoever sees the new gen. */
   atomic_store_explicit(&a->gen, gen, memory_order_release);

@@ -285,14 +285,26 @@ void px__registry_release(px__actor *a);
 
 /* ---- stats (stats.c) ---- */
 void px__stats_init(void);
-int px__stats_type_id(const px_actor_type *t);
-void px__stats_spawned(const px_actor_type *t);
+/* The slot of a scope (made on first use; "other" once the table is
+ * full). label NULL means type->name. Takes a lock only the first time. */
+int px__stats_slot(const px_actor_type *t, px_atom tenant, px_atom ns,
+                   px_atom label);
+/* The label of the next spawn from this thread, for spawners that cannot
+ * reach px_spawn_opts (the behaviours' start goes through beh.c); spawn
+ * takes it (and clears it) first thing. */
+void px__stats_label_next(const char *label);
+const char *px__stats_label_take(void);
+void px__stats_spawned(int type_id);
 void px__stats_exit(int type_id, px_val reason);
 /* Counts a mailbox drop from any thread (worker shard or shared). */
 void px__stats_drop(int type_id);
 void px__stats_live(int delta);
 size_t px__stats_live_count(void);
 void px__stats_ask(uint64_t ns);
+/* The ask histogram in fixed buckets (seconds, nb increasing bounds,
+ * counts[nb + 1] per bucket, the last above every bound) and the sum. */
+void px__stats_ask_export(const double *bounds, size_t nb, uint64_t *counts,
+                          double *sum);
 /* Per-worker shard, so counting costs no shared cache line. */
 static inline void px__stats_count(px__worker *w, int type_id, int counter) {
   if (w && type_id > 0) {

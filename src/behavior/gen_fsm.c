@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actor/actor_impl.h"
 #include "behavior/beh.h"
 #include "core/mem.h"
 #include "plexspaces/core.h"
@@ -609,6 +610,7 @@ int px_gen_fsm_start(const px_gen_fsm *def, px_val args,
     px_val_release(args);
     return PX_EINVAL;
   }
+  px__stats_label_next(def->name); /* metrics: the user's type name */
   return px__beh_start(&fsm_type, px__beh_args(def, args, px_self()), opts,
                        false, out);
 }
@@ -619,6 +621,7 @@ int px_gen_fsm_start_link(const px_gen_fsm *def, px_val args,
     px_val_release(args);
     return PX_EINVAL;
   }
+  px__stats_label_next(def->name); /* metrics: the user's type name */
   return px__beh_start(&fsm_type, px__beh_args(def, args, px_self()), opts,
                        true, out);
 }

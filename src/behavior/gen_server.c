@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "actor/actor_impl.h"
 #include "behavior/beh.h"
 #include "core/mem.h"
 #include "plexspaces/core.h"
@@ -340,6 +341,7 @@ int px_gen_server_start(const px_gen_server *gs_def, px_val args,
     px_val_release(args);
     return PX_EINVAL;
   }
+  px__stats_label_next(gs_def->name); /* metrics: the user's type name */
   return px__beh_start(&gs_type, px__beh_args(gs_def, args, px_self()), opts,
                        false, out);
 }
@@ -350,6 +352,7 @@ int px_gen_server_start_link(const px_gen_server *gs_def, px_val args,
     px_val_release(args);
     return PX_EINVAL;
   }
+  px__stats_label_next(gs_def->name); /* metrics: the user's type name */
   return px__beh_start(&gs_type, px__beh_args(gs_def, args, px_self()), opts,
                        true, out);
 }

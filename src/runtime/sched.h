@@ -87,7 +87,8 @@ typedef struct px__worker {
 } px__worker;
 
 enum { PX__C_MESSAGES = 0, PX__C_ERRORS = 1, PX__C_DROPS = 2 };
-#define PX__MAX_TYPES 1024
+/* Stats slots: one per (type, tenant, namespace, label) in use. */
+#define PX__MAX_TYPES 4096
 
 typedef struct px__sched_opts {
   int workers;

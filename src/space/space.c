@@ -51,6 +51,7 @@
 
 #include "core/futex.h"
 #include "core/mem.h"
+#include "metrics/metrics_internal.h"
 #include "plexspaces/error.h"
 #include "plexspaces/runtime.h"
 #include "runtime/sched.h"
@@ -1296,6 +1297,7 @@ static int dop_run(ts_dop *d, px_store_op *ops, size_t n, bool heap_ops,
 /* ---- writing ------------------------------------------------------------------ */
 
 int px_ts_write(px_space *s, px_val tuple, int64_t ttl_ms, uint64_t *lease) {
+  px__metrics_space_op(PX__SOP_WRITE);
   if (lease) *lease = 0;
   if (!s || px__ts_tuple_check(tuple) || ttl_ms < 0) {
     px_val_release(tuple);
@@ -1327,6 +1329,7 @@ int px_ts_write(px_space *s, px_val tuple, int64_t ttl_ms, uint64_t *lease) {
 
 int px_ts_write_batch(px_space *s, const px_val *tuples, size_t n,
                       int64_t ttl_ms) {
+  px__metrics_space_op(PX__SOP_WRITE);
   bool ok = s && ttl_ms >= 0 && (n == 0 || tuples);
   for (size_t i = 0; ok && i < n; i++)
     if (px__ts_tuple_check(tuples[i])) ok = false;
@@ -1364,6 +1367,7 @@ static int check_tmpl(px_val tmpl) {
 
 int px_ts_write_if_absent(px_space *s, px_val tmpl, px_val tuple,
                           int64_t ttl_ms) {
+  px__metrics_space_op(PX__SOP_WRITE_IF_ABSENT);
   if (!s || check_tmpl(tmpl) || px__ts_tuple_check(tuple) || ttl_ms < 0) {
     px_val_release(tmpl);
     px_val_release(tuple);
@@ -1539,12 +1543,14 @@ static int op_entry(px_space *s, px_val tmpl, px_val *out) {
 }
 
 int px_ts_read(px_space *s, px_val tmpl, int64_t timeout_ms, px_val *out) {
+  px__metrics_space_op(PX__SOP_READ);
   int rc = op_entry(s, tmpl, out);
   if (rc) return rc;
   return wait_op(s, W_READ, NULL, tmpl, px_nil(), 0, timeout_ms, out);
 }
 
 int px_ts_take(px_space *s, px_val tmpl, int64_t timeout_ms, px_val *out) {
+  px__metrics_space_op(PX__SOP_TAKE);
   int rc = op_entry(s, tmpl, out);
   if (rc) return rc;
   return wait_op(s, W_TAKE, NULL, tmpl, px_nil(), 0, timeout_ms, out);
@@ -1552,6 +1558,7 @@ int px_ts_take(px_space *s, px_val tmpl, int64_t timeout_ms, px_val *out) {
 
 int px_ts_replace(px_space *s, px_val tmpl, px_val tuple, int64_t timeout_ms,
                   px_val *old) {
+  px__metrics_space_op(PX__SOP_REPLACE);
   px_val dummy;
   if (old) *old = px_nil();
   if (px__ts_tuple_check(tuple) || !s) {
@@ -1631,6 +1638,7 @@ static int scan_all(px_space *s, px_val tmpl, size_t limit, bool take,
 }
 
 int px_ts_read_all(px_space *s, px_val tmpl, size_t limit, px_val *out) {
+  px__metrics_space_op(PX__SOP_READ_ALL);
   int rc = op_entry(s, tmpl, out);
   if (rc) return rc;
   *out = px_array_new(limit ? limit : 8);
@@ -1639,6 +1647,7 @@ int px_ts_read_all(px_space *s, px_val tmpl, size_t limit, px_val *out) {
 }
 
 int px_ts_take_all(px_space *s, px_val tmpl, size_t limit, px_val *out) {
+  px__metrics_space_op(PX__SOP_TAKE_ALL);
   int rc = op_entry(s, tmpl, out);
   if (rc) return rc;
   *out = px_array_new(limit ? limit : 8);
@@ -1646,6 +1655,7 @@ int px_ts_take_all(px_space *s, px_val tmpl, size_t limit, px_val *out) {
 }
 
 int px_ts_count(px_space *s, px_val tmpl, size_t *out) {
+  px__metrics_space_op(PX__SOP_COUNT);
   px_val dummy;
   if (out) *out = 0;
   int rc = op_entry(s, tmpl, &dummy);
@@ -1659,6 +1669,7 @@ int px_ts_count(px_space *s, px_val tmpl, size_t *out) {
 }
 
 int px_ts_exists(px_space *s, px_val tmpl, bool *out) {
+  px__metrics_space_op(PX__SOP_EXISTS);
   px_val dummy;
   if (out) *out = false;
   int rc = op_entry(s, tmpl, &dummy);
@@ -1676,6 +1687,7 @@ int px_ts_exists(px_space *s, px_val tmpl, bool *out) {
 /* ---- leases ------------------------------------------------------------------ */
 
 int px_ts_renew(px_space *s, uint64_t lease, int64_t ttl_ms) {
+  px__metrics_space_op(PX__SOP_RENEW);
   if (!s || ttl_ms <= 0) return PX_EINVAL;
   fx f = {0};
   ts_lock(s);
@@ -1713,6 +1725,7 @@ int px_ts_renew(px_space *s, uint64_t lease, int64_t ttl_ms) {
 }
 
 int px_ts_cancel(px_space *s, uint64_t lease) {
+  px__metrics_space_op(PX__SOP_CANCEL);
   if (!s) return PX_EINVAL;
   fx f = {0};
   ts_lock(s);
@@ -1756,6 +1769,7 @@ static void watch_free(ts_watch *w) {
 
 int px_ts_watch_lease(px_space *s, px_val tmpl, unsigned events, px_ref to,
                       int64_t ttl_ms, uint64_t *watch) {
+  px__metrics_space_op(PX__SOP_WATCH);
   if (watch) *watch = 0;
   if (!s || check_tmpl(tmpl) || !events || px_ref_is_nil(to) || ttl_ms < 0) {
     px_val_release(tmpl);
@@ -1801,6 +1815,7 @@ static ts_watch **watch_find(px_space *s, uint64_t id) {
 }
 
 int px_ts_unwatch(px_space *s, uint64_t watch) {
+  px__metrics_space_op(PX__SOP_UNWATCH);
   if (!s) return PX_EINVAL;
   ts_lock(s);
   ts_watch **pp = watch_find(s, watch);
@@ -1971,7 +1986,10 @@ static int txn_finish(px_ts_txn *t, bool commit) {
   return rc;
 }
 
-int px_ts_commit(px_ts_txn *t) { return txn_finish(t, true); }
+int px_ts_commit(px_ts_txn *t) {
+  px__metrics_space_op(PX__SOP_TXN_COMMIT);
+  return txn_finish(t, true);
+}
 
 int px_ts_txn_renew(px_ts_txn *t, int64_t ttl_ms) {
   if (!t || ttl_ms <= 0) return PX_EINVAL;
@@ -2004,9 +2022,13 @@ static void reaper_txn_expire(px_space *s, uint64_t id) {
     }
   unlock_fx(s, &f);
 }
-int px_ts_abort(px_ts_txn *t) { return txn_finish(t, false); }
+int px_ts_abort(px_ts_txn *t) {
+  px__metrics_space_op(PX__SOP_TXN_ABORT);
+  return txn_finish(t, false);
+}
 
 int px_ts_write_tx(px_ts_txn *t, px_val tuple, int64_t ttl_ms) {
+  px__metrics_space_op(PX__SOP_WRITE);
   if (!t || px__ts_tuple_check(tuple) || ttl_ms < 0) {
     px_val_release(tuple);
     return PX_EINVAL;
@@ -2034,6 +2056,7 @@ int px_ts_write_tx(px_ts_txn *t, px_val tuple, int64_t ttl_ms) {
 
 int px_ts_take_tx(px_ts_txn *t, px_val tmpl, int64_t timeout_ms,
                   px_val *out) {
+  px__metrics_space_op(PX__SOP_TAKE);
   if (!t) {
     px_val_release(tmpl);
     return PX_EINVAL;
@@ -2045,6 +2068,7 @@ int px_ts_take_tx(px_ts_txn *t, px_val tmpl, int64_t timeout_ms,
 
 int px_ts_read_tx(px_ts_txn *t, px_val tmpl, int64_t timeout_ms,
                   px_val *out) {
+  px__metrics_space_op(PX__SOP_READ);
   if (!t) {
     px_val_release(tmpl);
     return PX_EINVAL;
@@ -2060,6 +2084,7 @@ static wq barrier_q_dummy;
 
 int px_ts_barrier(px_space *s, const char *name, size_t count,
                   int64_t timeout_ms) {
+  px__metrics_space_op(PX__SOP_BARRIER);
   if (!s || !name || count == 0) return PX_EINVAL;
   fx f = {0};
   ts_lock(s);

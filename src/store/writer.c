@@ -30,6 +30,7 @@
 
 #include "actor/stop_hooks.h"
 #include "core/mem.h"
+#include "plexspaces/metrics.h"
 #include "plexspaces/core.h"
 #include "plexspaces/error.h"
 #include "store/store_impl.h"
@@ -173,6 +174,16 @@ static bool gather_applying(px_store *s, px__store_req **tail, size_t *have,
 
 static void *writer_main(void *arg) {
   px_store *s = arg;
+  /* Resolved once per writer; recording is then two lock-free updates. */
+  static const double ops_bounds[] = {1,   2,   4,    8,    16,   32,  64,
+                                      128, 256, 512, 1024, 2048, 4096};
+  px_metric *m_commit = px_metrics_histogram(
+      "plexspaces_store_commit_duration_seconds",
+      "Group-commit transactions of the store, fsync included.", NULL, NULL,
+      0);
+  px_metric *m_batch = px_metrics_histogram(
+      "plexspaces_store_commit_batch_size", "Operations per store commit.",
+      NULL, ops_bounds, sizeof ops_bounds / sizeof ops_bounds[0]);
   pending_reply *replies = NULL;
   size_t rcap = 0;
   size_t last_callers = 0; /* callers of the previous commit */
@@ -221,6 +232,7 @@ static void *writer_main(void *arg) {
       ok = gather_applying(s, &tail, &have, last_callers, wait);
     }
     end_batch(s, batch, began, ok);
+    px_metric_observe(m_commit, (double)(px_now_ns() - t0) / 1e9);
 
     uint64_t nops = 0, ncallers = 0;
     size_t nrep = 0;
@@ -229,6 +241,7 @@ static void *writer_main(void *arg) {
       if (r->rc == 0) nops += r->n;
       if (r->heap) nrep++;
     }
+    px_metric_observe(m_batch, (double)nops);
     atomic_fetch_add_explicit(&s->ops, nops, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->callers, ncallers, memory_order_relaxed);
     last_callers = (size_t)ncallers;
