@@ -186,6 +186,11 @@ static int check_signature(const px_auth *a, const char *token, unsigned bit,
     key = (const unsigned char *)a->es_pem, len = a->es_len;
     want = JWT_ALG_ES256;
   }
+  /* Never reached without a key (pick_alg only passes configured algs),
+   * but libjwt with no key accepts any signature: refuse outright. */
+  if (!key || len == 0)
+    return fail(err, cap, PX_AUTH_BAD_ALG, "no %s key is configured",
+                px__auth_alg_name(bit));
   jwt_t *j = NULL;
   int rc = jwt_decode(&j, token, key, (int)len);
   /* libjwt re-reads the alg itself; it must agree with our choice. */

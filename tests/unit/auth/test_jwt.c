@@ -24,6 +24,12 @@ static const char *claims(const char *extra) {
   return buf;
 }
 
+/* claims() reuses its buffer: keep a result with this. */
+static void copy(char *dst, size_t cap, const char *src) {
+  int n = snprintf(dst, cap, "%s", src);
+  cr_assert(n >= 0 && (size_t)n < cap, "copy does not fit");
+}
+
 static void expect(const px_auth *a, const char *tok, int64_t now, int want,
                    const char *needle) {
   px_auth_identity id;
@@ -199,12 +205,11 @@ Test(jwt, issuer) {
 
 Test(jwt, audience_string_and_array) {
   char l[5][4096], keep[5][512];
-  snprintf(keep[0], sizeof keep[0], "%s", claims("\"aud\":\"node\""));
-  snprintf(keep[1], sizeof keep[1], "%s", claims("\"aud\":\"other\""));
-  snprintf(keep[2], sizeof keep[2], "%s",
-           claims("\"aud\":[\"x\",\"node\"]"));
-  snprintf(keep[3], sizeof keep[3], "%s", claims("\"aud\":[\"x\",\"y\"]"));
-  snprintf(keep[4], sizeof keep[4], "%s", claims(""));
+  copy(keep[0], sizeof keep[0], claims("\"aud\":\"node\""));
+  copy(keep[1], sizeof keep[1], claims("\"aud\":\"other\""));
+  copy(keep[2], sizeof keep[2], claims("\"aud\":[\"x\",\"node\"]"));
+  copy(keep[3], sizeof keep[3], claims("\"aud\":[\"x\",\"y\"]"));
+  copy(keep[4], sizeof keep[4], claims(""));
   const char *specs[5];
   for (int i = 0; i < 5; i++)
     specs[i] = spec(l[i], sizeof l[i], "HS256", HSKEY, keep[i], "");
@@ -337,9 +342,7 @@ Test(jwt, malformed_tokens) {
   big[9000] = '\0';
   char c[9400];
   snprintf(c, sizeof c, "\"pad\":\"%s\"", big);
-  char cl[9600];
-  snprintf(cl, sizeof cl, "%s", claims(c));
-  const char *huge = mint1("HS256", HSKEY, cl, "");
+  const char *huge = mint1("HS256", HSKEY, claims(c), "");
   cr_assert_gt(strlen(huge), 9 * 1024);
   expect(a, huge, NOW, PX_AUTH_MALFORMED, "longer than 8192 bytes");
   px__auth_free(a);
@@ -415,7 +418,7 @@ Test(jwt, roles_sub_and_admin_claims) {
       "\"roles\":[\"has space\"]", "\"sub\":{\"id\":1}"};
   const char *specs[7];
   for (int i = 0; i < 7; i++) {
-    snprintf(c[i], sizeof c[i], "%s", claims(extra[i]));
+    copy(c[i], sizeof c[i], claims(extra[i]));
     specs[i] = spec(l[i], sizeof l[i], "HS256", HSKEY, c[i], "");
   }
   char tok[7][TOKCAP];
