@@ -3,6 +3,7 @@
 #define PLEXSPACES_PX_H
 
 #include "actor.h"
+#include "app.h"
 #include "common.h"
 #include "core.h"
 #include "durable.h"

@@ -321,12 +321,12 @@ static int facets(ctx *c, px_val list, const char *path, px__app_child *ch) {
     bool own = px_is_nil(cfg);
     if (own) cfg = px_map_new(0);
     if (!strcmp(type, "virtual_actor")) {
-      if (ch->is_virtual) return fail(c, tp, "virtual_actor given twice");
-      rc = virtual_facet(c, cfg, cp, ch);
+      rc = ch->is_virtual ? fail(c, tp, "virtual_actor given twice")
+                          : virtual_facet(c, cfg, cp, ch);
     } else if (!strcmp(type, "durability")) {
-      if (ch->durable) return fail(c, tp, "durability given twice");
       ch->durable_line = line_of(c, fp);
-      rc = durability_facet(c, cfg, cp, ch);
+      rc = ch->durable ? fail(c, tp, "durability given twice")
+                       : durability_facet(c, cfg, cp, ch);
     } else {
       rc = fail(c, tp,
                 "unknown facet type \"%s\" (known: virtual_actor, "
