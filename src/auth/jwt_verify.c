@@ -93,7 +93,10 @@ static int b64url_value(unsigned char c) {
 }
 
 /* Decodes unpadded base64url (RFC 7515 §2). Returns the decoded length,
- * or -1 for a character outside the alphabet or an impossible length. */
+ * or -1 for a character outside the alphabet, an impossible length, or
+ * non-zero unused bits in the last character: only the canonical spelling
+ * is accepted, so that one token cannot be written several ways (which
+ * would defeat a deny-list keyed by the token text). */
 static long b64url_decode(const char *in, size_t len, unsigned char *out,
                           size_t cap) {
   if (len % 4 == 1 || len / 4 * 3 + 2 > cap) return -1;
@@ -111,7 +114,7 @@ static long b64url_decode(const char *in, size_t len, unsigned char *out,
       acc &= (1u << bits) - 1;
     }
   }
-  return (long)o;
+  return acc == 0 ? (long)o : -1;
 }
 
 /* Decodes one part and parses it as a JSON object. */
@@ -190,6 +193,15 @@ static int check_signature(const px_auth *a, const char *token, unsigned bit,
    * but libjwt with no key accepts any signature: refuse outright. */
   if (!key || len == 0)
     return fail(err, cap, PX_AUTH_BAD_ALG, "no %s key is configured",
+                px__auth_alg_name(bit));
+  /* HS256 and ES256 (JOSE R||S) signatures have a fixed size. */
+  const char *sig = strrchr(token, '.') + 1;
+  unsigned char raw[PX_AUTH_MAX_TOKEN];
+  long n = b64url_decode(sig, strlen(sig), raw, sizeof raw);
+  long want_len = bit == PX__AUTH_HS256 ? 32 : bit == PX__AUTH_ES256 ? 64 : n;
+  if (n <= 0 || n != want_len)
+    return fail(err, cap, PX_AUTH_BAD_SIGNATURE,
+                "token signature is not a canonical %s signature",
                 px__auth_alg_name(bit));
   jwt_t *j = NULL;
   int rc = jwt_decode(&j, token, key, (int)len);

@@ -103,8 +103,9 @@ static inline void write_text(const char *name, const char *text) {
 /* Runs the Python script with `args`, reading up to n output lines. */
 static inline size_t run_py(const char *args, char (*out)[TOKCAP], size_t n) {
   write_text("mint.py", k_py);
-  char cmd[8192];
-  snprintf(cmd, sizeof cmd, "python3 %s/mint.py %s", g_dir, args);
+  char cmd[2 * TOKCAP];
+  int len = snprintf(cmd, sizeof cmd, "python3 %s/mint.py %s", g_dir, args);
+  cr_assert(len > 0 && (size_t)len < sizeof cmd, "python command too long");
   FILE *p = popen(cmd, "r");
   cr_assert_not_null(p, "cannot run python3");
   size_t got = 0;

@@ -348,6 +348,76 @@ Test(jwt, malformed_tokens) {
   px__auth_free(a);
 }
 
+/* Every single-character change to a valid token must be refused: in the
+ * header or payload it changes the signed bytes, in the signature it
+ * changes the signature or makes its spelling non-canonical. */
+Test(jwt, every_one_character_change_is_refused) {
+  char l[3][4096];
+  const char *specs[] = {
+      spec(l[0], sizeof l[0], "HS256", HSKEY, claims(""), ""),
+      spec(l[1], sizeof l[1], "RS256", "rsa", claims(""), ""),
+      spec(l[2], sizeof l[2], "ES256", "ec", claims(""), "")};
+  char tok[3][TOKCAP];
+  mint_py(specs, 3, tok);
+  px_auth *a = auth_of(HS "rs256_public_key = \"rsa_pub.pem\"\n"
+                          "es256_public_key = \"ec_pub.pem\"\n");
+  for (int t = 0; t < 3; t++) {
+    expect_ok(a, tok[t]);
+    size_t len = strlen(tok[t]);
+    for (size_t i = 0; i < len; i++) {
+      char keep = tok[t][i];
+      /* 'B' and 'A' differ in the lowest bit, the one a lax decoder of the
+       * last character would ignore. */
+      tok[t][i] = keep == 'A' ? 'B' : 'A';
+      px_auth_identity id;
+      int rc = px__auth_verify_at(a, tok[t], NOW, &id, NULL, 0);
+      cr_assert_neq(rc, PX_AUTH_OK, "alg %d: change at %zu accepted", t, i);
+      tok[t][i] = keep;
+    }
+    /* The last character carries unused low bits: setting one keeps the
+     * decoded signature the same for a lax decoder, so only the canonical
+     * check refuses it. */
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char keep = tok[t][len - 1];
+    tok[t][len - 1] = b64[(strchr(b64, keep) - b64) ^ 1];
+    char err[256] = "";
+    int rc = px__auth_verify_at(a, tok[t], NOW, &(px_auth_identity){0}, err,
+                                sizeof err);
+    cr_assert_eq(rc, PX_AUTH_BAD_SIGNATURE, "alg %d: %s", t, err);
+    cr_assert(strstr(err, "canonical"), "alg %d: %s", t, err);
+    tok[t][len - 1] = keep;
+    /* Dropping the last character also fails. */
+    tok[t][len - 1] = '\0';
+    cr_assert_neq(px__auth_verify_at(a, tok[t], NOW, &(px_auth_identity){0},
+                                     NULL, 0),
+                  PX_AUTH_OK);
+  }
+  px__auth_free(a);
+}
+
+/* Random text from the token alphabet, with dots: never accepted, never
+ * a crash (the sanitizer builds run this too). */
+Test(jwt, random_input_is_refused) {
+  px_auth *a = auth_of(HS);
+  static const char alpha[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_..";
+  unsigned seed = 12345;
+  char buf[600];
+  for (int n = 0; n < 3000; n++) {
+    size_t len = (size_t)(rand_r(&seed) % (sizeof buf - 1));
+    for (size_t i = 0; i < len; i++)
+      buf[i] = alpha[rand_r(&seed) % (sizeof alpha - 1)];
+    buf[len] = '\0';
+    char err[256];
+    px_auth_identity id;
+    int rc = px__auth_verify_at(a, buf, NOW, &id, err, sizeof err);
+    cr_assert_neq(rc, PX_AUTH_OK, "accepted random token %s", buf);
+    cr_assert(err[0] != '\0', "no message for %s", buf);
+  }
+  px__auth_free(a);
+}
+
 /* ---- identity claims ---------------------------------------------------- */
 
 Test(jwt, tenant_claim_rules) {
