@@ -7,12 +7,17 @@
 #include "plexspaces/durable.h"
 #include "plexspaces/error.h"
 #include "plexspaces/store.h"
+#include "node/node.h"
 
 int px_demo_main(int argc, char **argv);
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: plexspaces demo        run the demo app (actors under a "
+          "usage: plexspaces start [--config node.toml] [--data DIR] "
+          "[--listen HOST:PORT]\n"
+          "                              run a node (HTTP API, apps, "
+          "metrics)\n"
+          "       plexspaces demo        run the demo app (actors under a "
           "supervisor)\n"
           "       plexspaces journal show [--data DIR] ID\n"
           "                              print the snapshots and journal of "
@@ -78,9 +83,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (strcmp(argv[1], "version") == 0) {
-    printf("plexspaces 0.1.0\n");
+    printf("plexspaces %s\n", px__node_version());
     return 0;
   }
+  if (strcmp(argv[1], "start") == 0)
+    return px__node_start_main(argc - 1, argv + 1);
   if (strcmp(argv[1], "demo") == 0) return px_demo_main(argc - 1, argv + 1);
   if (strcmp(argv[1], "journal") == 0) return journal_main(argc - 1, argv + 1);
   usage();

@@ -26,6 +26,17 @@ PX_API px_log_level px_log_get_level(void);
 /** Writes one log line with a level and subsystem tag. Thread-safe. */
 PX_API void px_log(px_log_level level, const char *subsystem, const char *fmt,
                    ...) __attribute__((format(printf, 3, 4)));
+/** Line format: "text" (the default: "secs.ms level [subsystem] msg"),
+ *  "logfmt" (ts=... level=... subsystem=... msg="..." plus the context
+ *  keys) or "json" (one object per line with the same keys). Returns
+ *  PX_EINVAL for another name. */
+PX_API int px_log_set_format(const char *format);
+/** This thread's log context, added to every line it writes in the
+ *  logfmt and json formats (NULL or "" = absent). The strings are
+ *  borrowed until the next call; px_log_set_context(NULL, NULL, NULL)
+ *  clears it. The HTTP server sets it around each request. */
+PX_API void px_log_set_context(const char *request_id, const char *tenant,
+                               const char *app);
 
 /** Reports a broken invariant with expr/file/line and aborts. */
 PX_API _Noreturn void px__assert_fail(const char *expr, const char *file,

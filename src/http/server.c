@@ -1,0 +1,480 @@
+/* The HTTP server: libmicrohttpd, one thread per connection, and the life
+ * of a request — limits, body, authentication, RBAC, dispatch, metrics
+ * and the access log. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/mem.h"
+#include "http/router.h"
+#include "plexspaces/core.h"
+#include "plexspaces/error.h"
+#include "plexspaces/metrics.h"
+
+struct px_http {
+  px_http_opts o;
+  struct MHD_Daemon *d;
+  uint16_t port;
+  _Atomic(int) in_flight;
+  _Atomic(bool) ready;
+  _Atomic(bool) stopping;
+  _Atomic(uint64_t) next_id;
+  px_metric *in_flight_gauge;
+};
+
+const px_http_opts *px__http_opts(const px_http *h) { return &h->o; }
+bool px__http_ready(const px_http *h) {
+  return atomic_load(&h->ready) && !atomic_load(&h->stopping);
+}
+void px__http_set_ready(px_http *h, bool ready) {
+  atomic_store(&h->ready, ready);
+}
+uint16_t px__http_port(const px_http *h) { return h->port; }
+
+/* ---- answers ---------------------------------------------------------------- */
+
+void px__reply_text(px_req *r, int status, const char *ctype,
+                    const char *text, size_t len) {
+  free(r->resp);
+  r->resp = px__xmalloc(len + 1);
+  memcpy(r->resp, text, len);
+  r->resp[len] = 0;
+  r->resp_len = len;
+  r->status = status;
+  r->content_type = ctype;
+}
+
+void px__reply_json(px_req *r, int status, px_val v) {
+  char *text;
+  size_t len;
+  int rc = px_json_encode(v, &text, &len);
+  px_val_release(v);
+  if (rc) {
+    px__reply_error(r, 500, "the reply cannot be encoded as JSON (%s)",
+                    px_strerror(rc));
+    return;
+  }
+  free(r->resp);
+  r->resp = text;
+  r->resp_len = len;
+  r->status = status;
+  r->content_type = "application/json";
+}
+
+void px__reply_error(px_req *r, int status, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  px_val v = px_map(3, px_str("error"), px_str(msg), px_str("status"),
+                    px_int(status), px_str("request_id"),
+                    px_str(r->request_id));
+  px__reply_json(r, status, v);
+}
+
+int px__status_of(int code) {
+  switch (code) {
+    case 0: return 200;
+    case PX_EINVAL:
+    case PX_ETYPE:
+    case PX_ERANGE:
+    case PX_EDECODE: return 400;
+    case PX_EPERM: return 403;
+    case PX_ENOTFOUND:
+    case PX_EBADNAME:
+    case PX_ENOPROC: return 404;
+    case PX_EEXIST:
+    case PX_EALREADYSTARTED:
+    case PX_ECONFLICT: return 409;
+    case PX_ETIMEDOUT: return 504;
+    case PX_ENOTSUP: return 501;
+    case PX_EMAILBOXFULL:
+    case PX_ESTOPPED: return 503;
+    default: return 500;
+  }
+}
+
+void px__reply_px_error(px_req *r, int code, const char *what) {
+  px__reply_error(r, px__status_of(code), "%s: %s", what, px_strerror(code));
+}
+
+/* ---- query and body --------------------------------------------------------- */
+
+const char *px__query(px_req *r, const char *key) {
+  return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
+                               const char *key, const char *value) {
+  (void)kind;
+  px_map_puts(cls, key, px_str(value ? value : ""));
+  return MHD_YES;
+}
+
+px_val px__query_map(px_req *r) {
+  px_val m = px_map_new(4);
+  MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_arg, &m);
+  return m;
+}
+
+bool px__body_json(px_req *r, px_val empty, px_val *out) {
+  size_t i = 0;
+  while (i < r->body_len && strchr(" \t\r\n", r->body[i])) i++;
+  if (i == r->body_len) {
+    *out = empty;
+    return true;
+  }
+  px_val_release(empty);
+  char err[256] = "";
+  if (px_json_decode(r->body, r->body_len, out, err, sizeof err) != 0) {
+    px__reply_error(r, 400, "malformed JSON body: %s", err);
+    return false;
+  }
+  return true;
+}
+
+bool px__query_ms(px_req *r, const char *key, int64_t dflt, int64_t *out) {
+  const char *s = px__query(r, key);
+  if (!s || !*s) {
+    *out = dflt;
+    return true;
+  }
+  char *end;
+  double v = strtod(s, &end);
+  if (*end || v < 0 || v > 1e12) {
+    px__reply_error(r, 400, "query parameter %s: expected a non-negative "
+                    "number, got \"%s\"", key, s);
+    return false;
+  }
+  *out = (int64_t)v;
+  return true;
+}
+
+/* ---- multipart forms (deploy) ----------------------------------------------- */
+
+static px_form_field *field_of(px_req *r, const char *key) {
+  for (size_t i = 0; i < r->nfield; i++)
+    if (strcmp(r->field[i].name, key) == 0) return &r->field[i];
+  if (r->nfield == PX_HTTP_MAX_FIELDS || strlen(key) >= 64) return NULL;
+  px_form_field *f = &r->field[r->nfield++];
+  snprintf(f->name, sizeof f->name, "%s", key);
+  return f;
+}
+
+static enum MHD_Result form_iter(void *cls, enum MHD_ValueKind kind,
+                                 const char *key, const char *filename,
+                                 const char *ctype, const char *enc,
+                                 const char *data, uint64_t off, size_t size) {
+  (void)kind, (void)filename, (void)ctype, (void)enc, (void)off;
+  px_req *r = cls;
+  px_form_field *f = key ? field_of(r, key) : NULL;
+  if (!f) {
+    r->form_bad = true;
+    return MHD_NO;
+  }
+  if (f->len + size + 1 > f->cap) {
+    size_t cap = f->cap ? f->cap : 256;
+    while (cap < f->len + size + 1) cap *= 2;
+    f->data = px__xrealloc(f->data, cap);
+    f->cap = cap;
+  }
+  memcpy(f->data + f->len, data, size);
+  f->len += size;
+  f->data[f->len] = 0;
+  return MHD_YES;
+}
+
+/* ---- the life of a request -------------------------------------------------- */
+
+static void req_free(px_req *r) {
+  if (r->post) MHD_destroy_post_processor(r->post);
+  for (size_t i = 0; i < r->nfield; i++) free(r->field[i].data);
+  free(r->path);
+  free(r->body);
+  free(r->resp);
+  free(r);
+}
+
+static void split_path(px_req *r) {
+  r->path = px__xstrndup(r->url, strlen(r->url));
+  char *p = r->path;
+  while (*p == '/') p++;
+  while (*p && r->nseg < PX_HTTP_MAX_SEGS) {
+    r->seg[r->nseg++] = p;
+    char *slash = strchr(p, '/');
+    if (!slash) break;
+    *slash = 0;
+    p = slash + 1;
+    if (!*p) break; /* a trailing slash adds no segment */
+  }
+  /* Deeper than any route: match nothing (404). */
+  if (r->nseg == PX_HTTP_MAX_SEGS && strchr(p, '/')) r->nseg = 0;
+}
+
+static void authenticate_and_run(px_req *r) {
+  px_http *h = r->http;
+  px_route rt;
+  int st = px__route(r, &rt);
+  if (st) {
+    r->route = "unmatched";
+    if (st == 405)
+      px__reply_error(r, 405, "method %s is not allowed on %s", r->method,
+                      r->url);
+    else
+      px__reply_error(r, 404, "no such endpoint: %s %s", r->method, r->url);
+    return;
+  }
+  r->route = rt.pattern;
+  r->tenant = "default";
+  if (rt.op && px__auth_enabled(h->o.auth)) {
+    const char *hdr = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                  "Authorization");
+    char err[256] = "";
+    if (!hdr || strncasecmp(hdr, "Bearer ", 7) != 0) {
+      px__reply_error(r, 401, "missing bearer token: send "
+                      "'Authorization: Bearer <JWT>'");
+      return;
+    }
+    if (px__auth_verify(h->o.auth, hdr + 7, &r->id, err, sizeof err)) {
+      px__reply_error(r, 401, "invalid token: %s", err);
+      return;
+    }
+    r->tenant = r->id.tenant;
+    if (*rt.op && !px__auth_allowed(h->o.auth, &r->id, rt.ns, rt.op)) {
+      px__reply_error(r, 403, "the token's roles do not allow %s%s%s",
+                      rt.op, rt.ns ? " in namespace " : "",
+                      rt.ns ? rt.ns : "");
+      return;
+    }
+  }
+  px_log_set_context(r->request_id, r->tenant, rt.ns);
+  int n = atomic_fetch_add(&h->in_flight, 1) + 1;
+  if (rt.op && n > h->o.max_concurrent) {
+    r->retry_after_s = 1;
+    px__reply_error(r, 503, "overloaded: %d requests in flight (limit %d); "
+                    "retry later", n - 1, h->o.max_concurrent);
+  } else {
+    rt.fn(r);
+  }
+  atomic_fetch_sub(&h->in_flight, 1);
+  px_log_set_context(NULL, NULL, NULL);
+}
+
+/* Metrics and the access log of a finished request. */
+static void record(px_req *r) {
+  double secs = (double)(px_now_ns() - r->start_ns) / 1e9;
+  char labels[256];
+  snprintf(labels, sizeof labels, "route=%s,method=%s,code=%d",
+           r->route ? r->route : "unmatched", r->method, r->status);
+  px_metrics_add("plexspaces_http_requests_total", labels, 1);
+  snprintf(labels, sizeof labels, "route=%s",
+           r->route ? r->route : "unmatched");
+  px_metrics_observe("plexspaces_http_request_duration_seconds", labels,
+                     secs);
+  px_log_level lvl = r->status >= 500 ? PX_LOG_WARN : PX_LOG_DEBUG;
+  if (px_log_get_level() <= lvl) {
+    px_log_set_context(r->request_id, r->tenant, NULL);
+    px_log(lvl, "http", "%s %s -> %d in %.3f ms", r->method, r->url,
+           r->status, secs * 1e3);
+    px_log_set_context(NULL, NULL, NULL);
+  }
+}
+
+static enum MHD_Result send_answer(px_req *r) {
+  if (!r->resp) px__reply_error(r, 500, "the handler gave no answer");
+  struct MHD_Response *resp = MHD_create_response_from_buffer(
+      r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
+  if (!resp) return MHD_NO;
+  r->resp = NULL; /* owned by the response now */
+  MHD_add_response_header(resp, "Content-Type", r->content_type);
+  MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+  if (r->retry_after_s > 0) {
+    char ra[16];
+    snprintf(ra, sizeof ra, "%d", r->retry_after_s);
+    MHD_add_response_header(resp, "Retry-After", ra);
+  }
+  if (r->status == 401)
+    MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+  enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+  MHD_destroy_response(resp);
+  record(r);
+  return ok;
+}
+
+static bool is_multipart(struct MHD_Connection *c) {
+  const char *ct =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+  return ct && strncasecmp(ct, "multipart/form-data", 19) == 0;
+}
+
+static px_req *req_new(px_http *h, struct MHD_Connection *c, const char *url,
+                       const char *method) {
+  px_req *r = px__xcalloc(1, sizeof *r);
+  r->http = h;
+  r->conn = c;
+  r->url = url;
+  r->method = method;
+  r->start_ns = px_now_ns();
+  r->content_type = "application/json";
+  snprintf(r->request_id, sizeof r->request_id, "%016llx",
+           (unsigned long long)atomic_fetch_add(&h->next_id, 1));
+  /* Known before authentication only when there is none. */
+  r->tenant = px__auth_enabled(h->o.auth) ? "-" : "default";
+  split_path(r);
+  bool deploy = strcmp(url, "/api/v1/applications/deploy") == 0;
+  r->body_limit = deploy ? h->o.max_upload : h->o.max_body;
+  return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls) {
+  (void)version;
+  px_http *h = cls;
+  px_req *r = *con_cls;
+  if (!r) {
+    r = req_new(h, c, url, method);
+    *con_cls = r;
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > r->body_limit) r->too_large = true;
+    else if (is_multipart(c))
+      r->post = MHD_create_post_processor(c, 64 * 1024, form_iter, r);
+    return MHD_YES;
+  }
+  if (*upload_size) {
+    size_t n = *upload_size;
+    *upload_size = 0;
+    if (r->too_large || r->form_bad) return MHD_YES; /* discard the rest */
+    if (r->body_len + n > r->body_limit) {
+      r->too_large = true;
+      return MHD_YES;
+    }
+    if (r->post) {
+      if (MHD_post_process(r->post, upload, n) != MHD_YES) r->form_bad = true;
+      r->body_len += n;
+      return MHD_YES;
+    }
+    if (r->body_len + n + 1 > r->body_cap) {
+      size_t cap = r->body_cap ? r->body_cap : 1024;
+      while (cap < r->body_len + n + 1) cap *= 2;
+      r->body = px__xrealloc(r->body, cap);
+      r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, upload, n);
+    r->body_len += n;
+    r->body[r->body_len] = 0;
+    return MHD_YES;
+  }
+  if (!r->body) {
+    r->body = px__xcalloc(1, 1);
+    r->body_cap = 1;
+  }
+  if (r->too_large) {
+    r->route = "unmatched";
+    px__reply_error(r, 413, "request body too large: the limit is %zu bytes",
+                    r->body_limit);
+  } else if (r->form_bad) {
+    r->route = "unmatched";
+    px__reply_error(r, 400, "malformed multipart form (at most %d fields "
+                    "with names under 64 bytes)", PX_HTTP_MAX_FIELDS);
+  } else {
+    authenticate_and_run(r);
+  }
+  return send_answer(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode code) {
+  (void)cls, (void)c, (void)code;
+  if (*con_cls) req_free(*con_cls);
+  *con_cls = NULL;
+}
+
+/* ---- start and stop ----------------------------------------------------------- */
+
+static int parse_listen(const char *listen, struct sockaddr_in *sa,
+                        char *err, size_t errcap) {
+  char host[64];
+  const char *colon = strrchr(listen, ':');
+  if (!colon || (size_t)(colon - listen) >= sizeof host) {
+    snprintf(err, errcap, "listen address \"%s\": expected HOST:PORT",
+             listen);
+    return PX_EINVAL;
+  }
+  memcpy(host, listen, (size_t)(colon - listen));
+  host[colon - listen] = 0;
+  char *end;
+  long port = strtol(colon + 1, &end, 10);
+  memset(sa, 0, sizeof *sa);
+  sa->sin_family = AF_INET;
+  if (*end || port < 0 || port > 65535 ||
+      inet_pton(AF_INET, host, &sa->sin_addr) != 1) {
+    snprintf(err, errcap, "listen address \"%s\": expected IPv4:PORT, e.g. "
+             "127.0.0.1:8080", listen);
+    return PX_EINVAL;
+  }
+  sa->sin_port = htons((uint16_t)port);
+  return 0;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+  (void)cls;
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  size_t n = strlen(msg);
+  while (n && msg[n - 1] == '\n') msg[--n] = 0;
+  px_log(PX_LOG_DEBUG, "http", "libmicrohttpd: %s", msg);
+}
+
+int px__http_start(const px_http_opts *o, px_http **out, char *err,
+                   size_t errcap) {
+  struct sockaddr_in sa;
+  int rc = parse_listen(o->listen, &sa, err, errcap);
+  if (rc) return rc;
+  px_http *h = px__xcalloc(1, sizeof *h);
+  h->o = *o;
+  h->d = MHD_start_daemon(
+      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+          MHD_USE_ITC | MHD_USE_ERROR_LOG,
+      0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->idle_timeout_s,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->max_header,
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u, MHD_OPTION_EXTERNAL_LOGGER,
+      mhd_log, NULL, MHD_OPTION_END);
+  if (!h->d) {
+    snprintf(err, errcap, "cannot listen on %s (address in use or not "
+             "available)", o->listen);
+    free(h);
+    return PX_EINVAL;
+  }
+  const union MHD_DaemonInfo *info =
+      MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+  h->port = info ? info->port : ntohs(sa.sin_port);
+  *out = h;
+  return 0;
+}
+
+int px__http_stop(px_http *h, int64_t deadline_ms) {
+  if (!h) return 0;
+  atomic_store(&h->stopping, true);
+  MHD_quiesce_daemon(h->d); /* no new connections */
+  uint64_t end = px_now_ms() + (uint64_t)(deadline_ms > 0 ? deadline_ms : 0);
+  struct timespec ts = {0, 2 * 1000 * 1000};
+  while (atomic_load(&h->in_flight) > 0 && px_now_ms() < end)
+    nanosleep(&ts, NULL); /* a shutdown poll, not a synchronisation */
+  int left = atomic_load(&h->in_flight);
+  MHD_stop_daemon(h->d);
+  free(h);
+  return left;
+}
