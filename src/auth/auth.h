@@ -3,10 +3,11 @@
  * control over dotted operation names. Internal to the node; the HTTP layer
  * and the CLI call it.
  *
- * libjwt checks signatures only. The algorithm is chosen here, from our own
- * parse of the token header and the node's configuration, before libjwt
- * sees the token; every claim (exp, nbf, iat, iss, aud, tenant, roles) is
- * checked here too. */
+ * The algorithm is chosen here, from our own parse of the token header and
+ * the node's configuration, before any signature check; libjwt checks
+ * HS256 signatures and signs minted tokens, OpenSSL checks RS256/ES256
+ * with keys parsed once; every claim (exp, nbf, iat, iss, aud, tenant,
+ * roles) is checked here. */
 #ifndef PX_AUTH_AUTH_H
 #define PX_AUTH_AUTH_H
 

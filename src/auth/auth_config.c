@@ -1,7 +1,7 @@
 /* Builds the authenticator from the [auth] table of node.toml: mode, where
  * the keys come from (an environment variable for the HS256 secret, PEM
- * files for RS256/ES256, checked with OpenSSL here so that a wrong key
- * fails at start-up and not at the first request), claim requirements and
+ * files for RS256/ES256, parsed and checked at start-up so that a wrong
+ * key fails here and not at the first request), claim requirements and
  * the configured roles. Start-up code: allocation failure aborts. */
 #include <ctype.h>
 #include <errno.h>
@@ -11,11 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bio.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "auth/auth_internal.h"
 #include "core/mem.h"
@@ -211,51 +208,6 @@ static int read_file(const char *key, const char *path, char **out,
   return 0;
 }
 
-/* Checks that the PEM is a public key of the kind the algorithm needs. */
-static int check_key(const char *key, const char *path, const char *pem,
-                     size_t len, unsigned alg, char *err, size_t cap) {
-  BIO *bio = BIO_new_mem_buf(pem, (int)len);
-  if (!bio) return fail(err, cap, PX_ENOMEM, "auth.%s: out of memory", key);
-  EVP_PKEY *pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-  BIO_free(bio);
-  ERR_clear_error(); /* the queue is per thread: leave it clean */
-  if (!pk) {
-    if (strstr(pem, "PRIVATE KEY"))
-      return fail(err, cap, PX_EINVAL,
-                  "auth.%s: %s holds a private key; give the public key "
-                  "(openssl pkey -in key.pem -pubout)",
-                  key, path);
-    return fail(err, cap, PX_EINVAL,
-                "auth.%s: %s is not a PEM public key (-----BEGIN PUBLIC "
-                "KEY-----)",
-                key, path);
-  }
-  int rc = 0;
-  int type = EVP_PKEY_get_base_id(pk);
-  if (alg == PX__AUTH_RS256) {
-    if (type != EVP_PKEY_RSA)
-      rc = fail(err, cap, PX_EINVAL, "auth.%s: %s is not an RSA key", key,
-                path);
-    else if (EVP_PKEY_get_bits(pk) < 2048)
-      rc = fail(err, cap, PX_EINVAL,
-                "auth.%s: %s is a %d-bit RSA key; at least 2048 bits are "
-                "needed",
-                key, path, EVP_PKEY_get_bits(pk));
-  } else {
-    char group[64] = "";
-    size_t glen = 0;
-    if (type != EVP_PKEY_EC ||
-        EVP_PKEY_get_group_name(pk, group, sizeof group, &glen) != 1 ||
-        (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0))
-      rc = fail(err, cap, PX_EINVAL,
-                "auth.%s: %s is not an EC P-256 key (ES256 needs P-256)", key,
-                path);
-  }
-  EVP_PKEY_free(pk);
-  ERR_clear_error();
-  return rc;
-}
-
 static int load_pem(px_auth *a, const char *key, const char *path,
                     const char *base_dir, unsigned alg, char *err,
                     size_t cap) {
@@ -268,19 +220,15 @@ static int load_pem(px_auth *a, const char *key, const char *path,
   }
   char *pem = NULL;
   size_t len = 0;
+  EVP_PKEY *pk = NULL;
   int rc = read_file(key, path, &pem, &len, err, cap);
-  if (rc == 0) rc = check_key(key, path, pem, len, alg, err, cap);
-  if (rc) {
-    free(pem);
-    return rc;
-  }
-  if (alg == PX__AUTH_RS256) {
-    a->rs_pem = pem;
-    a->rs_len = len;
-  } else {
-    a->es_pem = pem;
-    a->es_len = len;
-  }
+  if (rc == 0) rc = px__auth_pkey_load(key, path, pem, len, alg, &pk, err, cap);
+  free(pem);
+  if (rc) return rc;
+  if (alg == PX__AUTH_RS256)
+    a->rs_key = pk;
+  else
+    a->es_key = pk;
   a->algs |= alg;
   return 0;
 }
@@ -503,8 +451,8 @@ void px__auth_free(px_auth *a) {
   if (!a) return;
   if (a->hs_secret) OPENSSL_cleanse(a->hs_secret, a->hs_len);
   free(a->hs_secret);
-  free(a->rs_pem);
-  free(a->es_pem);
+  EVP_PKEY_free(a->rs_key);
+  EVP_PKEY_free(a->es_key);
   free(a->issuer);
   free(a->audience);
   for (size_t i = 0; i < a->nroles; i++) {

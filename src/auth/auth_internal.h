@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #include "auth/auth.h"
 
 /* Accepted algorithms, as bits of px_auth.algs. */
@@ -29,10 +31,8 @@ struct px_auth {
   unsigned algs; /* PX__AUTH_* bits accepted */
   unsigned char *hs_secret;
   size_t hs_len;
-  char *rs_pem; /* the PEM text, handed to libjwt as the key */
-  size_t rs_len;
-  char *es_pem;
-  size_t es_len;
+  EVP_PKEY *rs_key; /* parsed once at start-up (see pkey.c) */
+  EVP_PKEY *es_key;
   char *issuer;   /* NULL: not checked */
   char *audience; /* NULL: not checked */
   int64_t leeway;
@@ -58,5 +58,16 @@ bool px__auth_pattern_match(const char *pattern, const char *name);
 /* True when an operation pattern from the configuration matches at least
  * one known operation (so that a typo is caught at start-up). */
 bool px__auth_pattern_useful(const char *pattern);
+
+/* Parses the PEM text of public key `path` (named `key` in messages) and
+ * checks it suits `alg` (RSA >= 2048 bits, or EC P-256). 0 and *out (free
+ * with EVP_PKEY_free), or PX_EINVAL with a sentence in err. */
+int px__auth_pkey_load(const char *key, const char *path, const char *pem,
+                       size_t len, unsigned alg, EVP_PKEY **out, char *err,
+                       size_t cap);
+/* Checks an RS256 or ES256 (JOSE R||S) signature over `input`. */
+bool px__auth_pkey_verify(EVP_PKEY *pk, unsigned alg, const char *input,
+                          size_t len, const unsigned char *sig,
+                          size_t siglen);
 
 #endif

@@ -5,8 +5,10 @@
  *      are refused here, so an RS256 public key can never be used as an
  *      HMAC secret (key confusion) and a token can never choose to skip
  *      the signature;
- *   3. libjwt checks the signature with the key of that algorithm only
- *      (it would accept any token if given no key, so it always gets one);
+ *   3. the signature is checked with the key of that algorithm only:
+ *      HS256 by libjwt (it would accept any token if given no key, so it
+ *      always gets one), RS256/ES256 by OpenSSL with the key parsed at
+ *      start-up (pkey.c says why);
  *   4. every claim is checked here, from our own parse of the payload.
  * JSON objects with duplicate keys are refused, so that no other parser
  * can read a different alg or claim from the same bytes. */
@@ -175,27 +177,12 @@ static int pick_alg(const px_auth *a, json_t *hdr, unsigned *bit, char *err,
   return PX_AUTH_OK;
 }
 
-static int check_signature(const px_auth *a, const char *token, unsigned bit,
-                           char *err, size_t cap) {
-  const unsigned char *key;
-  size_t len;
-  jwt_alg_t want;
-  if (bit == PX__AUTH_HS256) {
-    key = a->hs_secret, len = a->hs_len, want = JWT_ALG_HS256;
-  } else if (bit == PX__AUTH_RS256) {
-    key = (const unsigned char *)a->rs_pem, len = a->rs_len;
-    want = JWT_ALG_RS256;
-  } else {
-    key = (const unsigned char *)a->es_pem, len = a->es_len;
-    want = JWT_ALG_ES256;
-  }
-  /* Never reached without a key (pick_alg only passes configured algs),
-   * but libjwt with no key accepts any signature: refuse outright. */
-  if (!key || len == 0)
-    return fail(err, cap, PX_AUTH_BAD_ALG, "no %s key is configured",
-                px__auth_alg_name(bit));
+/* `input_len` bytes of the token are the signing input (header.payload). */
+static int check_signature(const px_auth *a, const char *token,
+                           size_t input_len, unsigned bit, char *err,
+                           size_t cap) {
   /* HS256 and ES256 (JOSE R||S) signatures have a fixed size. */
-  const char *sig = strrchr(token, '.') + 1;
+  const char *sig = token + input_len + 1;
   unsigned char raw[PX_AUTH_MAX_TOKEN];
   long n = b64url_decode(sig, strlen(sig), raw, sizeof raw);
   long want_len = bit == PX__AUTH_HS256 ? 32 : bit == PX__AUTH_ES256 ? 64 : n;
@@ -203,11 +190,19 @@ static int check_signature(const px_auth *a, const char *token, unsigned bit,
     return fail(err, cap, PX_AUTH_BAD_SIGNATURE,
                 "token signature is not a canonical %s signature",
                 px__auth_alg_name(bit));
-  jwt_t *j = NULL;
-  int rc = jwt_decode(&j, token, key, (int)len);
-  /* libjwt re-reads the alg itself; it must agree with our choice. */
-  bool ok = rc == 0 && j && jwt_get_alg(j) == want;
-  jwt_free(j);
+  bool ok = false;
+  if (bit == PX__AUTH_HS256) {
+    /* libjwt: HMAC and a constant-time comparison. With no key it would
+     * accept any signature, hence the check. */
+    jwt_t *j = NULL;
+    ok = a->hs_secret && a->hs_len &&
+         jwt_decode(&j, token, a->hs_secret, (int)a->hs_len) == 0 && j &&
+         jwt_get_alg(j) == JWT_ALG_HS256; /* it re-reads alg: must agree */
+    jwt_free(j);
+  } else {
+    EVP_PKEY *pk = bit == PX__AUTH_RS256 ? a->rs_key : a->es_key;
+    ok = pk && px__auth_pkey_verify(pk, bit, token, input_len, raw, (size_t)n);
+  }
   if (!ok)
     return fail(err, cap, PX_AUTH_BAD_SIGNATURE,
                 "token signature does not verify with this node's %s key",
@@ -393,7 +388,7 @@ int px__auth_verify_at(const px_auth *a, const char *token, int64_t now,
     rc = fail(err, cap, PX_AUTH_BAD_SIGNATURE, "token has no signature");
   if (rc == 0)
     rc = part_json("payload", token + d1 + 1, d2 - d1 - 1, &claims, err, cap);
-  if (rc == 0) rc = check_signature(a, token, bit, err, cap);
+  if (rc == 0) rc = check_signature(a, token, d2, bit, err, cap);
   if (rc == 0) rc = check_times(a, claims, now, out, err, cap);
   if (rc == 0) rc = check_iss_aud(a, claims, err, cap);
   if (rc == 0) rc = check_identity(a, claims, out, err, cap);
