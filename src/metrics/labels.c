@@ -33,6 +33,32 @@ static bool label_name_ok(const char *k, size_t n) {
   return true;
 }
 
+/* Prometheus text is UTF-8: refuse anything else rather than emit a
+ * page scrapers reject. */
+bool px__metrics_utf8_ok(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  while (p < end) {
+    unsigned c = *p++;
+    if (c < 0x80) continue;
+    int more = c >= 0xF5   ? -1
+               : c >= 0xF0 ? 3
+               : c >= 0xE0 ? 2
+               : c >= 0xC2 ? 1
+                           : -1; /* 0x80..0xC1: continuation or overlong */
+    if (more < 0 || end - p < more) return false;
+    unsigned cp = c & (0x3F >> more);
+    for (int i = 0; i < more; i++) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    p += more;
+    if ((more == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (more == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return false;
+  }
+  return true;
+}
+
 typedef struct pair {
   const char *k, *v;
   size_t kn, vn;
@@ -55,6 +81,7 @@ static int canon(pair *p, size_t n, bool no_le, char **out) {
     if (no_le && p[i].kn == 2 && memcmp(p[i].k, "le", 2) == 0)
       return PX_EINVAL;
     if (i && cmp_pair(&p[i - 1], &p[i]) == 0) return PX_EINVAL;
+    if (!px__metrics_utf8_ok(p[i].v, p[i].vn)) return PX_EINVAL;
     cap += p[i].kn + 2 * p[i].vn + 4; /* k="v", with every char escaped */
   }
   char *s = px__xmalloc(cap), *w = s;

@@ -14,9 +14,11 @@
 
 /* [a-zA-Z_:][a-zA-Z0-9_:]* */
 bool px__metrics_name_ok(const char *name);
+bool px__metrics_utf8_ok(const char *s, size_t n);
 /* Parses "k1=v1,k2=v2" into the canonical label text k1="v1",k2="v2"
  * (sorted by key, values escaped); "" for no labels. *out is malloc'd.
- * PX_EINVAL for bad syntax, a bad or repeated key, or "le" when no_le. */
+ * PX_EINVAL for bad syntax, a bad or repeated key, a value that is not
+ * UTF-8, or "le" when no_le. */
 int px__metrics_labels_parse(const char *spec, bool no_le, char **out);
 /* The same from a NULL-terminated key, value list (values arbitrary). */
 int px__metrics_labels_pairs(const char *const *kv, bool no_le, char **out);

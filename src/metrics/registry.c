@@ -124,7 +124,8 @@ static int resolve(const char *name, const char *help, const char *labels,
                    px_metric_kind kind, const double *buckets, size_t nb,
                    px_metric **out) {
   *out = NULL;
-  if (!px__metrics_name_ok(name) || px__metrics_reserved(name))
+  if (!px__metrics_name_ok(name) || px__metrics_reserved(name) ||
+      (help && !px__metrics_utf8_ok(help, strlen(help))))
     return PX_EINVAL;
   if (buckets && !bounds_ok(buckets, nb)) return PX_EINVAL;
   char *canon;
@@ -246,7 +247,8 @@ int px_metrics_observe(const char *name, const char *labels, double value) {
 }
 
 int px_metrics_describe(const char *name, const char *help) {
-  if (!help || !px__metrics_name_ok(name) || px__metrics_reserved(name))
+  if (!help || !px__metrics_utf8_ok(help, strlen(help)) ||
+      !px__metrics_name_ok(name) || px__metrics_reserved(name))
     return PX_EINVAL;
   pthread_mutex_lock(&mu);
   family *f = fam_get(name);

@@ -2,6 +2,7 @@
  * collectors, one render at a time (the render lock also lets
  * px_metrics_remove_collector promise that fn is no longer running). */
 #include <pthread.h>
+#include <string.h>
 
 #include "metrics/metrics_internal.h"
 #include "plexspaces/error.h"
@@ -34,7 +35,11 @@ int px_metrics_remove_collector(px_metrics_collector fn, void *ud) {
   pthread_mutex_lock(&render_mu);
   for (int i = 0; i < ncollectors; i++)
     if (collectors[i].fn == fn && collectors[i].ud == ud) {
-      collectors[i] = collectors[--ncollectors];
+      /* Keep the order: of two collectors writing one series, the
+       * earlier one wins. */
+      memmove(&collectors[i], &collectors[i + 1],
+              (size_t)(ncollectors - i - 1) * sizeof *collectors);
+      ncollectors--;
       rc = 0;
       break;
     }

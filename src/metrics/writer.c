@@ -48,6 +48,7 @@ int px_metrics_family(px_metrics_writer *w, const char *name,
   if (!w) return PX_EINVAL;
   w->cur = -1;
   if (!px__metrics_name_ok(name) ||
+      (help && !px__metrics_utf8_ok(help, strlen(help))) ||
       (kind != PX_METRIC_COUNTER && kind != PX_METRIC_GAUGE &&
        kind != PX_METRIC_HISTOGRAM))
     return PX_EINVAL;

@@ -105,9 +105,15 @@ Test(metrics, bad_input_is_refused) {
   }
   cr_assert_eq(px_metrics_add(NULL, NULL, 1), PX_EINVAL);
   cr_assert_eq(px_metrics_add("ok:name_total", NULL, 1), 0);
+  /* Any UTF-8 is a fine label value. */
+  cr_assert_eq(px_metrics_add("ok_total", "city=Zürich,sym=€,e=\xf0\x9f\x98\x80",
+                              1),
+               0);
+  cr_assert_eq(px_metrics_describe("ok_total", "bad \xff help"), PX_EINVAL);
   const char *bad_labels[] = {"k",   "k=v,", "1k=v",    "__k=v", "k=v=w",
                               "=v",  ",",    "k=a,k=b", "a-b=c", "k=v,,j=w",
-                              NULL};
+                              "k=\xff", "k=\xc0\x80", "k=\xed\xa0\x80",
+                              "k=\xe2\x82", NULL};
   for (int i = 0; bad_labels[i]; i++)
     cr_assert_eq(px_metrics_add("ok_total", bad_labels[i], 1), PX_EINVAL,
                  "labels %s", bad_labels[i]);
