@@ -194,7 +194,10 @@ static bool is_global_flag(const char *a) {
 
 bool px__cli_is_command(const char *name) {
   if (!name) return false;
-  if (strcmp(name, "help") == 0 || is_global_flag(name)) return true;
+  /* --help alone stays main.c's: it knows the node commands too. */
+  if (strcmp(name, "help") == 0 || strcmp(name, "--json") == 0 ||
+      strcmp(name, "--node") == 0 || strncmp(name, "--node=", 7) == 0)
+    return true;
   const px_cli_cmd *cmd = find_cmd(name);
   return cmd && strcmp(name, "journal") != 0;
 }
@@ -369,6 +372,8 @@ static int help_main(int argc, char **argv, int at) {
     return PX_CLI_OK;
   }
   px__cli_usage(stdout);
+  printf("node commands: plexspaces start | demo | version | journal "
+         "show|list --data DIR\n(run `plexspaces` alone for their usage)\n");
   return PX_CLI_OK;
 }
 
@@ -400,7 +405,26 @@ int px__cli_main(int argc, char **argv) {
   int rc = set_node(&c, env_node && *env_node ? env_node : DEFAULT_NODE);
   if (rc) return rc;
   const char *token = getenv("PLEXSPACES_TOKEN");
-  c.token = token && *token ? token : NULL;
+  if (token) {
+    /* A token read from a file may end with a line break: drop trailing
+     * blanks, refuse anything else that cannot go into a header. */
+    size_t n = strlen(token);
+    while (n > 0 && strchr(" \t\r\n", token[n - 1])) n--;
+    for (size_t i = 0; i < n; i++)
+      if ((unsigned char)token[i] < 0x21 || token[i] == 0x7f) {
+        fprintf(stderr, "plexspaces %s: PLEXSPACES_TOKEN contains a space "
+                "or a control character: it must be one JWT\n", c.what);
+        return PX_CLI_USAGE;
+      }
+    if (n >= sizeof c.token_buf) {
+      fprintf(stderr, "plexspaces %s: PLEXSPACES_TOKEN is longer than %zu "
+              "bytes\n", c.what, sizeof c.token_buf - 1);
+      return PX_CLI_USAGE;
+    }
+    memcpy(c.token_buf, token, n);
+    c.token_buf[n] = 0;
+    if (n > 0) c.token = c.token_buf;
+  }
 
   bool help = false;
   rc = parse(&c, argc, argv, at, &help);

@@ -19,6 +19,7 @@ enum { PX_CLI_OK = 0, PX_CLI_FAIL = 1, PX_CLI_USAGE = 2, PX_CLI_HUMAN = -1 };
 #define PX_CLI_MAX_POS 8
 #define PX_CLI_MAX_OPTS 12
 #define PX_CLI_PATH_MAX 4096
+#define PX_CLI_TOKEN_MAX 8192 /* as PX_AUTH_MAX_TOKEN */
 
 typedef struct px_cli px_cli;
 
@@ -39,7 +40,8 @@ struct px_cli {
   const px_cli_cmd *cmd;
   char what[48];       /* "ask", "ts read", ...: prefixes messages */
   char node[1024];     /* base URL of the node, without a trailing slash */
-  const char *token;   /* $PLEXSPACES_TOKEN, or NULL */
+  const char *token;   /* $PLEXSPACES_TOKEN trimmed, or NULL */
+  char token_buf[PX_CLI_TOKEN_MAX + 1];
   bool json;           /* --json: print the node's raw reply */
   const char *pos[PX_CLI_MAX_POS]; /* positional arguments (borrowed) */
   int npos;

@@ -84,7 +84,7 @@ int px__cli_http(px_cli *c, const px_cli_req *rq, px_cli_reply *out) {
   snprintf(url, ulen, "%s%s", c->node, rq->path);
 
   struct curl_slist *hdrs = NULL, *tmp;
-  char line[64 + 8192];
+  char line[64 + PX_CLI_TOKEN_MAX];
   bool ok = true;
 #define ADD_HEADER(text)                              \
   do {                                                \
