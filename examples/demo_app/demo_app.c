@@ -12,6 +12,9 @@
  *                   deposit {amount}, balance -> {"balance": N}
  *   order           workflow: steps reserve, charge, then waits for the
  *                   signal "approve", then ship; query "progress"
+ *   turnstile       GenFSM (locked/unlocked): coin, push, state ->
+ *                   {"state": S}
+ *   audit           GenEvent manager with a handler counting the events
  *
  * Message types are atoms named by the op; payloads are maps (decoded
  * JSON). Built with -shared -fPIC and not linked with libplexspaces: the
@@ -241,6 +244,54 @@ static int order_query(px_wf *wf, const char *name, px_val args,
 static const px_workflow_type order = {
     .name = "order", .run = order_run, .query = order_query};
 
+/* ---- turnstile: GenFSM ------------------------------------------------------ */
+
+static px_fsm_result turnstile_init(px_val args, void **data, px_fsm_tx *tx) {
+  *data = NULL;
+  return px_fsm_next(tx, px_atom_of("locked"));
+}
+
+static px_fsm_result turnstile_event(void *data, px_atom state,
+                                     const px_fsm_event *ev, px_fsm_tx *tx) {
+  if (ev->kind != PX_FSM_CALL && ev->kind != PX_FSM_INFO) return PX_FSM_KEEP;
+  px_atom next = state;
+  if (is_op(ev->type, "coin")) next = px_atom_of("unlocked");
+  else if (is_op(ev->type, "push")) next = px_atom_of("locked");
+  else if (!is_op(ev->type, "state") && ev->kind == PX_FSM_CALL)
+    return px_fsm_error(tx, px_strf("unknown op %s", px_atom_name(ev->type)));
+  if (ev->kind == PX_FSM_CALL)
+    px_fsm_reply(tx, ev->from,
+                 px_map(1, px_str("state"), px_str(px_atom_name(next))));
+  return px_fsm_next(tx, next);
+}
+
+static const px_gen_fsm turnstile = {.name = "turnstile",
+                                     .init = turnstile_init,
+                                     .handle_event = turnstile_event};
+
+/* ---- audit: GenEvent -------------------------------------------------------- */
+
+static px_ev_result audit_init(px_val args, void **state, px_val *err) {
+  int64_t *n = calloc(1, sizeof *n);
+  if (!n) {
+    *err = px_atom_val("enomem");
+    return PX_EV_ERROR;
+  }
+  *state = n;
+  return PX_EV_OK;
+}
+
+static px_ev_result audit_event(void *state, px_atom type, px_val payload,
+                                px_val *err) {
+  (*(int64_t *)state)++;
+  return PX_EV_OK;
+}
+
+static const px_event_handler audit = {.name = "audit",
+                                       .init = audit_init,
+                                       .handle_event = audit_event,
+                                       .free_state = free};
+
 /* ---- the entry point ------------------------------------------------------ */
 
 PX_APP_EXPORT int px_app_init(px_app_registry *r) {
@@ -252,5 +303,7 @@ PX_APP_EXPORT int px_app_init(px_app_registry *r) {
   if (!rc)
     rc = px_app_register_codec(r, "account", account_encode, account_decode);
   if (!rc) rc = px_app_register_workflow(r, &order);
+  if (!rc) rc = px_app_register_gen_fsm(r, "turnstile", &turnstile);
+  if (!rc) rc = px_app_register_gen_event(r, "audit", &audit);
   return rc;
 }

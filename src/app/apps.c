@@ -373,6 +373,18 @@ static void open_one(px_apps *a, const char *ent) {
   px__app *app = NULL;
   if (!rc) rc = build(a, &s, &app, err, sizeof err);
   if (app) {
+    pthread_rwlock_rdlock(&a->lock);
+    bool dup = find_locked(a, app->tenant, app->id) != NULL;
+    pthread_rwlock_unlock(&a->lock);
+    if (dup) {
+      px_log(PX_LOG_ERROR, "app", "%s: not started: %s/%s is deployed twice "
+             "(another directory has it)", dir, app->tenant, app->id);
+      app_free(app);
+      app = NULL;
+      rc = 0;
+    }
+  }
+  if (app) {
     /* The app keeps the directory it was found in. */
     snprintf(app->dir, sizeof app->dir, "%s", dir);
     append(a, app);

@@ -55,7 +55,10 @@ static const px_workflow_type *wf_copy_of(const char *qname,
       wf_copies = c;
     }
   }
-  if (c) {
+  /* Written only when the code changed (a new library version): an
+   * execution of the old one may be reading its copy right now. */
+  if (c && (c->t.run != def->run || c->t.query != def->query ||
+            c->t.stack_size != def->stack_size || c->t.name != c->name)) {
     c->t = *def;
     c->t.name = c->name;
   }
@@ -132,6 +135,13 @@ static void set_error(px__app *app, const char *fmt, const char *detail) {
   pthread_rwlock_unlock(&app->mgr->lock);
 }
 
+/* Resolve reads `registered` under the directory lock. */
+static void set_registered(px__app_kid *k, bool on) {
+  pthread_rwlock_wrlock(&k->app->mgr->lock);
+  k->registered = on;
+  pthread_rwlock_unlock(&k->app->mgr->lock);
+}
+
 static int register_types(px__app *app, char *err, size_t errcap) {
   for (size_t i = 0; i < app->nkids; i++) {
     px__app_kid *k = &app->kids[i];
@@ -155,12 +165,13 @@ static int register_types(px__app *app, char *err, size_t errcap) {
                                                         init_args(k)),
                                      &vo)
                : px_virtual_register(k->ent->def, init_args(k), &vo);
-      /* An eager key that failed to activate leaves the type registered. */
-      if (rc && rc != PX_EEXIST && rc != PX_EINVAL) k->registered = true;
     } else {
       continue;
     }
-    if (rc == 0) k->registered = true;
+    /* An eager key that failed to activate leaves the type registered. */
+    if (rc == 0 || (k->cfg->is_virtual && rc != PX_EEXIST && rc != PX_EINVAL &&
+                    rc != PX_ESTOPPED && rc != PX_ENOMEM))
+      set_registered(k, true);
     if (rc) {
       snprintf(err, errcap, "%s: cannot register %s type \"%s\": %s",
                k->cfg->name,
@@ -176,11 +187,12 @@ static void unregister_types(px__app *app) {
   for (size_t i = 0; i < app->nkids; i++) {
     px__app_kid *k = &app->kids[i];
     if (!k->registered) continue;
+    /* Out of the directory first: no new lookup hands out the type. */
+    set_registered(k, false);
     if (k->ent->kind == PX_APP_WORKFLOW)
       px_workflow_unregister(k->qname);
     else
       px_virtual_unregister(k->qname);
-    k->registered = false;
   }
 }
 

@@ -7,6 +7,8 @@
 #include <criterion/criterion.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -224,6 +226,22 @@ Test(apps, deploy_resolve_and_ask_every_kind) {
   cr_assert_str_eq(px_str_ptr(px_gets(r, "shipped")), "parcel for o1");
   px_val_release(r);
 
+  /* GenFSM: asks are calls. GenEvent: the handler is installed. */
+  t = resolve("t1", "shop", "turnstile");
+  cr_assert_eq(t.behavior, PX_APP_GEN_FSM);
+  cr_assert_eq(px_ask(t.ref, px_atom_of("coin"), px_nil(), 5000, &r), 0);
+  cr_assert_str_eq(px_str_ptr(px_gets(r, "state")), "unlocked");
+  px_val_release(r);
+  cr_assert_eq(px_ask(t.ref, px_atom_of("push"), px_nil(), 5000, &r), 0);
+  cr_assert_str_eq(px_str_ptr(px_gets(r, "state")), "locked");
+  px_val_release(r);
+  t = resolve("t1", "shop", "audit");
+  cr_assert_eq(t.behavior, PX_APP_GEN_EVENT);
+  cr_assert_eq(px_gen_event_notify(t.ref, px_atom_of("seen"), px_nil()), 0);
+  cr_assert_eq(px_gen_event_which_handlers(t.ref, &r), 0);
+  cr_assert_eq(px_len(r), 1);
+  px_val_release(r);
+
   /* Unknown things are not found. */
   cr_assert_eq(px__apps_resolve(g_apps, "t1", "shop", "nobody", &t),
                PX_ENOTFOUND);
@@ -254,7 +272,7 @@ Test(apps, list_status_and_actors) {
   px_val sup = px_gets(v, "supervisor");
   cr_assert_str_eq(px_str_ptr(px_gets(sup, "strategy")), "one_for_one");
   px_val kids = px_gets(sup, "children");
-  cr_assert_eq(px_len(kids), 6);
+  cr_assert_eq(px_len(kids), 8);
   cr_assert_str_eq(px_str_ptr(px_gets(px_at(kids, 0), "behavior_kind")),
                    "GenServer");
   cr_assert_str_eq(px_str_ptr(px_gets(px_at(kids, 0), "state")), "running");
@@ -274,7 +292,8 @@ Test(apps, list_status_and_actors) {
   px_val_release(v);
 
   cr_assert_eq(px__apps_actors(g_apps, "t1", NULL, &v), 0);
-  cr_assert_eq(px_len(v), 4); /* counter, greeter, flaky, agent-1 */
+  cr_assert_eq(px_len(v), 6); /* counter, greeter, flaky, agent-1,
+                                 turnstile, audit */
   cr_assert_str_eq(px_str_ptr(px_gets(px_at(v, 0), "application_id")),
                    "shop");
   px_val_release(v);
@@ -542,7 +561,8 @@ Test(apps, configs_are_checked_against_the_library) {
                  "[[supervisor.children]]\nactor_type = \"countr\"\n",
                  "app-config.toml:4: supervisor.children[1].actor_type: "
                  "\"countr\" is not registered by the library (registered: "
-                 "counter, greeter, flaky, registry_agent, account, order)");
+                 "counter, greeter, flaky, registry_agent, account, order, "
+                 "turnstile, audit)");
   expect_refused("demo_app",
                  "[[supervisor.children]]\nactor_type = \"counter\"\n"
                  "behavior_kind = \"GenFSM\"\n",
@@ -581,4 +601,65 @@ Test(apps, a_bad_redeploy_leaves_the_previous_app_running) {
   px_ref c3 = resolve("t1", "shop", "counter").ref;
   cr_assert_not(px_ref_eq(c, c3));
   cr_assert_eq(ask_int(c3, "get", px_nil(), "value"), 0);
+}
+
+/* HTTP threads resolve and ask while children restart and another app is
+ * redeployed: every answer is a live child, a clean "gone", or not found;
+ * nothing crashes (and TSan sees no race). */
+typedef struct hammer {
+  atomic_bool stop;
+  atomic_long asks;
+  atomic_int bad; /* the first unexpected code (asserted on the main
+                     thread: assertions belong there) */
+} hammer;
+
+static void bad_rc(hammer *h, int rc) {
+  int none = 0;
+  atomic_compare_exchange_strong(&h->bad, &none, rc);
+}
+
+static void *hammer_run(void *ud) {
+  hammer *h = ud;
+  while (!atomic_load(&h->stop)) {
+    px_app_target t;
+    int rc = px__apps_resolve(g_apps, "t1", "shop",
+                              atomic_load(&h->asks) % 2 ? "flaky" : "counter",
+                              &t);
+    if (rc && rc != PX_ENOTFOUND) bad_rc(h, rc);
+    if (rc) continue;
+    px_val r;
+    rc = px_ask(t.ref, px_atom_of(t.behavior == PX_APP_GEN_SERVER ? "inc"
+                                                                  : "ping"),
+                px_nil(), 5000, &r);
+    if (rc && rc != PX_ENOPROC) bad_rc(h, rc);
+    px_val_release(r);
+    px_val v;
+    if (px__apps_list(g_apps, "t1", &v) != 0 || px_len(v) < 1)
+      bad_rc(h, PX_EINVAL);
+    px_val_release(v);
+    atomic_fetch_add(&h->asks, 1);
+  }
+  return NULL;
+}
+
+Test(apps, concurrent_lookups_during_restarts_and_redeploys) {
+  cr_assert_eq(deploy("t1", "shop", "demo_app", NULL), 0, "%s", g_err);
+  hammer h = {0};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    cr_assert_eq(pthread_create(&th[i], NULL, hammer_run, &h), 0);
+  for (int round = 0; round < 5; round++) {
+    px_ref f = resolve("t1", "shop", "flaky").ref;
+    px_send(f, px_atom_of("crash"), px_nil());
+    wait_new_ref("t1", "shop", "flaky", f);
+    cr_assert_eq(deploy("t1", "side", "demo_app", fragile), 0, "%s", g_err);
+    px_val v;
+    cr_assert_eq(px__apps_status(g_apps, "t1", "shop", &v), 0);
+    px_val_release(v);
+  }
+  atomic_store(&h.stop, true);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  cr_assert_eq(atomic_load(&h.bad), 0, "%s", px_err_name(atomic_load(&h.bad)));
+  cr_assert_gt(atomic_load(&h.asks), 0);
+  cr_assert_str_eq(status_of("t1", "shop"), "running");
 }
