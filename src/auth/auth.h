@@ -26,7 +26,7 @@
 typedef enum px_auth_result {
   PX_AUTH_OK = 0,
   PX_AUTH_MISSING,        /* no token at all */
-  PX_AUTH_MALFORMED,      /* not a compact JWS, bad base64/JSON, bad claim type */
+  PX_AUTH_MALFORMED,      /* not a compact JWS, bad base64/JSON/claim type */
   PX_AUTH_BAD_ALG,        /* alg none, missing, or not accepted by this node */
   PX_AUTH_BAD_SIGNATURE,  /* signature does not verify with the node's key */
   PX_AUTH_EXPIRED,        /* exp (plus leeway) has passed, or exp is missing */
@@ -34,8 +34,8 @@ typedef enum px_auth_result {
   PX_AUTH_BAD_ISSUER,     /* iss missing or different from the configured one */
   PX_AUTH_BAD_AUDIENCE,   /* aud missing or does not name the configured one */
   PX_AUTH_NO_TENANT,      /* tenant claim missing */
-  PX_AUTH_BAD_TENANT,     /* tenant claim not a string of [A-Za-z0-9_.-]{1,127} */
-  PX_AUTH_DISABLED,       /* the node runs with mode "none": nothing to verify */
+  PX_AUTH_BAD_TENANT,     /* tenant not a string of [A-Za-z0-9_.-]{1,127} */
+  PX_AUTH_DISABLED,       /* mode "none": there is nothing to verify */
 } px_auth_result;
 
 /* Immutable after creation; any number of threads may use one at once. */
@@ -43,7 +43,7 @@ typedef struct px_auth px_auth;
 
 /* Who made a request, as proven by a verified token. */
 typedef struct px_auth_identity {
-  char tenant[128];  /* from the tenant claim (default "tenant_id"); never empty */
+  char tenant[128];  /* the tenant claim (default "tenant_id"); never empty */
   char subject[128]; /* "sub"; empty when the token has none */
   char roles[PX_AUTH_MAX_ROLES][64]; /* the "roles" claim, in token order */
   size_t nroles;

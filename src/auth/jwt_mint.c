@@ -24,7 +24,8 @@ static bool args_ok(const char *secret, size_t secret_len,
   if (c->ttl_s < 1 || c->ttl_s > MAX_TTL) return false;
   if (c->nroles > PX_AUTH_MAX_ROLES || (c->nroles && !c->roles)) return false;
   for (size_t i = 0; i < c->nroles; i++)
-    if (!c->roles[i] || !px__auth_role_name_ok(c->roles[i], strlen(c->roles[i])))
+    if (!c->roles[i] ||
+        !px__auth_role_name_ok(c->roles[i], strlen(c->roles[i])))
       return false;
   if ((c->iss && !*c->iss) || (c->aud && !*c->aud)) return false;
   return true;

@@ -330,7 +330,8 @@ static int check_identity(const px_auth *a, json_t *c, px_auth_identity *id,
 
   json_t *adm = json_object_get(c, "is_admin");
   if (adm && !json_is_boolean(adm))
-    return fail(err, cap, PX_AUTH_MALFORMED, "token is_admin must be a boolean");
+    return fail(err, cap, PX_AUTH_MALFORMED,
+                "token is_admin must be a boolean");
   id->admin = json_is_true(adm);
   return PX_AUTH_OK;
 }
@@ -370,6 +371,9 @@ int px__auth_verify_at(const px_auth *a, const char *token, int64_t now,
                 "authentication is disabled on this node");
   if (!out) return fail(err, cap, PX_AUTH_MISSING, "no identity to fill");
   memset(out, 0, sizeof *out);
+  /* Keeps now + leeway from overflowing for any caller-given clock. */
+  if (now < 0) now = 0;
+  if (now > MAX_DATE) now = MAX_DATE;
   if (!token || !*token)
     return fail(err, cap, PX_AUTH_MISSING, "no bearer token given");
   size_t len = strnlen(token, PX_AUTH_MAX_TOKEN + 1);

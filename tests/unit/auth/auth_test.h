@@ -119,7 +119,8 @@ static inline size_t run_py(const char *args, char (*out)[TOKCAP], size_t n) {
 }
 
 /* Mints one token per spec (see k_py) with PyJWT; out[i] gets token i. */
-static inline void mint_py(const char *const *specs, size_t n, char (*out)[TOKCAP]) {
+static inline void mint_py(const char *const *specs, size_t n,
+                           char (*out)[TOKCAP]) {
   char path[512];
   snprintf(path, sizeof path, "%s/spec", g_dir);
   FILE *f = fopen(path, "w");
@@ -187,7 +188,8 @@ static inline char *hand_token(const char *header, const char *payload,
 
 /* An authenticator from the body of an [auth] table; relative key paths
  * are resolved against the test's key directory. */
-static inline int auth_try(const char *toml, px_auth **out, char *err, size_t cap) {
+static inline int auth_try(const char *toml, px_auth **out, char *err,
+                           size_t cap) {
   char text[4096];
   snprintf(text, sizeof text, "[auth]\n%s", toml);
   px_val doc;

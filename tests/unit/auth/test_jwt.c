@@ -168,6 +168,9 @@ Test(jwt, leeway_boundaries) {
   expect(strict, tok[0], NOW, PX_AUTH_EXPIRED, "expired 0 s ago");
   expect(strict, tok[1], NOW + 29, PX_AUTH_NOT_YET_VALID, NULL);
   expect(strict, tok[1], NOW + 30, PX_AUTH_OK, NULL);
+  /* Any clock a caller passes is safe (no overflow under UBSan). */
+  expect(strict, tok[0], INT64_MAX, PX_AUTH_EXPIRED, NULL);
+  expect(strict, tok[1], INT64_MIN, PX_AUTH_NOT_YET_VALID, NULL);
   px__auth_free(strict);
 }
 
@@ -241,7 +244,8 @@ Test(jwt, alg_none_is_refused) {
   expect(a, hand_token("{\"alg\":256}", c, "AAAA"), NOW, PX_AUTH_BAD_ALG,
          "not a string");
   expect(a, hand_token("{\"alg\":\"HS512\"}", c, "AAAA"), NOW,
-         PX_AUTH_BAD_ALG, "signed with HS512 but this node accepts HS256, RS256");
+         PX_AUTH_BAD_ALG,
+         "signed with HS512 but this node accepts HS256, RS256");
   /* Duplicate keys could let another parser read a different alg. */
   expect(a, hand_token("{\"alg\":\"HS256\",\"alg\":\"none\"}", c, "AAAA"),
          NOW, PX_AUTH_MALFORMED, "duplicate");
