@@ -268,7 +268,9 @@ static int persist(px__app *app, const app_src *s, char *err, size_t errcap) {
 /* ---- deploy / undeploy ------------------------------------------------------ */
 
 static void stop_app(px__app *app) {
-  atomic_store(&app->stopping, true);
+  /* relaxed: the keeper reads it after the stop ask that follows, and a
+   * message orders it. */
+  atomic_store_explicit(&app->stopping, true, memory_order_relaxed);
   px__app_tree_stop(app);
   set_status(app, PX__APP_STOPPED);
 }

@@ -169,7 +169,8 @@ int px__apps_resolve(px_apps *a, const char *tenant, const char *ns,
     if (!key) live++;
   }
   if (rc && p && !key && live) {
-    /* Round-robin: the n-th live child of the type, n turning. */
+    /* Round-robin: the n-th live child of the type, n turning. relaxed:
+     * a lone counter; fairness needs no ordering. */
     size_t n = atomic_fetch_add_explicit(&p->rr, 1, memory_order_relaxed) %
                live;
     for (size_t i = 0; i < p->nkids; i++) {

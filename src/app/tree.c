@@ -252,14 +252,16 @@ static void keeper_handle(void *state, const px_message *m) {
     px_reply(m, px_arr(2, px_int(rc), px_str(err)));
     if (rc) px_exit_self(px_atomv(px_a()->normal));
   } else if (m->type == A_STOP) {
-    atomic_store(&app->stopping, true);
+    /* relaxed: only this actor reads it (set here too, for a stop that
+     * did not come through stop_app). */
+    atomic_store_explicit(&app->stopping, true, memory_order_relaxed);
     if (!px_ref_is_nil(app->sup)) px_sup_stop(app->sup);
     unregister_types(app);
     px_reply(m, px_nil());
     px_exit_self(px_atomv(px_a()->normal));
   } else if (m->type == px_a()->exit_msg) {
     px_ref from;
-    if (atomic_load(&app->stopping) ||
+    if (atomic_load_explicit(&app->stopping, memory_order_relaxed) ||
         !px_val_ref(px_gets(m->payload, "exit_from"), &from) ||
         !px_ref_eq(from, app->sup))
       return;

@@ -297,6 +297,27 @@ Test(app_config, service_links) {
   px__app_config_free(&c);
 }
 
+/* Every prefix of a full config (cut anywhere, mid-token included) either
+ * parses or fails with a message naming the file; nothing crashes or
+ * leaks (run under ASan). */
+Test(app_config, every_truncation_fails_cleanly) {
+  const char *full =
+      "version = \"1.0.0\"\n[supervisor]\nstrategy = \"one_for_all\"\n"
+      "[[supervisor.children]]\nname = \"c\"\nactor_type = \"counter\"\n"
+      "args = { start = 1, tags = [\"a\", \"b\"] }\n"
+      "facets = [{ type = \"virtual_actor\", config = { activation = "
+      "\"eager\", eager_keys = [\"k1\"] } }, { type = \"durability\" }]\n"
+      "[[service_links]]\nname = \"p\"\nbase_url = \"http://x\"\n";
+  size_t n = strlen(full);
+  for (size_t len = 0; len <= n; len++) {
+    px__app_config c;
+    int rc = px__app_config_parse(full, len, NULL, &c, err, sizeof err);
+    cr_assert(rc == 0 || rc == PX_EINVAL, "len %zu: %d", len, rc);
+    if (rc) cr_assert(!strncmp(err, "app-config.toml:", 16), "%s", err);
+    px__app_config_free(&c);
+  }
+}
+
 /* ---- px_toml_parse_ex ------------------------------------------------------- */
 
 typedef struct seen {
