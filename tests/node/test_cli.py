@@ -208,6 +208,18 @@ def test_ask_plain_and_virtual_actors(node):
     ok(run("ask", "shop", "account:bob", "deposit", '{"amount": 1}', url=u))
     assert json.loads(ok(run("ask", "shop", "account:alice", "balance",
                              url=u))) == {"balance": 42}
+    # The durable account's journal, named TYPE:KEY (escaped in the URL).
+    journal = ok(run("journal", "show", "shop", "account:alice", url=u))
+    last = journal.strip().splitlines()[-1].split()
+    assert last[-2:] == ["snapshot", "42"], journal
+    fails(run("journal", "show", "shop", "account:nobody", url=u), 1,
+          'no journal for "account:nobody"')
+    # A GenFSM answers asks from its current state.
+    assert json.loads(ok(run("ask", "shop", "turnstile", "coin", url=u))) == \
+        {"state": "unlocked"}
+    ok(run("tell", "shop", "turnstile", "push", url=u))
+    assert json.loads(ok(run("ask", "shop", "turnstile", "state", url=u))) == \
+        {"state": "locked"}
 
 
 def test_ask_failures(node):
