@@ -2,7 +2,10 @@
  * (`make run`), and the fixture of the app and HTTP tests.
  *
  *   counter         GenServer: inc, add {n}, get -> {"value": N}
- *   greeter         plain actor: hello {name} -> {"greeting": "hello, NAME"}
+ *   greeter         plain actor: hello {name} -> {"greeting": "hello, NAME"};
+ *                   slow {ms, mark} writes ("slow_started", mark) to the
+ *                   "events" space when mark is given, sleeps ms, then
+ *                   answers {"slept": ms} (for timeout and shutdown tests)
  *   flaky           plain actor: crash -> exits (the supervisor restarts
  *                   it), ping -> {"pong": true}
  *   registry_agent  plain actor: at init writes ("agent", name, role) into
@@ -78,10 +81,44 @@ static const px_gen_server counter = {
     .free_state = free,
 };
 
+/* Opens a space of the caller's tenant/namespace as the node's HTTP layer
+ * does: durable when the node has a store, else in memory; whichever kind
+ * it already has. */
+static int open_space(const char *name, px_space **out) {
+  int rc = px_space_open(px_self_tenant(), px_self_namespace(), name,
+                         PX_SPACE_DURABLE, out);
+  if (rc == PX_ENOTSUP || rc == PX_EEXIST)
+    rc = px_space_open(px_self_tenant(), px_self_namespace(), name,
+                       PX_SPACE_MEMORY, out);
+  return rc;
+}
+
 /* ---- greeter: plain actor ---------------------------------------------------- */
 
+typedef struct greeter_state {
+  px_space *events; /* opened on the first slow with a mark; held so a
+                       memory space keeps its tuples */
+} greeter_state;
+
+static int greeter_init(px_val args, void **state) {
+  *state = calloc(1, sizeof(greeter_state));
+  return *state ? 0 : PX_ENOMEM;
+}
+
+static void greeter_slow(greeter_state *g, const px_message *m) {
+  int64_t ms = int_field(m->payload, "ms", 0);
+  const char *mark = px_str_ptr(px_gets(m->payload, "mark"));
+  if (mark && (g->events || open_space("events", &g->events) == 0))
+    px_ts_write(g->events, px_arr(2, px_str("slow_started"), px_str(mark)),
+                0, NULL);
+  if (ms > 0) px_sleep(ms);
+  if (m->corr) px_reply(m, px_map(1, px_str("slept"), px_int(ms)));
+}
+
 static void greeter_handle(void *state, const px_message *m) {
-  if (m->corr && is_op(m->type, "hello"))
+  if (is_op(m->type, "slow"))
+    greeter_slow(state, m);
+  else if (m->corr && is_op(m->type, "hello"))
     px_reply(m, px_map(1, px_str("greeting"),
                        px_strf("hello, %s",
                                str_field(m->payload, "name", "world"))));
@@ -89,8 +126,16 @@ static void greeter_handle(void *state, const px_message *m) {
     px_reply_error(m, px_strf("unknown op %s", px_atom_name(m->type)));
 }
 
+static void greeter_terminate(void *state, px_val reason) {
+  greeter_state *g = state;
+  if (g && g->events) px_space_close(g->events);
+  free(g);
+}
+
 static const px_actor_type greeter = {.name = "greeter",
-                                      .handle = greeter_handle};
+                                      .init = greeter_init,
+                                      .handle = greeter_handle,
+                                      .terminate = greeter_terminate};
 
 /* ---- flaky: crashes on demand ------------------------------------------------ */
 
@@ -115,8 +160,7 @@ static int agent_init(px_val args, void **state) {
   snprintf(a->name, sizeof a->name, "%s", str_field(args, "name", "agent"));
   snprintf(a->role, sizeof a->role, "%s", str_field(args, "role", "worker"));
   *state = a;
-  int rc = px_space_open(px_self_tenant(), px_self_namespace(), "agents",
-                         PX_SPACE_MEMORY, &a->space);
+  int rc = open_space("agents", &a->space);
   if (rc) return rc;
   /* A restart finds its own entry already there: that is fine. */
   rc = px_ts_write_if_absent(

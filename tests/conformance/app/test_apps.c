@@ -180,6 +180,22 @@ Test(apps, deploy_resolve_and_ask_every_kind) {
                0);
   cr_assert_str_eq(px_str_ptr(px_gets(r, "greeting")), "hello, ada");
   px_val_release(r);
+  cr_assert_eq(px_ask(t.ref, px_atom_of("slow"),
+                      px_map(2, px_str("ms"), px_int(5), px_str("mark"),
+                             px_str("m1")),
+                      5000, &r),
+               0);
+  cr_assert_eq(px_gets(r, "slept").u.i, 5);
+  px_val_release(r);
+  px_space *ev;
+  cr_assert_eq(px_space_open("t1", "shop", "events", PX_SPACE_MEMORY, &ev),
+               0);
+  px_val mark;
+  cr_assert_eq(px_ts_read(ev, px_arr(2, px_str("slow_started"), px_str("m1")),
+                          0, &mark),
+               0);
+  px_val_release(mark);
+  px_space_close(ev);
 
   /* The agent runs in the app's tenant and namespace, and announced
    * itself in that scope's tuple space. */
