@@ -1,7 +1,8 @@
 /* The demo app: a C app library the node deploys with app-config.toml
  * (`make run`), and the fixture of the app and HTTP tests.
  *
- *   counter         GenServer: inc, add {n}, get -> {"value": N}
+ *   counter         GenServer: inc, add {n}, get -> {"value": N}; args
+ *                   start (first value), fail_init (refuse to start)
  *   greeter         plain actor: hello {name} -> {"greeting": "hello, NAME"};
  *                   slow {ms, mark} writes ("slow_started", mark) to the
  *                   "events" space when mark is given, sleeps ms, then
@@ -47,6 +48,10 @@ static bool is_op(px_atom type, const char *op) {
 /* ---- counter: GenServer ---------------------------------------------------- */
 
 static px_gs_result counter_init(px_val args, void **state, px_gs_out *out) {
+  /* args.fail_init: a start that fails, for the tests. */
+  if (px_typeof(px_gets(args, "fail_init")) == PX_T_BOOL &&
+      px_gets(args, "fail_init").u.b)
+    return px_gs_stop(out, px_str("init refused"));
   int64_t *n = malloc(sizeof *n);
   if (!n) return px_gs_stop(out, px_atom_val("enomem"));
   *n = int_field(args, "start", 0);

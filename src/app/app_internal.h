@@ -162,6 +162,8 @@ struct px__app {
   size_t nkids;
   int status;                  /* PX__APP_*: under mgr->lock */
   char error[512];             /* under mgr->lock */
+  char start_err[256];         /* the last child start that failed: under
+                                  mgr->lock */
   px_ref keeper;               /* the actor owning the tree */
   px_ref sup;
   atomic_bool stopping;

@@ -81,10 +81,16 @@ static px_val init_args(const px__app_kid *k) {
                                  : px_val_retain(k->cfg->args);
 }
 
+/* A behavior whose init does not return in this time fails its start, so
+ * a stuck init fails the deploy instead of hanging it (and every deploy
+ * after it). */
+#define START_TIMEOUT_MS 30000
+
 /* Runs inside the supervisor: args is the kid (px_int of its address). */
 static int kid_start(px_val args, px_ref *out) {
   px__app_kid *k = (px__app_kid *)(intptr_t)args.u.i;
   px_spawn_opts so = {.link = true, .parent = px_self()};
+  px_gen_start_opts go = {.timeout_ms = START_TIMEOUT_MS};
   int rc;
   switch (k->ent->kind) {
     case PX_APP_ACTOR:
@@ -99,14 +105,14 @@ static int kid_start(px_val args, px_ref *out) {
                                   px_gen_server_args(k->ent->def,
                                                      init_args(k)),
                                   k->qname, &k->dur, &so, out)
-               : px_gen_server_start_link(k->ent->def, init_args(k), NULL,
+               : px_gen_server_start_link(k->ent->def, init_args(k), &go,
                                           out);
       break;
     case PX_APP_GEN_FSM:
-      rc = px_gen_fsm_start_link(k->ent->def, init_args(k), NULL, out);
+      rc = px_gen_fsm_start_link(k->ent->def, init_args(k), &go, out);
       break;
     case PX_APP_GEN_EVENT: {
-      rc = px_gen_event_start_link(NULL, out);
+      rc = px_gen_event_start_link(&go, out);
       if (rc) break;
       px_val e = px_nil();
       rc = px_gen_event_add_handler(*out, k->ent->def, px_nil(),
@@ -123,7 +129,16 @@ static int kid_start(px_val args, px_ref *out) {
     default:
       rc = PX_EINVAL;
   }
-  if (rc == 0) record(k, *out);
+  if (rc == 0) {
+    record(k, *out);
+  } else {
+    pthread_rwlock_wrlock(&k->app->mgr->lock);
+    snprintf(k->app->start_err, sizeof k->app->start_err,
+             "child \"%s\" (%s %s) failed to start: %s", k->cfg->name,
+             px__app_kind_name(k->ent->kind), k->cfg->actor_type,
+             px_err_name(rc));
+    pthread_rwlock_unlock(&k->app->mgr->lock);
+  }
   return rc;
 }
 
@@ -234,10 +249,10 @@ static int start_tree(px__app *app, char *err, size_t errcap) {
   rc = px_sup_start_link(&fl, specs, n, &app->sup);
   free(specs);
   if (rc) {
-    snprintf(err, errcap,
-             "the supervision tree did not start (%s): a child's start "
-             "failed, see the log",
-             px_err_name(rc));
+    pthread_rwlock_rdlock(&app->mgr->lock);
+    snprintf(err, errcap, "the supervision tree did not start: %s",
+             app->start_err[0] ? app->start_err : px_err_name(rc));
+    pthread_rwlock_unlock(&app->mgr->lock);
     app->sup = px_ref_nil();
   }
   return rc;

@@ -596,6 +596,30 @@ Test(apps, configs_are_checked_against_the_library) {
                  "a Workflow cannot be a virtual actor");
 }
 
+Test(apps, a_tree_that_cannot_start_leaves_nothing_deployed) {
+  cr_assert_eq(deploy("t1", "bad", "demo_app",
+                      "[[supervisor.children]]\nactor_type = \"greeter\"\n"
+                      "[[supervisor.children]]\nname = \"c\"\n"
+                      "actor_type = \"counter\"\n"
+                      "args = { fail_init = true }\n"
+                      "[[supervisor.children]]\nactor_type = \"order\"\n"),
+               PX_EINIT);
+  cr_assert_str_eq(g_err, "the supervision tree did not start: child \"c\" "
+                          "(GenServer counter) failed to start: EINIT");
+  px_val v;
+  cr_assert_eq(px__apps_list(g_apps, "t1", &v), 0);
+  cr_assert_eq(px_len(v), 0);
+  px_val_release(v);
+  /* Its workflow type was registered before the tree, and is gone. */
+  cr_assert_eq(px_workflow_start_in("t1", "bad", "t1/bad/order", "o",
+                                    px_nil(), NULL),
+               PX_ENOTFOUND);
+  char p[PATH_MAX];
+  snprintf(p, sizeof p, "%s/apps/t1~bad", g_dir);
+  struct stat sb;
+  cr_assert_neq(stat(p, &sb), 0);
+}
+
 Test(apps, a_bad_redeploy_leaves_the_previous_app_running) {
   cr_assert_eq(deploy("t1", "shop", "demo_app", NULL), 0, "%s", g_err);
   px_ref c = resolve("t1", "shop", "counter").ref;
