@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPX_WERROR=ON
 
-.PHONY: all deps build run test test-plain test-asan test-tsan bench clean
+.PHONY: all deps build run demo test test-plain test-asan test-tsan bench clean
 
 all: build
 
@@ -15,7 +15,12 @@ build: deps
 	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
+# A node on ./data with the demo app deployed (see scripts/run.sh).
 run: build
+	BUILD=$(BUILD) ./scripts/run.sh
+
+# The in-process tour: supervision, a durable workflow across a restart.
+demo: build
 	./$(BUILD)/plexspaces demo
 
 # Every test three ways: a normal build, ASan+UBSan, and the runtime tests

@@ -7,6 +7,7 @@
 #include "plexspaces/durable.h"
 #include "plexspaces/error.h"
 #include "plexspaces/store.h"
+#include "cli/cli.h"
 #include "node/node.h"
 
 int px_demo_main(int argc, char **argv);
@@ -29,7 +30,8 @@ static void usage(void) {
           "       plexspaces version     print the version\n"
           "DIR defaults to $PLEXSPACES_DATA, else ./data. The journal "
           "commands only read:\n"
-          "they work while a node runs on DIR.\n");
+          "they work while a node runs on DIR.\n\n");
+  px__cli_usage(stderr);
 }
 
 static int print_name(void *ud, const char *name) {
@@ -89,7 +91,11 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "start") == 0)
     return px__node_start_main(argc - 1, argv + 1);
   if (strcmp(argv[1], "demo") == 0) return px_demo_main(argc - 1, argv + 1);
-  if (strcmp(argv[1], "journal") == 0) return journal_main(argc - 1, argv + 1);
+  if (strcmp(argv[1], "journal") == 0)
+    return px__cli_journal_is_online(argc, argv)
+               ? px__cli_main(argc, argv)
+               : journal_main(argc - 1, argv + 1);
+  if (px__cli_is_command(argv[1])) return px__cli_main(argc, argv);
   usage();
   return 2;
 }

@@ -1,10 +1,8 @@
 /* The node's HTTP/JSON API on libmicrohttpd. Internal to the node.
- *
- * One thread per connection: an ask blocks its connection's thread until
- * the actor answers, so a slow actor never holds up another client's
- * request (a polling pool would put every connection on that thread
- * behind it). Connections are capped (max_connections) and requests in
- * flight too (max_concurrent: 503 beyond it). */
+ * An epoll loop on `threads` threads reads requests; each API request is
+ * then served by an actor of its own (see server.c), so waiting on actors
+ * costs no thread. Connections are capped (max_connections) and requests
+ * in flight too (max_concurrent: 503 beyond it). */
 #ifndef PX_HTTP_HTTP_H
 #define PX_HTTP_HTTP_H
 
@@ -26,6 +24,7 @@ typedef struct px_http_opts {
   int idle_timeout_s;         /* a silent connection is closed */
   int max_connections;
   int max_concurrent;         /* requests in flight (503 beyond) */
+  int threads;                /* event-loop threads, 0 = 1 */
   int64_t default_ask_timeout_ms;
   int64_t max_ask_timeout_ms; /* the per-request deadline */
   const px_auth *auth;

@@ -3,6 +3,7 @@
 #ifndef PX_HTTP_REQ_H
 #define PX_HTTP_REQ_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,12 @@ typedef struct px_req {
   uint64_t start_ns;
   char request_id[24];
   const char *route;             /* route pattern, for metrics and logs */
+  const char *ns;                /* the route's namespace, NULL if none */
+  void (*fn)(struct px_req *r);  /* its handler */
+  px_val query;                  /* query parameters (copied out of MHD) */
+  _Atomic(int) refs;             /* loop + handler actor */
+  int state;                     /* server.c: receiving/running/done/... */
+  struct px_req *prev, *next;    /* the pending list while running */
   const char *tenant;            /* from the token, or "default" */
   px_auth_identity id;
   /* The answer. */

@@ -1,6 +1,19 @@
-/* The HTTP server: libmicrohttpd, one thread per connection, and the life
- * of a request — limits, body, authentication, RBAC, dispatch, metrics
- * and the access log. */
+/* The HTTP server: libmicrohttpd and the life of a request — limits, body,
+ * authentication, RBAC, dispatch, metrics and the access log.
+ *
+ * Threads. libmicrohttpd runs an epoll loop on a few threads. A request is
+ * read, authenticated and routed there; probes and /metrics are answered
+ * in place. Every other request is suspended and handed to an actor of
+ * its own (spawned per request, as Erlang web servers spawn a process per
+ * request): an ask, a blocking take or a workflow wait parks that actor's
+ * coroutine, never a thread, so a slow actor holds up no other client and
+ * thousands of long polls cost no threads. When the handler has answered,
+ * it resumes the connection and the loop sends the answer.
+ *
+ * A request is shared by the loop and its handler actor (refs = 2 while
+ * it runs). If the shutdown grace period ends first, the stopper answers
+ * 503 in the handler's place (state RUNNING → ABANDONED under the pending
+ * lock); the handler then only drops its reference. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -11,6 +24,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "actor/actor_impl.h"
 #include "core/mem.h"
 #include "http/router.h"
 #include "plexspaces/core.h"
@@ -25,7 +39,8 @@ struct px_http {
   _Atomic(bool) ready;
   _Atomic(bool) stopping;
   _Atomic(uint64_t) next_id;
-  px_metric *in_flight_gauge;
+  pthread_mutex_t lock; /* pending list and request states */
+  px_req *pending;      /* requests whose handler actor runs */
 };
 
 const px_http_opts *px__http_opts(const px_http *h) { return &h->o; }
@@ -107,8 +122,11 @@ void px__reply_px_error(px_req *r, int code, const char *what) {
 
 /* ---- query and body --------------------------------------------------------- */
 
+/* Handlers run in actors while the connection is suspended, so the query
+ * is copied out of libmicrohttpd before the hand-over. */
 const char *px__query(px_req *r, const char *key) {
-  return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+  px_val v = px_gets(r->query, key);
+  return v.type == PX_T_STR ? px_str_ptr(v) : NULL;
 }
 
 static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
@@ -118,9 +136,17 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
   return MHD_YES;
 }
 
-px_val px__query_map(px_req *r) {
+static px_val collect_query(struct MHD_Connection *c) {
   px_val m = px_map_new(4);
-  MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_arg, &m);
+  MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &m);
+  return m;
+}
+
+px_val px__query_map(px_req *r) {
+  px_val m = px_map_new(px_len(r->query));
+  for (size_t i = 0; i < px_len(r->query); i++)
+    px_map_put(&m, px_val_retain(px_map_key_at(r->query, i)),
+               px_val_retain(px_map_val_at(r->query, i)));
   return m;
 }
 
@@ -193,8 +219,15 @@ static enum MHD_Result form_iter(void *cls, enum MHD_ValueKind kind,
 
 /* ---- the life of a request -------------------------------------------------- */
 
+static void req_free(px_req *r);
+
+static void req_unref(px_req *r) {
+  if (atomic_fetch_sub(&r->refs, 1) == 1) req_free(r);
+}
+
 static void req_free(px_req *r) {
   if (r->post) MHD_destroy_post_processor(r->post);
+  px_val_release(r->query);
   for (size_t i = 0; i < r->nfield; i++) free(r->field[i].data);
   free(r->path);
   free(r->body);
@@ -218,7 +251,9 @@ static void split_path(px_req *r) {
   if (r->nseg == PX_HTTP_MAX_SEGS && strchr(p, '/')) r->nseg = 0;
 }
 
-static void authenticate_and_run(px_req *r) {
+/* Routing, authentication, RBAC and the in-flight cap, on the loop
+ * thread. Returns the handler to run, or NULL when r is answered. */
+static void (*admit(px_req *r, bool *inline_out))(px_req *) {
   px_http *h = r->http;
   px_route rt;
   int st = px__route(r, &rt);
@@ -229,10 +264,10 @@ static void authenticate_and_run(px_req *r) {
                       r->url);
     else
       px__reply_error(r, 404, "no such endpoint: %s %s", r->method, r->url);
-    return;
+    return NULL;
   }
   r->route = rt.pattern;
-  r->tenant = "default";
+  r->ns = rt.ns;
   if (rt.op && px__auth_enabled(h->o.auth)) {
     const char *hdr = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                   "Authorization");
@@ -240,31 +275,115 @@ static void authenticate_and_run(px_req *r) {
     if (!hdr || strncasecmp(hdr, "Bearer ", 7) != 0) {
       px__reply_error(r, 401, "missing bearer token: send "
                       "'Authorization: Bearer <JWT>'");
-      return;
+      return NULL;
     }
     if (px__auth_verify(h->o.auth, hdr + 7, &r->id, err, sizeof err)) {
       px__reply_error(r, 401, "invalid token: %s", err);
-      return;
+      return NULL;
     }
     r->tenant = r->id.tenant;
     if (*rt.op && !px__auth_allowed(h->o.auth, &r->id, rt.ns, rt.op)) {
       px__reply_error(r, 403, "the token's roles do not allow %s%s%s",
                       rt.op, rt.ns ? " in namespace " : "",
                       rt.ns ? rt.ns : "");
-      return;
+      return NULL;
     }
   }
-  px_log_set_context(r->request_id, r->tenant, rt.ns);
+  /* Probes and metrics never wait on an actor: answered in place. */
+  *inline_out = rt.op == NULL || strcmp(rt.pattern, "metrics") == 0;
+  if (*inline_out) return rt.fn;
   int n = atomic_fetch_add(&h->in_flight, 1) + 1;
-  if (rt.op && n > h->o.max_concurrent) {
+  if (n > h->o.max_concurrent || atomic_load(&h->stopping)) {
+    atomic_fetch_sub(&h->in_flight, 1);
     r->retry_after_s = 1;
-    px__reply_error(r, 503, "overloaded: %d requests in flight (limit %d); "
-                    "retry later", n - 1, h->o.max_concurrent);
-  } else {
-    rt.fn(r);
+    if (atomic_load(&h->stopping))
+      px__reply_error(r, 503, "the node is shutting down");
+    else
+      px__reply_error(r, 503, "overloaded: %d requests in flight (limit "
+                      "%d); retry later", n - 1, h->o.max_concurrent);
+    return NULL;
   }
-  atomic_fetch_sub(&h->in_flight, 1);
+  return rt.fn;
+}
+
+static void run_handler(px_req *r) {
+  px_log_set_context(r->request_id, r->tenant, r->ns);
+  r->fn(r);
   px_log_set_context(NULL, NULL, NULL);
+}
+
+/* ---- the handler actor -------------------------------------------------------- */
+
+enum { REQ_RECEIVING = 0, REQ_RUNNING, REQ_DONE, REQ_ABANDONED };
+
+static void unlink_pending(px_http *h, px_req *r) {
+  if (r->prev) r->prev->next = r->next;
+  else h->pending = r->next;
+  if (r->next) r->next->prev = r->prev;
+  r->prev = r->next = NULL;
+}
+
+static void req_unref(px_req *r);
+
+static int handler_init(px_val args, void **state) {
+  *state = (void *)(intptr_t)args.u.i;
+  return 0;
+}
+
+static void handler_handle(void *state, const px_message *m) {
+  (void)m;
+  px_req *r = state;
+  px_http *h = r->http;
+  run_handler(r);
+  pthread_mutex_lock(&h->lock);
+  bool mine = r->state == REQ_RUNNING;
+  if (mine) {
+    r->state = REQ_DONE;
+    unlink_pending(h, r);
+  }
+  pthread_mutex_unlock(&h->lock);
+  if (mine) {
+    atomic_fetch_sub(&h->in_flight, 1);
+    MHD_resume_connection(r->conn);
+  }
+  req_unref(r);
+  px_exit_self(px_atomv(px_a()->normal));
+}
+
+static const px_actor_type handler_type = {
+    .name = "http_request",
+    .stack_size = 256 * 1024, /* JSON of nested payloads recurses */
+    .init = handler_init,
+    .handle = handler_handle,
+};
+
+/* Suspends the connection and starts r's handler actor; false when the
+ * runtime refuses (stopping), with r answered. */
+static bool hand_over(px_req *r) {
+  px_http *h = r->http;
+  r->query = collect_query(r->conn);
+  r->refs = 2;
+  pthread_mutex_lock(&h->lock);
+  r->state = REQ_RUNNING;
+  r->next = h->pending;
+  if (h->pending) h->pending->prev = r;
+  h->pending = r;
+  pthread_mutex_unlock(&h->lock);
+  MHD_suspend_connection(r->conn);
+  px_ref ref;
+  int rc = px_spawn(&handler_type, px_int((int64_t)(intptr_t)r), NULL, &ref);
+  if (rc == 0) rc = px_send(ref, px_a()->normal, px_nil());
+  if (rc == 0) return true;
+  pthread_mutex_lock(&h->lock);
+  r->state = REQ_DONE;
+  unlink_pending(h, r);
+  pthread_mutex_unlock(&h->lock);
+  r->refs = 1;
+  atomic_fetch_sub(&h->in_flight, 1);
+  r->retry_after_s = 1;
+  px__reply_error(r, 503, "the node is shutting down");
+  MHD_resume_connection(r->conn);
+  return false;
 }
 
 /* Metrics and the access log of a finished request. */
@@ -323,6 +442,8 @@ static px_req *req_new(px_http *h, struct MHD_Connection *c, const char *url,
   r->method = method;
   r->start_ns = px_now_ns();
   r->content_type = "application/json";
+  r->refs = 1;
+  r->query = px_nil();
   snprintf(r->request_id, sizeof r->request_id, "%016llx",
            (unsigned long long)atomic_fetch_add(&h->next_id, 1));
   /* Known before authentication only when there is none. */
@@ -374,6 +495,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     r->body[r->body_len] = 0;
     return MHD_YES;
   }
+  if (r->state == REQ_DONE) return send_answer(r); /* resumed */
+  if (r->state == REQ_ABANDONED) return send_answer(r);
   if (!r->body) {
     r->body = px__xcalloc(1, 1);
     r->body_cap = 1;
@@ -387,7 +510,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     px__reply_error(r, 400, "malformed multipart form (at most %d fields "
                     "with names under 64 bytes)", PX_HTTP_MAX_FIELDS);
   } else {
-    authenticate_and_run(r);
+    bool in_place = false;
+    r->fn = admit(r, &in_place);
+    if (r->fn && in_place) run_handler(r);
+    else if (r->fn) {
+      hand_over(r);
+      return MHD_YES; /* answered when the handler resumes us */
+    }
   }
   return send_answer(r);
 }
@@ -395,7 +524,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode code) {
   (void)cls, (void)c, (void)code;
-  if (*con_cls) req_free(*con_cls);
+  if (*con_cls) req_unref(*con_cls);
   *con_cls = NULL;
 }
 
@@ -442,14 +571,17 @@ int px__http_start(const px_http_opts *o, px_http **out, char *err,
   if (rc) return rc;
   px_http *h = px__xcalloc(1, sizeof *h);
   h->o = *o;
+  if (h->o.threads < 1) h->o.threads = 1;
+  pthread_mutex_init(&h->lock, NULL);
   h->d = MHD_start_daemon(
-      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-          MHD_USE_ITC | MHD_USE_ERROR_LOG,
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
       0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->idle_timeout_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->max_header,
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
       MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u, MHD_OPTION_EXTERNAL_LOGGER,
       mhd_log, NULL, MHD_OPTION_END);
   if (!h->d) {
@@ -473,8 +605,23 @@ int px__http_stop(px_http *h, int64_t deadline_ms) {
   struct timespec ts = {0, 2 * 1000 * 1000};
   while (atomic_load(&h->in_flight) > 0 && px_now_ms() < end)
     nanosleep(&ts, NULL); /* a shutdown poll, not a synchronisation */
-  int left = atomic_load(&h->in_flight);
+  /* The grace period is over: answer what is left with 503. */
+  int left = 0;
+  pthread_mutex_lock(&h->lock);
+  for (px_req *r = h->pending, *next; r; r = next) {
+    next = r->next;
+    r->state = REQ_ABANDONED;
+    unlink_pending(h, r);
+    r->retry_after_s = 1;
+    px__reply_error(r, 503, "the node shut down before this request "
+                    "finished");
+    atomic_fetch_sub(&h->in_flight, 1);
+    MHD_resume_connection(r->conn);
+    left++;
+  }
+  pthread_mutex_unlock(&h->lock);
   MHD_stop_daemon(h->d);
+  pthread_mutex_destroy(&h->lock);
   free(h);
   return left;
 }

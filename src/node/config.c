@@ -4,7 +4,7 @@
  *   [http]     max_body_bytes, max_upload_bytes, max_header_bytes,
  *              request_timeout_seconds (the longest ask or blocking call),
  *              idle_timeout_seconds, max_connections,
- *              max_concurrent_requests
+ *              max_concurrent_requests, threads (event-loop threads)
  *   [auth]     see src/auth/auth.h (mode = "none" | "jwt", keys, roles)
  *   [log]      level = "info", format = "logfmt" | "json" | "text"
  *   [shutdown] grace_period_seconds = 10
@@ -32,6 +32,7 @@ void px__node_config_defaults(px_node_config *c) {
   c->idle_timeout_s = 60;
   c->max_connections = 1024;
   c->max_concurrent = 256;
+  c->http_threads = 2;
   c->grace_s = 10;
   snprintf(c->log_level, sizeof c->log_level, "info");
   snprintf(c->log_format, sizeof c->log_format, "logfmt");
@@ -125,7 +126,7 @@ int px__node_config_load(px_node_config *c, const char *file, char *err,
     return rc;
   }
   int64_t workers = 0, body = 0, upload = 0, header = 0, req = 0, idle = 0,
-          conns = 0, conc = 0, grace = 0;
+          conns = 0, conc = 0, grace = 0, threads = 0;
   const key_spec node_keys[] = {
       {"listen", 's', c->listen, sizeof c->listen},
       {"data_dir", 's', c->data_dir, sizeof c->data_dir},
@@ -140,6 +141,7 @@ int px__node_config_load(px_node_config *c, const char *file, char *err,
       {"idle_timeout_seconds", 'i', &idle, 0},
       {"max_connections", 'i', &conns, 0},
       {"max_concurrent_requests", 'i', &conc, 0},
+      {"threads", 'i', &threads, 0},
       {NULL, 0, NULL, 0}};
   const key_spec log_keys[] = {
       {"level", 's', c->log_level, sizeof c->log_level},
@@ -177,6 +179,7 @@ int px__node_config_load(px_node_config *c, const char *file, char *err,
   if (conns) c->max_connections = (int)conns;
   if (conc) c->max_concurrent = (int)conc;
   if (grace) c->grace_s = (int)grace;
+  if (threads) c->http_threads = (int)threads;
   static const char *const levels[] = {"debug", "info", "warn", "error",
                                        "off", NULL};
   static const char *const formats[] = {"logfmt", "json", "text", NULL};

@@ -149,6 +149,7 @@ static int node_up(node *n) {
       .idle_timeout_s = n->cfg.idle_timeout_s,
       .max_connections = n->cfg.max_connections,
       .max_concurrent = n->cfg.max_concurrent,
+      .threads = n->cfg.http_threads,
       .default_ask_timeout_ms = 5000,
       .max_ask_timeout_ms = (int64_t)n->cfg.request_timeout_s * 1000,
       .auth = n->auth,

@@ -21,6 +21,7 @@ typedef struct px_node_config {
   int idle_timeout_s;
   int max_connections;
   int max_concurrent;
+  int http_threads;       /* event-loop threads of the HTTP server */
   int grace_s;            /* shutdown: in-flight requests get this long */
   char log_level[16];
   char log_format[16];

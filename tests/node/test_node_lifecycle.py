@@ -1,0 +1,95 @@
+"""The node's life: readiness, graceful shutdown with a request in flight,
+config errors, metrics (promtool), structured logs."""
+
+import json
+import shutil
+import signal
+import subprocess
+import threading
+
+import pytest
+
+from conftest import BIN, Node
+
+
+def test_sigterm_finishes_in_flight_requests(tmp_data):
+    n = Node(tmp_data)
+    assert n.deploy("shop").status == 200
+    out = {}
+
+    def slow():
+        out["r"] = n.post("/api/v1/actors/shop/greeter/ask?timeout=10",
+                          {"op": "slow", "ms": 800, "mark": "inflight"})
+
+    t = threading.Thread(target=slow)
+    t.start()
+    # The greeter writes ("slow_started", mark) before it sleeps: once that
+    # tuple is readable the request is in flight.
+    r = n.post("/api/v1/spaces/shop/events/read",
+               {"template": ["slow_started", "inflight"], "timeout_ms": 10000})
+    assert r.json["found"] is True, r
+    code, err = n.stop(signal.SIGTERM)
+    t.join(30)
+    assert code == 0, err
+    assert out["r"].status == 200, out["r"]
+    assert out["r"].json["payload"] == {"slept": 800}
+
+
+def test_sigint_exits_zero(tmp_data):
+    n = Node(tmp_data)
+    assert n.healthy()
+    code, err = n.stop(signal.SIGINT)
+    assert code == 0, err
+
+
+def test_bad_node_config_names_file_and_line(tmp_data):
+    with pytest.raises(RuntimeError) as e:
+        Node(tmp_data, "[http]\nmax_body_bytes = \n")
+    assert ".toml:2" in str(e.value)
+    with pytest.raises(RuntimeError) as e:
+        Node(tmp_data, "[http]\nmax_bodybytes = 5\n")
+    assert "http.max_bodybytes" in str(e.value)
+    with pytest.raises(RuntimeError) as e:
+        Node(tmp_data, '[log]\nformat = "xml"\n')
+    assert "log.format" in str(e.value)
+
+
+def test_second_node_on_same_data_dir_is_refused(tmp_data):
+    n = Node(tmp_data)
+    try:
+        with pytest.raises(RuntimeError) as e:
+            Node(tmp_data)
+        assert "store" in str(e.value)
+    finally:
+        assert n.stop()[0] == 0
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+def test_metrics_pass_promtool(node):
+    for _ in range(3):
+        node.post("/api/v1/actors/shop/counter/ask", {"op": "inc"})
+    node.post("/api/v1/spaces/shop/m/write", {"tuple": [1]})
+    node.get("/api/v1/nothing")
+    r = node.get("/metrics")
+    assert r.status == 200
+    assert r.headers["Content-Type"].startswith("text/plain")
+    text = r.body
+    p = subprocess.run(["promtool", "check", "metrics"], input=text, text=True,
+                       capture_output=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert 'plexspaces_http_requests_total{' in text
+    assert 'code="404"' in text
+    assert 'plexspaces_actor_messages_total{' in text and 'namespace="shop"' in text
+    assert "plexspaces_http_request_duration_seconds_bucket" in text
+    assert "plexspaces_space_operations_total" in text
+
+
+def test_json_logs_carry_request_id_and_tenant(tmp_data):
+    n = Node(tmp_data, '[log]\nlevel = "debug"\nformat = "json"\n')
+    r = n.get("/api/v1/nothing")
+    rid = r.headers["X-Request-Id"]
+    code, err = n.stop()
+    assert code == 0
+    lines = [json.loads(l) for l in err.splitlines() if l.startswith("{")]
+    mine = [l for l in lines if l.get("request_id") == rid]
+    assert mine and mine[0]["tenant"] == "default" and mine[0]["level"] in ("debug", "warn")
