@@ -1,6 +1,7 @@
 /* Introspection: per-scope counters (type, tenant, namespace, label),
- * live actors, the ask-latency histogram. Hot counters are sharded per worker (see px__stats_count);
- * rarer ones (spawns, exits) are shared atomics. */
+ * live actors, the ask-latency histogram. Hot counters are sharded per
+ * worker (see px__stats_count); rarer ones (spawns, exits) are shared
+ * atomics. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

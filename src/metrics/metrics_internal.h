@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "plexspaces/metrics.h"
+#include "runtime/sched.h"
 
 /* ---- names and labels (labels.c) ---- */
 
@@ -70,22 +71,27 @@ typedef enum px__space_op {
   PX__SOP_N
 } px__space_op;
 
-/* Sharded so that workers counting at once do not share a cache line:
- * a thread picks its shard once (thread-local), then each count is one
- * uncontended relaxed increment. */
-#define PX__SOP_SHARDS 16
+/* Sharded per worker like the actor counters (px__stats_count): a worker
+ * owns its shard, so a count is a plain load and store, no atomic
+ * read-modify-write on the tuple-space hot path. Other threads (and
+ * workers past the shards) share the last shard with an atomic add. */
+#define PX__SOP_SHARDS 64
 typedef struct px__space_shard {
   _Alignas(64) _Atomic(uint64_t) n[PX__SOP_N];
 } px__space_shard;
 extern px__space_shard px__space_ops[PX__SOP_SHARDS];
-extern _Thread_local int px__space_shard_of; /* 0 = not chosen yet */
-int px__space_shard_pick(void);
 
 static inline void px__metrics_space_op(px__space_op op) {
-  int s = px__space_shard_of;
-  if (!s) s = px__space_shard_pick();
-  atomic_fetch_add_explicit(&px__space_ops[s - 1].n[op], 1,
-                            memory_order_relaxed);
+  px__worker *w = px__sched_worker_here();
+  if (w && w->id < PX__SOP_SHARDS - 1) {
+    _Atomic(uint64_t) *c = &px__space_ops[w->id].n[op];
+    atomic_store_explicit(
+        c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+  } else {
+    atomic_fetch_add_explicit(&px__space_ops[PX__SOP_SHARDS - 1].n[op], 1,
+                              memory_order_relaxed);
+  }
 }
 
 #endif

@@ -12,15 +12,6 @@
 #include "metrics/metrics_internal.h"
 
 px__space_shard px__space_ops[PX__SOP_SHARDS];
-_Thread_local int px__space_shard_of;
-static _Atomic(int) next_shard;
-
-int px__space_shard_pick(void) {
-  /* Round robin: workers start one after another, so each gets its own. */
-  int s = atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed);
-  px__space_shard_of = s % PX__SOP_SHARDS + 1;
-  return px__space_shard_of;
-}
 
 static const char *const op_names[PX__SOP_N] = {
     [PX__SOP_WRITE] = "write",         [PX__SOP_WRITE_IF_ABSENT] = "write_if_absent",

@@ -297,6 +297,8 @@ Test(metrics, collectors_add_families) {
 
 /* ---- the runtime's families ---------------------------------------------- */
 
+static void check_exposition(const char *text);
+
 static void counter_handle(void *state, const px_message *msg) {
   (void)state;
   if (msg->corr) px_reply(msg, px_int(1));
@@ -410,6 +412,33 @@ Test(metrics, runtime_families_follow_real_actors) {
       cr_assert_null(st[i].tenant);
     }
   cr_assert(found);
+  px_runtime_stop();
+}
+
+Test(metrics, too_many_scopes_share_the_other_slot) {
+  cr_assert_eq(px_runtime_start(NULL), 0);
+  enum { N = 4200 }; /* more labels than there are slots */
+  char label[32];
+  for (int i = 0; i < N; i++) {
+    snprintf(label, sizeof label, "label_%d", i);
+    spawn_in("t", "n", label);
+  }
+  px_type_stats *st = malloc(8192 * sizeof *st);
+  size_t n = px_stats_types(st, 8192);
+  cr_assert_lt(n, 4096);
+  uint64_t spawned = 0, other = 0;
+  for (size_t i = 0; i < n; i++) {
+    spawned += st[i].spawned;
+    if (strcmp(st[i].type, "other") == 0) other = st[i].spawned;
+  }
+  /* Nothing is lost: the overflow is counted under "other". */
+  cr_assert_eq(spawned, N);
+  cr_assert_gt(other, N - 4096);
+  free(st);
+  char *t = render();
+  cr_assert(strstr(t, "actor_type=\"other\""));
+  check_exposition(t);
+  free(t);
   px_runtime_stop();
 }
 
