@@ -25,9 +25,10 @@ for f in "${flavours[@]}"; do
       UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
         run_flavour asan build-asan -DCMAKE_BUILD_TYPE=Debug -DPX_ASAN=ON ;;
     tsan)
-      # The runtime's tests: scheduler, actors, supervision, behaviors.
+      # The runtime's tests (scheduler, actors, supervision, behaviors)
+      # and the node's (its HTTP threads hand requests to actors).
       TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:suppressions=$PWD/tsan.supp} \
-      CTEST_ARGS="-L unit|conformance" \
+      CTEST_ARGS="-L unit|conformance|node" \
         run_flavour tsan build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPX_TSAN=ON ;;
     *) echo "unknown flavour $f" >&2; exit 2 ;;
   esac

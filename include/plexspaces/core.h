@@ -34,7 +34,9 @@ PX_API int px_log_set_format(const char *format);
 /** This thread's log context, added to every line it writes in the
  *  logfmt and json formats (NULL or "" = absent). The strings are
  *  borrowed until the next call; px_log_set_context(NULL, NULL, NULL)
- *  clears it. The HTTP server sets it around each request. */
+ *  clears it. Thread-local: an actor handler that may park must not set
+ *  it (its worker runs other actors meanwhile). The HTTP server sets it
+ *  on its own threads around each request's log lines. */
 PX_API void px_log_set_context(const char *request_id, const char *tenant,
                                const char *app);
 

@@ -306,11 +306,10 @@ static void (*admit(px_req *r, bool *inline_out))(px_req *) {
   return rt.fn;
 }
 
-static void run_handler(px_req *r) {
-  px_log_set_context(r->request_id, r->tenant, r->ns);
-  r->fn(r);
-  px_log_set_context(NULL, NULL, NULL);
-}
+/* No thread-local log context here: a handler actor parks, and its worker
+ * thread goes on to run other actors meanwhile. The access line written
+ * on the loop thread carries the request's context. */
+static void run_handler(px_req *r) { r->fn(r); }
 
 /* ---- the handler actor -------------------------------------------------------- */
 
