@@ -38,7 +38,7 @@ typedef struct px_req {
   size_t body_limit;
   bool too_large;
   void *post;                    /* MHD_PostProcessor for multipart */
-  px_form_field field[PX_HTTP_MAX_FIELDS];
+  px_form_field *field;          /* [PX_HTTP_MAX_FIELDS], multipart only */
   size_t nfield;
   bool form_bad;
   uint64_t start_ns;

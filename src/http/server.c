@@ -15,6 +15,7 @@
  * 503 in the handler's place (state RUNNING → ABANDONED under the pending
  * lock); the handler then only drops its reference. */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -189,6 +190,7 @@ static px_form_field *field_of(px_req *r, const char *key) {
   for (size_t i = 0; i < r->nfield; i++)
     if (strcmp(r->field[i].name, key) == 0) return &r->field[i];
   if (r->nfield == PX_HTTP_MAX_FIELDS || strlen(key) >= 64) return NULL;
+  if (!r->field) r->field = px__xcalloc(PX_HTTP_MAX_FIELDS, sizeof *r->field);
   px_form_field *f = &r->field[r->nfield++];
   snprintf(f->name, sizeof f->name, "%s", key);
   return f;
@@ -229,6 +231,7 @@ static void req_free(px_req *r) {
   if (r->post) MHD_destroy_post_processor(r->post);
   px_val_release(r->query);
   for (size_t i = 0; i < r->nfield; i++) free(r->field[i].data);
+  free(r->field);
   free(r->path);
   free(r->body);
   free(r->resp);
@@ -385,17 +388,56 @@ static bool hand_over(px_req *r) {
   return false;
 }
 
+/* Per-request metrics through handles: one lookup per distinct (route,
+ * method, code), not a label string built and parsed for every request.
+ * Route patterns are static strings, so their pointers are the keys. */
+typedef struct metric_key {
+  const char *route;
+  char method[8];
+  int code;
+  px_metric *count, *latency;
+} metric_key;
+
+#define METRIC_CACHE 256
+static metric_key metric_cache[METRIC_CACHE];
+static size_t metric_cached;
+static pthread_mutex_t metric_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static metric_key *metrics_of(const char *route, const char *method,
+                              int code) {
+  pthread_mutex_lock(&metric_lock);
+  metric_key *k = NULL;
+  for (size_t i = 0; i < metric_cached && !k; i++)
+    if (metric_cache[i].route == route && metric_cache[i].code == code &&
+        strcmp(metric_cache[i].method, method) == 0)
+      k = &metric_cache[i];
+  if (!k && metric_cached < METRIC_CACHE && strlen(method) < 8) {
+    char labels[256];
+    k = &metric_cache[metric_cached++];
+    k->route = route;
+    k->code = code;
+    snprintf(k->method, sizeof k->method, "%s", method);
+    snprintf(labels, sizeof labels, "route=%s,method=%s,code=%d", route,
+             method, code);
+    k->count = px_metrics_counter("plexspaces_http_requests_total",
+                                  "HTTP requests by route, method and status "
+                                  "code", labels);
+    snprintf(labels, sizeof labels, "route=%s", route);
+    k->latency = px_metrics_histogram(
+        "plexspaces_http_request_duration_seconds",
+        "Time from the request's arrival to its answer", labels, NULL, 0);
+  }
+  pthread_mutex_unlock(&metric_lock);
+  return k;
+}
+
 /* Metrics and the access log of a finished request. */
 static void record(px_req *r) {
   double secs = (double)(px_now_ns() - r->start_ns) / 1e9;
-  char labels[256];
-  snprintf(labels, sizeof labels, "route=%s,method=%s,code=%d",
-           r->route ? r->route : "unmatched", r->method, r->status);
-  px_metrics_add("plexspaces_http_requests_total", labels, 1);
-  snprintf(labels, sizeof labels, "route=%s",
-           r->route ? r->route : "unmatched");
-  px_metrics_observe("plexspaces_http_request_duration_seconds", labels,
-                     secs);
+  const char *route = r->route ? r->route : "unmatched";
+  metric_key *k = metrics_of(route, r->method, r->status);
+  if (k && k->count) px_metric_add(k->count, 1);
+  if (k && k->latency) px_metric_observe(k->latency, secs);
   px_log_level lvl = r->status >= 500 ? PX_LOG_WARN : PX_LOG_DEBUG;
   if (px_log_get_level() <= lvl) {
     px_log_set_context(r->request_id, r->tenant, NULL);
