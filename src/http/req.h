@@ -52,6 +52,7 @@ typedef struct px_req {
   struct px_req *prev, *next;    /* the pending list while running */
   const char *tenant;            /* from the token, or "default" */
   px_auth_identity id;
+  const char *auth_error;        /* short name of a token's refusal */
   /* The answer. */
   int status;
   char *resp;                    /* malloc'd */

@@ -272,15 +272,17 @@ static void (*admit(px_req *r, bool *inline_out))(px_req *) {
   r->route = rt.pattern;
   r->ns = rt.ns;
   if (rt.op && px__auth_enabled(h->o.auth)) {
-    const char *hdr = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                  "Authorization");
+    const char *token = px__auth_bearer(MHD_lookup_connection_value(
+        r->conn, MHD_HEADER_KIND, "Authorization"));
     char err[256] = "";
-    if (!hdr || strncasecmp(hdr, "Bearer ", 7) != 0) {
+    if (!token) {
       px__reply_error(r, 401, "missing bearer token: send "
                       "'Authorization: Bearer <JWT>'");
       return NULL;
     }
-    if (px__auth_verify(h->o.auth, hdr + 7, &r->id, err, sizeof err)) {
+    int rc = px__auth_verify(h->o.auth, token, &r->id, err, sizeof err);
+    if (rc) {
+      r->auth_error = px__auth_result_name(rc);
       px__reply_error(r, 401, "invalid token: %s", err);
       return NULL;
     }
@@ -460,8 +462,16 @@ static enum MHD_Result send_answer(px_req *r) {
     snprintf(ra, sizeof ra, "%d", r->retry_after_s);
     MHD_add_response_header(resp, "Retry-After", ra);
   }
-  if (r->status == 401)
-    MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+  if (r->status == 401) {
+    /* RFC 6750: error="invalid_token" when one was sent and refused. */
+    char www[160];
+    if (r->auth_error)
+      snprintf(www, sizeof www, "Bearer error=\"invalid_token\", "
+               "error_description=\"%s\"", r->auth_error);
+    else
+      snprintf(www, sizeof www, "Bearer");
+    MHD_add_response_header(resp, "WWW-Authenticate", www);
+  }
   enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
   MHD_destroy_response(resp);
   record(r);

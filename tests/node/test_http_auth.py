@@ -94,7 +94,9 @@ def test_missing_and_malformed_tokens_are_401(secure):
     assert r.status == 401 and "missing bearer token" in r.json["error"]
     assert r.headers.get("WWW-Authenticate", "").startswith("Bearer")
     for bad in ["x", "a.b", "a.b.c", "..", "." * 5000, "x" * 9000]:
-        assert ask(secure, bad).status == 401, bad
+        r = ask(secure, bad)
+        assert r.status == 401, bad
+        assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]
     r = secure.post("/api/v1/actors/shop/counter/ask", {"op": "get"},
                     headers={"Authorization": "Basic dXNlcjpwdw=="})
     assert r.status == 401
@@ -182,6 +184,11 @@ def test_tenants_are_isolated(secure):
            secure.get("/api/v1/applications", token=globex).json["applications"]]
     assert "acmeonly" not in ids
     assert secure.get("/api/v1/actors?ns=acmeonly", token=globex).json["actors"] == []
+    assert secure.post("/api/v1/actors/acmeonly/counter", {"op": "inc"}, token=globex).status == 404
+    assert secure.delete("/api/v1/actors/acmeonly/counter", token=globex).status == 404
+    assert secure.get("/api/v1/actors/acmeonly/counter?op=get", token=globex).status == 404
+    assert secure.post("/api/v1/workflows/acmeonly/order", {"id": "x"}, token=globex).status == 404
+    assert ask(secure, acme, ns="acmeonly").status == 200
     # Tuple spaces.
     w = secure.post("/api/v1/spaces/shop/jobs/write", {"tuple": ["job", 1]}, token=acme)
     assert w.status == 200, w
