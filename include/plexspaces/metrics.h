@@ -67,7 +67,26 @@ PX_API void px_metric_observe(px_metric *m, double v);
 
 /** The whole exposition (registry, runtime families, collectors), families
  *  sorted by name and series by labels. *out is malloc'd and
- *  NUL-terminated (free it); *len (may be NULL) is its length. */
+ *  NUL-terminated (free it); *len (may be NULL) is its length. Callable
+ *  with or without a runtime, but not while px_runtime_start() or
+ *  px_runtime_stop() runs (the runtime's counters are being made or
+ *  freed): a node stops serving /metrics before it stops the runtime.
+ *
+ *  Runtime families, labels tenant, namespace, actor_type (system actors
+ *  have tenant="" and namespace=""; actor_type is px_spawn_opts.label, a
+ *  GenServer's or GenFSM's definition name, or the px_actor_type name;
+ *  virtual activations carry their virtual type's name):
+ *    plexspaces_actor_spawns_total, _messages_total, _errors_total,
+ *    _restarts_total, _mailbox_drops_total, plexspaces_actor_exits_total
+ *    {reason="normal|abnormal|killed"}, plexspaces_actors_live (gauge),
+ *    plexspaces_actor_mailbox_depth (gauge: queued in live actors);
+ *  plexspaces_ask_duration_seconds (histogram; asks are sampled, 1 in 64
+ *  per asker); plexspaces_space_operations_total{op} (tuple-space calls,
+ *  whatever their outcome; since the process started);
+ *  plexspaces_store_commit_duration_seconds and
+ *  plexspaces_store_commit_batch_size (histograms, per group commit);
+ *  plexspaces_timers (gauge). Past 4094 (type, tenant, namespace, name)
+ *  scopes, new ones are counted together as actor_type="other". */
 PX_API int px_metrics_render(char **out, size_t *len);
 /** The Content-Type of the text render. */
 #define PX_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -106,8 +125,9 @@ PX_API int px_metrics_sample_histogram(px_metrics_writer *w,
 
 typedef void (*px_metrics_collector)(void *ud, px_metrics_writer *w);
 /** Adds a collector, called (under the render lock, one render at a time)
- *  by every px_metrics_render. PX_EEXIST if (fn, ud) is already added,
- *  PX_ERANGE past 64 collectors. */
+ *  by every px_metrics_render; it may use the registry API but must not
+ *  render or add or remove collectors. PX_EEXIST if (fn, ud) is already
+ *  added, PX_ERANGE past 64 collectors. */
 PX_API int px_metrics_add_collector(px_metrics_collector fn, void *ud);
 /** PX_ENOTFOUND if (fn, ud) was not added. Once it returns, no render is
  *  calling fn. */
