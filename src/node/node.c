@@ -115,7 +115,8 @@ static int node_up(node *n) {
             "on 127.0.0.1.\n", n->cfg.listen);
     return PX_EPERM;
   }
-  px_runtime_opts ro = {.workers = n->cfg.workers};
+  px_runtime_opts ro = {.workers = n->cfg.workers,
+                        .spin_us = n->cfg.spin_us};
   if ((rc = px_runtime_start(&ro))) {
     fprintf(stderr, "plexspaces start: the runtime did not start: %s\n",
             px_strerror(rc));

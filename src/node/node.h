@@ -16,6 +16,7 @@ typedef struct px_node_config {
   char data_dir[512];
   char config_dir[512];    /* directory of node.toml (relative key paths) */
   int workers;            /* 0 = one per core */
+  int spin_us;            /* a worker's idle spin before it parks */
   size_t max_body, max_upload, max_header;
   int request_timeout_s;  /* longest ask / blocking call over HTTP */
   int idle_timeout_s;
