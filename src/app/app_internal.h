@@ -188,6 +188,12 @@ int px__app_tree_start(px__app *app, char *err, size_t errcap);
 /* Stops the tree, unregisters the types, ends the keeper. */
 void px__app_tree_stop(px__app *app);
 
+/* "starting", "running", "failed", "stopped" (dir.c). */
+const char *px__app_status_name(int status);
+/* The apps' /metrics families (metrics.c), from open to close. */
+void px__apps_metrics_start(px_apps *a);
+void px__apps_metrics_stop(px_apps *a);
+
 /* ---- files ---------------------------------------------------------------- */
 
 int px__app_write_file(const char *path, const void *data, size_t len);

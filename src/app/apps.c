@@ -456,12 +456,14 @@ int px__apps_open(const px_apps_opts *o, px_apps **out, char *err,
     free(names[i]);
   }
   free(names);
+  px__apps_metrics_start(a);
   *out = a;
   return 0;
 }
 
 void px__apps_close(px_apps *a) {
   if (!a) return;
+  px__apps_metrics_stop(a);
   pthread_mutex_lock(&a->op_mu);
   for (;;) {
     /* The last deployed first. */

@@ -33,7 +33,7 @@ static px__app *find(px_apps *a, const char *tenant, const char *id) {
   return NULL;
 }
 
-static const char *status_name(int st) {
+const char *px__app_status_name(int st) {
   switch (st) {
     case PX__APP_RUNNING: return "running";
     case PX__APP_FAILED: return "failed";
@@ -46,7 +46,7 @@ static px_val summary(const px__app *p) {
   return px_map(5, px_str("application_id"), px_str(p->id), px_str("name"),
                 px_str(p->name), px_str("version"), px_str(p->version),
                 px_str("namespace"), px_str(p->id), px_str("status"),
-                px_str(status_name(p->status)));
+                px_str(px__app_status_name(p->status)));
 }
 
 int px__apps_list(px_apps *a, const char *tenant, px_val *out) {

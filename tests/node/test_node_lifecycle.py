@@ -82,6 +82,11 @@ def test_metrics_pass_promtool(node):
     assert 'plexspaces_actor_messages_total{' in text and 'namespace="shop"' in text
     assert "plexspaces_http_request_duration_seconds_bucket" in text
     assert "plexspaces_space_operations_total" in text
+    assert 'plexspaces_apps_deployed{status="running",tenant="default"} 1' in text
+    node.post("/api/v1/actors/shop/account:m1/ask", {"op": "balance"})
+    text = node.get("/metrics").body
+    assert ('plexspaces_virtual_actors_active{actor_type="account",'
+            'namespace="shop",tenant="default"} 1') in text
 
 
 def test_json_logs_carry_request_id_and_tenant(tmp_data):
