@@ -352,7 +352,6 @@ static int spawn_refused(int rc, px_val args, px__facet *f) {
 static int spawn(const px_actor_type *type, px_val args,
                  const px_spawn_opts *o, px__facet *f, px_ref *out) {
   static const px_spawn_opts none;
-  const char *label = px__stats_label_take(); /* always: it is per spawn */
   if (!o) o = &none;
   if (!type || !type->handle) return spawn_refused(PX_EINVAL, args, f);
   if (atomic_load_explicit(&px__stopping, memory_order_acquire))
@@ -374,11 +373,10 @@ static int spawn(const px_actor_type *type, px_val args,
   a->tenant = o->tenant ? px_atom_of(o->tenant) : spawner ? spawner->tenant
                                                           : NULL;
   a->ns = o->ns ? px_atom_of(o->ns) : spawner ? spawner->ns : NULL;
-  if (o->label) label = o->label;
   /* Atomic: introspection reads it from other threads (stats.c). */
   __atomic_store_n(&a->type_id,
                    px__stats_slot(type, a->tenant, a->ns,
-                                  label ? px_atom_of(label) : NULL),
+                                  o->label ? px_atom_of(o->label) : NULL),
                    __ATOMIC_RELAXED);
   a->parent = o->parent;
   a->mb_cap = (uint32_t)o->mailbox_cap;
@@ -736,8 +734,10 @@ void px__actor_exit(px__actor *a, px_val reason, bool call_terminate) {
   }
   /* Senders waiting for room re-check, find the actor gone, and go on. */
   px__room_wake(a, true);
-  px__notify_exit(a, self, reason);
+  /* Counted before links and monitors hear of it, so that a watcher that
+   * got the DOWN also sees the exit in the stats. */
   px__stats_exit(a->type_id, reason);
+  px__notify_exit(a, self, reason);
   px_val_release(reason);
 }
 

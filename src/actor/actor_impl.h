@@ -292,8 +292,6 @@ int px__stats_slot(const px_actor_type *t, px_atom tenant, px_atom ns,
 /* The label of the next spawn from this thread, for spawners that cannot
  * reach px_spawn_opts (the behaviours' start goes through beh.c); spawn
  * takes it (and clears it) first thing. */
-void px__stats_label_next(const char *label);
-const char *px__stats_label_take(void);
 void px__stats_spawned(int type_id);
 void px__stats_exit(int type_id, px_val reason);
 /* Counts a mailbox drop from any thread (worker shard or shared). */

@@ -133,16 +133,6 @@ int px__stats_slot(const px_actor_type *t, px_atom tenant, px_atom ns,
   return id;
 }
 
-static _Thread_local const char *next_label;
-
-void px__stats_label_next(const char *label) { next_label = label; }
-
-const char *px__stats_label_take(void) {
-  const char *l = next_label;
-  next_label = NULL;
-  return l;
-}
-
 void px__stats_spawned(int id) {
   if (!id) return;
   atomic_fetch_add_explicit(&types[id].spawned, 1, memory_order_relaxed);

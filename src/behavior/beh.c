@@ -89,7 +89,8 @@ static void give_reason(const px_gen_start_opts *o, px_val r) {
 }
 
 int px__beh_start(const px_actor_type *type, px_val args,
-                  const px_gen_start_opts *o, bool link, px_ref *out) {
+                  const px_gen_start_opts *o, bool link, const char *label,
+                  px_ref *out) {
   static const px_gen_start_opts none;
   if (!o) o = &none;
   if (o->reason_out) *o->reason_out = px_nil();
@@ -98,6 +99,7 @@ int px__beh_start(const px_actor_type *type, px_val args,
   px_mref mref = 0;
   px_spawn_opts so = {0};
   so.link = link;
+  so.label = label;
   so.monitor = true;
   so.mref_out = &mref;
   so.name = o->name;

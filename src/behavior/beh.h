@@ -44,8 +44,10 @@ bool px__beh_args_get(px_val args, const void **def, px_val *user_args,
  * with *out = the holder of opts->name; PX_ETIMEDOUT (init overran
  * opts->timeout_ms and was killed). On any failure the new actor is gone
  * when this returns and the caller was never hit by its exit signal. */
+/* label: the user-facing type name for metrics (NULL = type->name). */
 int px__beh_start(const px_actor_type *type, px_val args,
-                  const px_gen_start_opts *opts, bool link, px_ref *out);
+                  const px_gen_start_opts *opts, bool link, const char *label,
+                  px_ref *out);
 
 /* Start handshake, actor side: called from the behavior's raw init.
  * px__beh_ack_fail (ignore / error) unlinks from the starter (a failed

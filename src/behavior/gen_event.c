@@ -370,13 +370,13 @@ static const char mgr_def_tag = 0;
 int px_gen_event_start(const px_gen_start_opts *opts, px_ref *out) {
   return px__beh_start(&mgr_type, px__beh_args(&mgr_def_tag, px_nil(),
                                                px_self()),
-                       opts, false, out);
+                       opts, false, NULL, out);
 }
 
 int px_gen_event_start_link(const px_gen_start_opts *opts, px_ref *out) {
   return px__beh_start(&mgr_type, px__beh_args(&mgr_def_tag, px_nil(),
                                                px_self()),
-                       opts, true, out);
+                       opts, true, NULL, out);
 }
 
 /* The API may run before any manager exists in this process. */

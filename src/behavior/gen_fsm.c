@@ -610,9 +610,8 @@ int px_gen_fsm_start(const px_gen_fsm *def, px_val args,
     px_val_release(args);
     return PX_EINVAL;
   }
-  px__stats_label_next(def->name); /* metrics: the user's type name */
   return px__beh_start(&fsm_type, px__beh_args(def, args, px_self()), opts,
-                       false, out);
+                       false, def->name, out);
 }
 
 int px_gen_fsm_start_link(const px_gen_fsm *def, px_val args,
@@ -621,9 +620,8 @@ int px_gen_fsm_start_link(const px_gen_fsm *def, px_val args,
     px_val_release(args);
     return PX_EINVAL;
   }
-  px__stats_label_next(def->name); /* metrics: the user's type name */
   return px__beh_start(&fsm_type, px__beh_args(def, args, px_self()), opts,
-                       true, out);
+                       true, def->name, out);
 }
 
 int px_gen_fsm_call(px_ref fsm_ref, px_atom type, px_val payload,

@@ -341,9 +341,8 @@ int px_gen_server_start(const px_gen_server *gs_def, px_val args,
     px_val_release(args);
     return PX_EINVAL;
   }
-  px__stats_label_next(gs_def->name); /* metrics: the user's type name */
   return px__beh_start(&gs_type, px__beh_args(gs_def, args, px_self()), opts,
-                       false, out);
+                       false, gs_def->name, out);
 }
 
 int px_gen_server_start_link(const px_gen_server *gs_def, px_val args,
@@ -352,9 +351,8 @@ int px_gen_server_start_link(const px_gen_server *gs_def, px_val args,
     px_val_release(args);
     return PX_EINVAL;
   }
-  px__stats_label_next(gs_def->name); /* metrics: the user's type name */
   return px__beh_start(&gs_type, px__beh_args(gs_def, args, px_self()), opts,
-                       true, out);
+                       true, gs_def->name, out);
 }
 
 const px_actor_type *px_gen_server_type(void) { return &gs_type; }

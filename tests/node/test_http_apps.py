@@ -70,3 +70,23 @@ def test_apps_come_back_after_restart(tmp_data):
         assert r.json["payload"]["balance"] == 9
     finally:
         assert n.stop()[0] == 0
+
+
+def test_sigterm_checkpoints_durable_state(tmp_data):
+    """State-mode durability checkpoints every 1000 messages here, so only
+    the shutdown's checkpoint can carry the balance across the restart."""
+    from conftest import DEMO_CONFIG
+    with open(DEMO_CONFIG) as f:
+        config = f.read().replace("checkpoint_every = 1 }", "checkpoint_every = 1000 }")
+    assert "checkpoint_every = 1000" in config
+    n = Node(tmp_data)
+    assert n.deploy("bank", config=config).status == 200
+    for _ in range(3):
+        n.post("/api/v1/actors/bank/account:carol/ask", {"op": "deposit", "amount": 5})
+    assert n.stop()[0] == 0
+    n = Node(tmp_data)
+    try:
+        r = n.post("/api/v1/actors/bank/account:carol/ask", {"op": "balance"})
+        assert r.json["payload"]["balance"] == 15, r
+    finally:
+        assert n.stop()[0] == 0

@@ -89,7 +89,7 @@ Test(beh, start_call_stop_handshake) {
   px_ref r;
   cr_assert_eq(px__beh_start(&hs_type, px__beh_args(&hs_def, px_nil(),
                                                     px_self()),
-                             NULL, true, &r),
+                             NULL, true, NULL, &r),
                0);
   px_val v;
   cr_assert_eq(px__beh_call(r, px_atom_of("q"), px_nil(), 5000, &v), 0);
@@ -107,7 +107,7 @@ Test(beh, start_call_stop_handshake) {
   cr_assert_eq(px__beh_start(&hs_type, px__beh_args(&hs_def,
                                                     px_atom_val("fail"),
                                                     px_self()),
-                             &o, true, &r),
+                             &o, true, NULL, &r),
                PX_EINIT);
   cr_assert(px_is_atom(reason, px_atom_of("nope")));
   px_runtime_stop();
