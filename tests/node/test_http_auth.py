@@ -93,7 +93,7 @@ def test_missing_and_malformed_tokens_are_401(secure):
     r = secure.post("/api/v1/actors/shop/counter/ask", {"op": "get"})
     assert r.status == 401 and "missing bearer token" in r.json["error"]
     assert r.headers.get("WWW-Authenticate", "").startswith("Bearer")
-    for bad in ["x", "a.b", "a.b.c", "..", "." * 5000, "x" * 9000]:
+    for bad in ["x", "a.b", "a.b.c", "..", "." * 5000, "x" * 7000]:
         r = ask(secure, bad)
         assert r.status == 401, bad
         assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]
