@@ -224,6 +224,42 @@ int px_virtual_register(const px_actor_type *type, px_val args,
   return 0;
 }
 
+typedef struct down_wait {
+  px_mref *mrefs;
+  size_t n;
+} down_wait;
+
+static bool is_awaited_down(const px_message *m, void *ud) {
+  down_wait *w = ud;
+  if (m->type != px_a()->down_msg) return false;
+  px_val mref = px_get(m->payload, px_atomv(px_a()->monitor_ref));
+  for (size_t i = 0; i < w->n; i++)
+    if (mref.type == PX_T_INT && (px_mref)mref.u.i == w->mrefs[i]) return true;
+  return false;
+}
+
+/* Waits (up to UNREGISTER_WAIT_MS in all) until the deactivated
+ * activations have exited, so that their checkpoints are written before
+ * the caller goes on (a node stops its runtime right after its apps). */
+#define UNREGISTER_WAIT_MS 10000
+static void wait_gone(const px_ref *refs, size_t n) {
+  if (!n) return;
+  down_wait w = {px__xcalloc(n, sizeof *w.mrefs), n};
+  for (size_t i = 0; i < n; i++) w.mrefs[i] = px_monitor(refs[i]);
+  uint64_t end = px_now_ms() + UNREGISTER_WAIT_MS;
+  for (size_t got = 0; got < n;) {
+    uint64_t now = px_now_ms();
+    px_message *m;
+    if (now >= end ||
+        px_receive(is_awaited_down, &w, (int64_t)(end - now), &m) != 0)
+      break;
+    px_message_free(m);
+    got++;
+  }
+  for (size_t i = 0; i < n; i++) px_demonitor(w.mrefs[i], true);
+  free(w.mrefs);
+}
+
 int px_virtual_unregister(const char *type) {
   pthread_mutex_lock(&reg_mu);
   px__vtype *vt = px__v_find(type);
@@ -236,7 +272,10 @@ int px_virtual_unregister(const char *type) {
     px_exit(vt->sweeper, px_atomv(px_a()->kill));
   vt->sweeper = px_ref_nil();
   pthread_mutex_unlock(&reg_mu);
-  px__v_shutdown_all(vt);
+  size_t n;
+  px_ref *refs = px__v_shutdown_all(vt, &n);
+  wait_gone(refs, n);
+  free(refs);
   return 0;
 }
 

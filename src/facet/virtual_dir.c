@@ -655,7 +655,10 @@ int px__v_deactivate_key(px__vtype *vt, px_atom t, px_atom n, const char *key,
   return rc;
 }
 
-void px__v_shutdown_all(px__vtype *vt) {
+px_ref *px__v_shutdown_all(px__vtype *vt, size_t *n) {
+  px_ref *refs = NULL;
+  size_t cap = 0;
+  *n = 0;
   pthread_mutex_lock(&vt->mu);
   px_val gone = px__v_error_reason(PX_ENOTFOUND);
   for (int i = 0; i < PX__V_STRIPES; i++) {
@@ -666,6 +669,11 @@ void px__v_shutdown_all(px__vtype *vt) {
         nx = e->next;
         if (e->state == PX__VS_ACTIVE) {
           deactivate_locked(vt, e);
+          if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            refs = px__xrealloc(refs, cap * sizeof *refs);
+          }
+          refs[(*n)++] = e->ref;
         } else if (e->state == PX__VS_WAITING) {
           fail_pending(e, gone);
           unlink_entry(s, e);
@@ -682,6 +690,7 @@ void px__v_shutdown_all(px__vtype *vt) {
   }
   px_val_release(gone);
   pthread_mutex_unlock(&vt->mu);
+  return refs;
 }
 
 void px__v_free_dir(px__vtype *vt) {

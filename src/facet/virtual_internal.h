@@ -164,7 +164,10 @@ void px__v_sweep(px__vtype *vt, uint64_t now);
 int px__v_deactivate_key(px__vtype *vt, px_atom tenant, px_atom ns,
                          const char *key, size_t keylen);
 /* Unregister: deactivates every activation, drops waiting messages. */
-void px__v_shutdown_all(px__vtype *vt);
+/* Deactivates every activation (and fails every waiter); returns the
+ * refs of those deactivating (malloc'd, *n of them) for the caller to
+ * wait on. */
+px_ref *px__v_shutdown_all(px__vtype *vt, size_t *n);
 /* Frees every entry and scope (runtime stop, every actor dead). */
 void px__v_free_dir(px__vtype *vt);
 size_t px__v_resident(px__vtype *vt);

@@ -48,7 +48,7 @@ typedef struct px_req {
   void (*fn)(struct px_req *r);  /* its handler */
   px_val query;                  /* query parameters (copied out of MHD) */
   _Atomic(int) refs;             /* loop + handler actor */
-  int state;                     /* server.c: receiving/running/done/... */
+  _Atomic(int) state;            /* server.c: running, suspended, ... */
   struct px_req *prev, *next;    /* the pending list while running */
   const char *tenant;            /* from the token, or "default" */
   px_auth_identity id;

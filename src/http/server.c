@@ -7,13 +7,20 @@
  * its own (spawned per request, as Erlang web servers spawn a process per
  * request): an ask, a blocking take or a workflow wait parks that actor's
  * coroutine, never a thread, so a slow actor holds up no other client and
- * thousands of long polls cost no threads. When the handler has answered,
- * it resumes the connection and the loop sends the answer.
+ * thousands of long polls cost no threads. (Waiting a few microseconds on
+ * the loop thread for a fast answer, to save the suspend's syscalls, was
+ * measured: it doubled the context switches and the CPU per request on 2
+ * cores, since the handler's worker then competes with the waiting loop.)
  *
- * A request is shared by the loop and its handler actor (refs = 2 while
- * it runs). If the shutdown grace period ends first, the stopper answers
- * 503 in the handler's place (state RUNNING → ABANDONED under the pending
- * lock); the handler then only drops its reference. */
+ * States, changed under the server's lock: RUNNING (the handler runs; the
+ * loop is suspending the connection) → SUSPENDED → DONE (the handler
+ * resumes the connection), or RUNNING → DONE when the handler finishes
+ * before the loop has published SUSPENDED (the loop resumes it then).
+ * If the shutdown grace period ends first, the stopper marks the request
+ * ABANDONED and the loop answers 503 from its own buffer: the handler,
+ * still running, keeps writing only into the request's own answer, which
+ * is then dropped. A request is shared by the loop and its handler actor
+ * (refs = 2 while it runs). */
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <microhttpd.h>
@@ -318,7 +325,14 @@ static void run_handler(px_req *r) { r->fn(r); }
 
 /* ---- the handler actor -------------------------------------------------------- */
 
-enum { REQ_RECEIVING = 0, REQ_RUNNING, REQ_DONE, REQ_ABANDONED };
+enum {
+  REQ_RECEIVING = 0,
+  REQ_RUNNING,
+  REQ_SUSPENDED,
+  REQ_DONE,
+  REQ_ABANDONED
+};
+
 
 static void unlink_pending(px_http *h, px_req *r) {
   if (r->prev) r->prev->next = r->next;
@@ -340,18 +354,24 @@ static void handler_handle(void *state, const px_message *m) {
   px_http *h = r->http;
   run_handler(r);
   pthread_mutex_lock(&h->lock);
-  bool mine = r->state == REQ_RUNNING;
-  if (mine) {
-    r->state = REQ_DONE;
+  int was = atomic_load(&r->state);
+  if (was == REQ_RUNNING || was == REQ_SUSPENDED) {
+    atomic_store(&r->state, REQ_DONE);
     unlink_pending(h, r);
+    atomic_fetch_sub(&h->in_flight, 1);
   }
   pthread_mutex_unlock(&h->lock);
-  if (mine) {
-    atomic_fetch_sub(&h->in_flight, 1);
-    MHD_resume_connection(r->conn);
-  }
-  req_unref(r);
+  /* RUNNING: the loop thread resumes the connection itself; ABANDONED:
+   * the stopper did. */
+  if (was == REQ_SUSPENDED) MHD_resume_connection(r->conn);
   px_exit_self(px_atomv(px_a()->normal));
+}
+
+/* Every exit ends here, also a handler still parked when the runtime
+ * stops after an abandoned request: its reference goes with it. */
+static void handler_terminate(void *state, px_val reason) {
+  (void)reason;
+  if (state) req_unref(state);
 }
 
 static const px_actor_type handler_type = {
@@ -359,34 +379,44 @@ static const px_actor_type handler_type = {
     .stack_size = 256 * 1024, /* JSON of nested payloads recurses */
     .init = handler_init,
     .handle = handler_handle,
+    .terminate = handler_terminate,
 };
 
-/* Suspends the connection and starts r's handler actor; false when the
- * runtime refuses (stopping), with r answered. */
+/* Starts r's handler actor and suspends the connection. Returns true when
+ * r is answered at once (the runtime refused the handler), false when the
+ * answer comes with the resume. */
 static bool hand_over(px_req *r) {
   px_http *h = r->http;
   r->query = collect_query(r->conn);
   r->refs = 2;
   pthread_mutex_lock(&h->lock);
-  r->state = REQ_RUNNING;
+  atomic_store(&r->state, REQ_RUNNING);
   r->next = h->pending;
   if (h->pending) h->pending->prev = r;
   h->pending = r;
   pthread_mutex_unlock(&h->lock);
-  MHD_suspend_connection(r->conn);
   px_ref ref;
   int rc = px_spawn(&handler_type, px_int((int64_t)(intptr_t)r), NULL, &ref);
   if (rc == 0) rc = px_send(ref, px_a()->normal, px_nil());
-  if (rc == 0) return true;
+  if (rc) { /* the runtime is stopping: no handler will run */
+    pthread_mutex_lock(&h->lock);
+    atomic_store(&r->state, REQ_DONE);
+    unlink_pending(h, r);
+    pthread_mutex_unlock(&h->lock);
+    r->refs = 1;
+    atomic_fetch_sub(&h->in_flight, 1);
+    r->retry_after_s = 1;
+    px__reply_error(r, 503, "the node is shutting down");
+    return true;
+  }
+  /* Suspend first, then publish SUSPENDED: a handler that finishes in
+   * between sees RUNNING, and this thread resumes the connection itself. */
+  MHD_suspend_connection(r->conn);
   pthread_mutex_lock(&h->lock);
-  r->state = REQ_DONE;
-  unlink_pending(h, r);
+  bool still = atomic_load(&r->state) == REQ_RUNNING;
+  if (still) atomic_store(&r->state, REQ_SUSPENDED);
   pthread_mutex_unlock(&h->lock);
-  r->refs = 1;
-  atomic_fetch_sub(&h->in_flight, 1);
-  r->retry_after_s = 1;
-  px__reply_error(r, 503, "the node is shutting down");
-  MHD_resume_connection(r->conn);
+  if (!still) MHD_resume_connection(r->conn); /* DONE or ABANDONED */
   return false;
 }
 
@@ -434,17 +464,17 @@ static metric_key *metrics_of(const char *route, const char *method,
 }
 
 /* Metrics and the access log of a finished request. */
-static void record(px_req *r) {
+static void record(px_req *r, int status) {
   double secs = (double)(px_now_ns() - r->start_ns) / 1e9;
   const char *route = r->route ? r->route : "unmatched";
-  metric_key *k = metrics_of(route, r->method, r->status);
+  metric_key *k = metrics_of(route, r->method, status);
   if (k && k->count) px_metric_add(k->count, 1);
   if (k && k->latency) px_metric_observe(k->latency, secs);
-  px_log_level lvl = r->status >= 500 ? PX_LOG_WARN : PX_LOG_DEBUG;
+  px_log_level lvl = status >= 500 ? PX_LOG_WARN : PX_LOG_DEBUG;
   if (px_log_get_level() <= lvl) {
     px_log_set_context(r->request_id, r->tenant, NULL);
     px_log(lvl, "http", "%s %s -> %d in %.3f ms", r->method, r->url,
-           r->status, secs * 1e3);
+           status, secs * 1e3);
     px_log_set_context(NULL, NULL, NULL);
   }
 }
@@ -474,7 +504,27 @@ static enum MHD_Result send_answer(px_req *r) {
   }
   enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, resp);
   MHD_destroy_response(resp);
-  record(r);
+  record(r, r->status);
+  return ok;
+}
+
+/* The 503 of a request whose handler outlived the shutdown grace period.
+ * Built from scratch: the handler may still be writing r's own answer. */
+static enum MHD_Result send_abandoned(px_req *r) {
+  char body[256];
+  int n = snprintf(body, sizeof body,
+                   "{\"error\":\"the node shut down before this request "
+                   "finished\",\"status\":503,\"request_id\":\"%s\"}",
+                   r->request_id);
+  struct MHD_Response *resp = MHD_create_response_from_buffer(
+      (size_t)n, body, MHD_RESPMEM_MUST_COPY);
+  if (!resp) return MHD_NO;
+  MHD_add_response_header(resp, "Content-Type", "application/json");
+  MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+  MHD_add_response_header(resp, "Retry-After", "1");
+  enum MHD_Result ok = MHD_queue_response(r->conn, 503, resp);
+  MHD_destroy_response(resp);
+  record(r, 503);
   return ok;
 }
 
@@ -546,8 +596,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     r->body[r->body_len] = 0;
     return MHD_YES;
   }
-  if (r->state == REQ_DONE) return send_answer(r); /* resumed */
-  if (r->state == REQ_ABANDONED) return send_answer(r);
+  int st = atomic_load(&r->state);
+  if (st == REQ_DONE) return send_answer(r); /* resumed */
+  if (st == REQ_ABANDONED) return send_abandoned(r);
   if (!r->body) {
     r->body = px__xcalloc(1, 1);
     r->body_cap = 1;
@@ -564,10 +615,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     bool in_place = false;
     r->fn = admit(r, &in_place);
     if (r->fn && in_place) run_handler(r);
-    else if (r->fn) {
-      hand_over(r);
-      return MHD_YES; /* answered when the handler resumes us */
+    else if (r->fn && !hand_over(r)) {
+      /* Suspended (or resumed already): the answer goes out when
+       * libmicrohttpd calls back after the resume. */
+      return MHD_YES;
     }
+    if (atomic_load(&r->state) == REQ_ABANDONED) return send_abandoned(r);
   }
   return send_answer(r);
 }
@@ -661,13 +714,12 @@ int px__http_stop(px_http *h, int64_t deadline_ms) {
   pthread_mutex_lock(&h->lock);
   for (px_req *r = h->pending, *next; r; r = next) {
     next = r->next;
-    r->state = REQ_ABANDONED;
+    int was = atomic_load(&r->state);
+    atomic_store(&r->state, REQ_ABANDONED);
     unlink_pending(h, r);
-    r->retry_after_s = 1;
-    px__reply_error(r, 503, "the node shut down before this request "
-                    "finished");
     atomic_fetch_sub(&h->in_flight, 1);
-    MHD_resume_connection(r->conn);
+    /* A RUNNING one's loop thread is still waiting: it sees ABANDONED. */
+    if (was == REQ_SUSPENDED) MHD_resume_connection(r->conn);
     left++;
   }
   pthread_mutex_unlock(&h->lock);

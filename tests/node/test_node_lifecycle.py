@@ -98,3 +98,24 @@ def test_json_logs_carry_request_id_and_tenant(tmp_data):
     lines = [json.loads(l) for l in err.splitlines() if l.startswith("{")]
     mine = [l for l in lines if l.get("request_id") == rid]
     assert mine and mine[0]["tenant"] == "default" and mine[0]["level"] in ("debug", "warn")
+
+
+def test_requests_past_the_grace_period_get_503(tmp_data):
+    n = Node(tmp_data, "[shutdown]\ngrace_period_seconds = 1\n")
+    assert n.deploy("shop").status == 200
+    out = {}
+
+    def slow():
+        out["r"] = n.post("/api/v1/actors/shop/greeter/ask?timeout=20",
+                          {"op": "slow", "ms": 4000, "mark": "late"})
+
+    t = threading.Thread(target=slow)
+    t.start()
+    r = n.post("/api/v1/spaces/shop/events/read",
+               {"template": ["slow_started", "late"], "timeout_ms": 10000})
+    assert r.json["found"] is True, r
+    code, err = n.stop(signal.SIGTERM)
+    t.join(30)
+    assert code == 0, err
+    assert out["r"].status == 503, out["r"]
+    assert "shut down" in out["r"].json["error"]
