@@ -32,9 +32,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "actor/actor_impl.h"
 #include "core/mem.h"
 #include "http/router.h"
+#include "plexspaces/actor.h"
 #include "plexspaces/core.h"
 #include "plexspaces/error.h"
 #include "plexspaces/metrics.h"
