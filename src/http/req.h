@@ -49,6 +49,7 @@ typedef struct px_req {
   px_val query;                  /* query parameters (copied out of MHD) */
   _Atomic(int) refs;             /* loop + handler actor */
   _Atomic(int) state;            /* server.c: running, suspended, ... */
+  bool counted;                  /* in the server's in-flight count */
   struct px_req *prev, *next;    /* the pending list while running */
   const char *tenant;            /* from the token, or "default" */
   px_auth_identity id;

@@ -305,8 +305,8 @@ static void (*admit(px_req *r, bool *inline_out))(px_req *) {
   *inline_out = rt.op == NULL || strcmp(rt.pattern, "metrics") == 0;
   if (*inline_out) return rt.fn;
   int n = atomic_fetch_add(&h->in_flight, 1) + 1;
+  r->counted = true;
   if (n > h->o.max_concurrent || atomic_load(&h->stopping)) {
-    atomic_fetch_sub(&h->in_flight, 1);
     r->retry_after_s = 1;
     if (atomic_load(&h->stopping))
       px__reply_error(r, 503, "the node is shutting down");
@@ -358,7 +358,6 @@ static void handler_handle(void *state, const px_message *m) {
   if (was == REQ_RUNNING || was == REQ_SUSPENDED) {
     atomic_store(&r->state, REQ_DONE);
     unlink_pending(h, r);
-    atomic_fetch_sub(&h->in_flight, 1);
   }
   pthread_mutex_unlock(&h->lock);
   /* RUNNING: the loop thread resumes the connection itself; ABANDONED:
@@ -404,7 +403,6 @@ static bool hand_over(px_req *r) {
     unlink_pending(h, r);
     pthread_mutex_unlock(&h->lock);
     r->refs = 1;
-    atomic_fetch_sub(&h->in_flight, 1);
     r->retry_after_s = 1;
     px__reply_error(r, 503, "the node is shutting down");
     return true;
@@ -627,8 +625,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode code) {
-  (void)cls, (void)c, (void)code;
-  if (*con_cls) req_unref(*con_cls);
+  (void)c, (void)code;
+  px_http *h = cls;
+  px_req *r = *con_cls;
+  /* An admitted request counts as in flight until its answer is out, so
+   * that a graceful stop waits for the sending too. */
+  if (r && r->counted) atomic_fetch_sub(&h->in_flight, 1);
+  if (r) req_unref(r);
   *con_cls = NULL;
 }
 
@@ -717,12 +720,16 @@ int px__http_stop(px_http *h, int64_t deadline_ms) {
     int was = atomic_load(&r->state);
     atomic_store(&r->state, REQ_ABANDONED);
     unlink_pending(h, r);
-    atomic_fetch_sub(&h->in_flight, 1);
-    /* A RUNNING one's loop thread is still waiting: it sees ABANDONED. */
+    /* A RUNNING one's loop thread is still suspending: it sees ABANDONED
+     * and resumes the connection itself. */
     if (was == REQ_SUSPENDED) MHD_resume_connection(r->conn);
     left++;
   }
   pthread_mutex_unlock(&h->lock);
+  /* Let the loop send those 503s before the daemon closes everything. */
+  end = px_now_ms() + 2000;
+  while (atomic_load(&h->in_flight) > 0 && px_now_ms() < end)
+    nanosleep(&ts, NULL);
   MHD_stop_daemon(h->d);
   pthread_mutex_destroy(&h->lock);
   free(h);
