@@ -39,8 +39,11 @@ uint16_t px__http_port(const px_http *h);
 /* /readyz answers 200 only between set_ready(true) and shutdown. */
 void px__http_set_ready(px_http *h, bool ready);
 /* Graceful stop: stop accepting, wait for requests in flight up to
- * deadline_ms, then close everything. Returns how many requests were
- * still running at the deadline (0 when all finished). */
+ * deadline_ms, answer the rest 503, then close every connection. Returns
+ * how many requests were still running at the deadline (0 when all
+ * finished). Their handler actors may still run: h stays valid for them
+ * until px__http_free, to be called once the runtime has stopped. */
 int px__http_stop(px_http *h, int64_t deadline_ms);
+void px__http_free(px_http *h);
 
 #endif

@@ -731,7 +731,13 @@ int px__http_stop(px_http *h, int64_t deadline_ms) {
   while (atomic_load(&h->in_flight) > 0 && px_now_ms() < end)
     nanosleep(&ts, NULL);
   MHD_stop_daemon(h->d);
+  h->d = NULL;
+  return left;
+}
+
+void px__http_free(px_http *h) {
+  if (!h) return;
+  if (h->d) MHD_stop_daemon(h->d);
   pthread_mutex_destroy(&h->lock);
   free(h);
-  return left;
 }

@@ -85,12 +85,13 @@ static void node_down(node *n) {
     if (left)
       px_log(PX_LOG_WARN, "node", "%d requests were still running after the "
              "%d s grace period", left, n->cfg.grace_s);
-    n->http = NULL;
   }
   if (n->apps) px__apps_close(n->apps);
   n->apps = NULL;
   if (n->reminders_up) px_reminders_stop(n->store);
   if (n->runtime_up) px_runtime_stop();
+  px__http_free(n->http); /* no handler actor is left to touch it */
+  n->http = NULL;
   px_space_set_store(NULL);
   if (n->store) px_store_close(n->store);
   n->store = NULL;
