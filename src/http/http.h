@@ -1,5 +1,5 @@
 /* The node's HTTP/JSON API on libmicrohttpd. Internal to the node.
- * An epoll loop on `threads` threads reads requests; each API request is
+ * A poll loop on `threads` threads reads requests; each API request is
  * then served by an actor of its own (see server.c), so waiting on actors
  * costs no thread. Connections are capped (max_connections) and requests
  * in flight too (max_concurrent: 503 beyond it). */

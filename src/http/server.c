@@ -1,7 +1,11 @@
 /* The HTTP server: libmicrohttpd and the life of a request — limits, body,
  * authentication, RBAC, dispatch, metrics and the access log.
  *
- * Threads. libmicrohttpd runs an epoll loop on a few threads. A request is
+ * Threads. libmicrohttpd runs a poll() loop on a few threads (poll, not
+ * epoll: every handed-over request suspends and resumes its connection,
+ * which costs two epoll_ctl calls each time; with poll, 40k vs 35k asks/s
+ * and 35 vs 42 us of CPU per ask on 2 cores at 64 connections, though a
+ * probe answered in place costs 22 instead of 18 us). A request is
  * read, authenticated and routed there; probes and /metrics are answered
  * in place. Every other request is suspended and handed to an actor of
  * its own (spawned per request, as Erlang web servers spawn a process per
@@ -543,8 +547,10 @@ static px_req *req_new(px_http *h, struct MHD_Connection *c, const char *url,
   r->content_type = "application/json";
   r->refs = 1;
   r->query = px_nil();
-  snprintf(r->request_id, sizeof r->request_id, "%016llx",
-           (unsigned long long)atomic_fetch_add(&h->next_id, 1));
+  uint64_t id = atomic_fetch_add(&h->next_id, 1);
+  for (int i = 15; i >= 0; i--, id >>= 4) /* %016llx without printf */
+    r->request_id[i] = "0123456789abcdef"[id & 15];
+  r->request_id[16] = 0;
   /* Known before authentication only when there is none. */
   r->tenant = px__auth_enabled(h->o.auth) ? "-" : "default";
   split_path(r);
@@ -681,7 +687,7 @@ int px__http_start(const px_http_opts *o, px_http **out, char *err,
   if (h->o.threads < 1) h->o.threads = 1;
   pthread_mutex_init(&h->lock, NULL);
   h->d = MHD_start_daemon(
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
           MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
       0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
