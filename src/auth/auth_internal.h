@@ -70,4 +70,8 @@ bool px__auth_pkey_verify(EVP_PKEY *pk, unsigned alg, const char *input,
                           size_t len, const unsigned char *sig,
                           size_t siglen);
 
+/* Writes the formatted message into err (when given) and returns code. */
+int px__auth_fail(char *err, size_t cap, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

@@ -42,11 +42,7 @@ void px__api_metrics(px_req *r) {
     px__reply_px_error(r, rc, "rendering metrics failed");
     return;
   }
-  free(r->resp);
-  r->resp = text;
-  r->resp_len = len;
-  r->status = 200;
-  r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+  px__reply_owned(r, 200, PX_METRICS_CONTENT_TYPE, text, len);
 }
 
 void px__api_status(px_req *r) {
@@ -120,9 +116,5 @@ void px__api_journal(px_req *r) {
     px__reply_px_error(r, rc, "reading the journal failed");
     return;
   }
-  free(r->resp);
-  r->resp = text;
-  r->resp_len = len;
-  r->status = 200;
-  r->content_type = "text/plain; charset=utf-8";
+  px__reply_owned(r, 200, "text/plain; charset=utf-8", text, len);
 }

@@ -67,9 +67,9 @@ void px__reply_json(px_req *r, int status, px_val v);
 /* Answers {"error": message, "status": status, "request_id": id}. */
 void px__reply_error(px_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Answers with text of the given content type (copied). */
-void px__reply_text(px_req *r, int status, const char *ctype,
-                    const char *text, size_t len);
+/* Answers with a malloc'd text of the given content type (taken). */
+void px__reply_owned(px_req *r, int status, const char *ctype, char *text,
+                     size_t len);
 
 /* A query parameter, or NULL. */
 const char *px__query(px_req *r, const char *key);

@@ -64,14 +64,12 @@ void px__http_set_ready(px_http *h, bool ready) {
 }
 uint16_t px__http_port(const px_http *h) { return h->port; }
 
-/* ---- answers ---------------------------------------------------------------- */
+/* ---- answers ------------------------------------------------------------- */
 
-void px__reply_text(px_req *r, int status, const char *ctype,
-                    const char *text, size_t len) {
+void px__reply_owned(px_req *r, int status, const char *ctype, char *text,
+                     size_t len) {
   free(r->resp);
-  r->resp = px__xmalloc(len + 1);
-  memcpy(r->resp, text, len);
-  r->resp[len] = 0;
+  r->resp = text;
   r->resp_len = len;
   r->status = status;
   r->content_type = ctype;
@@ -87,11 +85,7 @@ void px__reply_json(px_req *r, int status, px_val v) {
                     px_strerror(rc));
     return;
   }
-  free(r->resp);
-  r->resp = text;
-  r->resp_len = len;
-  r->status = status;
-  r->content_type = "application/json";
+  px__reply_owned(r, status, "application/json", text, len);
 }
 
 void px__reply_error(px_req *r, int status, const char *fmt, ...) {
@@ -132,7 +126,7 @@ void px__reply_px_error(px_req *r, int code, const char *what) {
   px__reply_error(r, px__status_of(code), "%s: %s", what, px_strerror(code));
 }
 
-/* ---- query and body --------------------------------------------------------- */
+/* ---- query and body ------------------------------------------------------ */
 
 /* Handlers run in actors while the connection is suspended, so the query
  * is copied out of libmicrohttpd before the hand-over. */
@@ -195,7 +189,21 @@ bool px__query_ms(px_req *r, const char *key, int64_t dflt, int64_t *out) {
   return true;
 }
 
-/* ---- multipart forms (deploy) ----------------------------------------------- */
+/* Appends n bytes to a NUL-terminated growing buffer (body, form field). */
+static void append(char **buf, size_t *len, size_t *cap, const char *data,
+                   size_t n) {
+  if (*len + n + 1 > *cap) {
+    size_t c = *cap ? *cap : 256;
+    while (c < *len + n + 1) c *= 2;
+    *buf = px__xrealloc(*buf, c);
+    *cap = c;
+  }
+  memcpy(*buf + *len, data, n);
+  *len += n;
+  (*buf)[*len] = 0;
+}
+
+/* ---- multipart forms (deploy) -------------------------------------------- */
 
 static px_form_field *field_of(px_req *r, const char *key) {
   for (size_t i = 0; i < r->nfield; i++)
@@ -218,19 +226,11 @@ static enum MHD_Result form_iter(void *cls, enum MHD_ValueKind kind,
     r->form_bad = true;
     return MHD_NO;
   }
-  if (f->len + size + 1 > f->cap) {
-    size_t cap = f->cap ? f->cap : 256;
-    while (cap < f->len + size + 1) cap *= 2;
-    f->data = px__xrealloc(f->data, cap);
-    f->cap = cap;
-  }
-  memcpy(f->data + f->len, data, size);
-  f->len += size;
-  f->data[f->len] = 0;
+  append(&f->data, &f->len, &f->cap, data, size);
   return MHD_YES;
 }
 
-/* ---- the life of a request -------------------------------------------------- */
+/* ---- the life of a request ----------------------------------------------- */
 
 static void req_free(px_req *r);
 
@@ -327,7 +327,7 @@ static void (*admit(px_req *r, bool *inline_out))(px_req *) {
  * on the loop thread carries the request's context. */
 static void run_handler(px_req *r) { r->fn(r); }
 
-/* ---- the handler actor -------------------------------------------------------- */
+/* ---- the handler actor --------------------------------------------------- */
 
 enum {
   REQ_RECEIVING = 0,
@@ -474,7 +474,7 @@ static void record(px_req *r, int status) {
   if (k && k->latency) px_metric_observe(k->latency, secs);
   px_log_level lvl = status >= 500 ? PX_LOG_WARN : PX_LOG_DEBUG;
   if (px_log_get_level() <= lvl) {
-    px_log_set_context(r->request_id, r->tenant, NULL);
+    px_log_set_context(r->request_id, r->tenant, r->ns);
     px_log(lvl, "http", "%s %s -> %d in %.3f ms", r->method, r->url,
            status, secs * 1e3);
     px_log_set_context(NULL, NULL, NULL);
@@ -589,15 +589,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
       r->body_len += n;
       return MHD_YES;
     }
-    if (r->body_len + n + 1 > r->body_cap) {
-      size_t cap = r->body_cap ? r->body_cap : 1024;
-      while (cap < r->body_len + n + 1) cap *= 2;
-      r->body = px__xrealloc(r->body, cap);
-      r->body_cap = cap;
-    }
-    memcpy(r->body + r->body_len, upload, n);
-    r->body_len += n;
-    r->body[r->body_len] = 0;
+    append(&r->body, &r->body_len, &r->body_cap, upload, n);
     return MHD_YES;
   }
   int st = atomic_load(&r->state);
@@ -641,7 +633,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   *con_cls = NULL;
 }
 
-/* ---- start and stop ----------------------------------------------------------- */
+/* ---- start and stop ------------------------------------------------------ */
 
 static int parse_listen(const char *listen, struct sockaddr_in *sa,
                         char *err, size_t errcap) {
