@@ -30,16 +30,6 @@ static const char *const k_keys[] = {
 static const char *const k_literal_secrets[] = {"secret", "hs256_secret",
                                                 "jwt_secret", NULL};
 
-int px__auth_fail(char *err, size_t cap, int code, const char *fmt, ...) {
-  if (err && cap) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 /* ---- names shared with the other files ---------------------------------- */
 
 unsigned px__auth_alg_bit(const char *name) {
@@ -108,10 +98,9 @@ static int opt_str(px_val t, const char *key, const char **out, char *err,
   px_val v = px_gets(t, key);
   if (px_is_nil(v)) return 0;
   if (px_typeof(v) != PX_T_STR)
-    return px__auth_fail(err, cap, PX_EINVAL, "auth.%s: must be a string", key);
+    return fail(err, cap, PX_EINVAL, "auth.%s: must be a string", key);
   if (px_str_len(v) == 0 || strlen(px_str_ptr(v)) != px_str_len(v))
-    return px__auth_fail(err, cap, PX_EINVAL,
-                         "auth.%s: must not be empty", key);
+    return fail(err, cap, PX_EINVAL, "auth.%s: must not be empty", key);
   *out = px_str_ptr(v);
   return 0;
 }
@@ -129,8 +118,7 @@ static int str_array(px_val v, const char *what, bool (*ok)(const char *),
   *out = NULL;
   *n = 0;
   if (px_typeof(v) != PX_T_ARRAY || px_len(v) == 0)
-    return px__auth_fail(err, cap, PX_EINVAL,
-                         "%s: must be a non-empty array of strings",
+    return fail(err, cap, PX_EINVAL, "%s: must be a non-empty array of strings",
                 what);
   char **items = px__xcalloc(px_len(v), sizeof *items);
   for (size_t i = 0; i < px_len(v); i++) {
@@ -139,7 +127,7 @@ static int str_array(px_val v, const char *what, bool (*ok)(const char *),
       char shown[96];
       px_val_format(s, shown, sizeof shown);
       free_strs(items, i);
-      return px__auth_fail(err, cap, PX_EINVAL, "%s: %s %s", what, shown, rule);
+      return fail(err, cap, PX_EINVAL, "%s: %s %s", what, shown, rule);
     }
     items[i] = px__xstrndup(px_str_ptr(s), px_str_len(s));
   }
@@ -159,19 +147,19 @@ static bool env_name_ok(const char *s) {
 
 static int load_secret(px_auth *a, const char *var, char *err, size_t cap) {
   if (!env_name_ok(var))
-    return px__auth_fail(err, cap, PX_EINVAL,
+    return fail(err, cap, PX_EINVAL,
                 "auth.hs256_secret_env: \"%s\" is not an environment variable "
                 "name; give the NAME of the variable holding the secret, "
                 "e.g. \"PLEXSPACES_JWT_SECRET\"",
                 var);
   const char *secret = getenv(var);
   if (!secret)
-    return px__auth_fail(err, cap, PX_EINVAL,
+    return fail(err, cap, PX_EINVAL,
                 "auth.hs256_secret_env: environment variable %s is not set",
                 var);
   size_t len = strlen(secret);
   if (len < MIN_SECRET)
-    return px__auth_fail(err, cap, PX_EINVAL,
+    return fail(err, cap, PX_EINVAL,
                 "auth.hs256_secret_env: the secret in %s is %zu bytes; HS256 "
                 "needs at least %d (e.g. openssl rand -base64 48)",
                 var, len, MIN_SECRET);
@@ -188,8 +176,7 @@ static int read_file(const char *key, const char *path, char **out,
                      size_t *len, char *err, size_t cap) {
   FILE *f = fopen(path, "rb");
   if (!f)
-    return px__auth_fail(err, cap, PX_EIO,
-                         "auth.%s: cannot read %s: %s", key, path,
+    return fail(err, cap, PX_EIO, "auth.%s: cannot read %s: %s", key, path,
                 strerror(errno));
   char *buf = px__xmalloc(MAX_KEY_FILE + 1);
   size_t n = fread(buf, 1, MAX_KEY_FILE + 1, f);
@@ -197,7 +184,7 @@ static int read_file(const char *key, const char *path, char **out,
   fclose(f);
   if (bad || n > MAX_KEY_FILE) {
     free(buf);
-    return px__auth_fail(err, cap, bad ? PX_EIO : PX_EINVAL,
+    return fail(err, cap, bad ? PX_EIO : PX_EINVAL,
                 bad ? "auth.%s: cannot read %s"
                     : "auth.%s: %s is larger than 64 KiB; expected a PEM "
                       "public key",
@@ -216,8 +203,7 @@ static int load_pem(px_auth *a, const char *key, const char *path,
   if (base_dir && path[0] != '/') {
     if ((size_t)snprintf(full, sizeof full, "%s/%s", base_dir, path) >=
         sizeof full)
-      return px__auth_fail(err, cap, PX_EINVAL,
-                           "auth.%s: path is too long", key);
+      return fail(err, cap, PX_EINVAL, "auth.%s: path is too long", key);
     path = full;
   }
   char *pem = NULL;
@@ -248,13 +234,12 @@ static bool ns_pattern_ok(const char *s) {
 static int parse_role(px__auth_role *r, px_val t, size_t idx,
                       const px__auth_role *before, char *err, size_t cap) {
   if (px_typeof(t) != PX_T_MAP)
-    return px__auth_fail(err, cap, PX_EINVAL,
-                         "auth.roles[%zu]: must be a table", idx);
+    return fail(err, cap, PX_EINVAL, "auth.roles[%zu]: must be a table", idx);
   for (size_t i = 0; i < px_len(t); i++) {
     const char *k = px_str_ptr(px_map_key_at(t, i));
     if (!k || (strcmp(k, "name") && strcmp(k, "operations") &&
                strcmp(k, "namespaces")))
-      return px__auth_fail(err, cap, PX_EINVAL,
+      return fail(err, cap, PX_EINVAL,
                   "auth.roles[%zu].%s: unknown key (expected name, "
                   "operations, namespaces)",
                   idx, k ? k : "?");
@@ -262,13 +247,13 @@ static int parse_role(px__auth_role *r, px_val t, size_t idx,
   px_val name = px_gets(t, "name");
   if (px_typeof(name) != PX_T_STR ||
       !px__auth_role_name_ok(px_str_ptr(name), px_str_len(name)))
-    return px__auth_fail(err, cap, PX_EINVAL,
+    return fail(err, cap, PX_EINVAL,
                 "auth.roles[%zu].name: required, 1 to 63 characters without "
                 "spaces or quotes",
                 idx);
   for (size_t i = 0; i < idx; i++)
     if (strcmp(before[i].name, px_str_ptr(name)) == 0)
-      return px__auth_fail(err, cap, PX_EINVAL,
+      return fail(err, cap, PX_EINVAL,
                   "auth.roles[%zu].name: role \"%s\" is defined twice", idx,
                   px_str_ptr(name));
   memcpy(r->name, px_str_ptr(name), px_str_len(name) + 1);
@@ -297,7 +282,7 @@ static int parse_role(px__auth_role *r, px_val t, size_t idx,
 
 static int parse_roles(px_auth *a, px_val roles, char *err, size_t cap) {
   if (px_typeof(roles) != PX_T_ARRAY || px_len(roles) == 0)
-    return px__auth_fail(err, cap, PX_EINVAL,
+    return fail(err, cap, PX_EINVAL,
                 "auth.roles: must be a non-empty array of tables "
                 "([[auth.roles]])");
   a->roles = px__xcalloc(px_len(roles), sizeof *a->roles);
@@ -320,16 +305,15 @@ static bool in_list(const char *const *list, const char *s) {
 static int check_keys(px_val t, char *err, size_t cap) {
   for (size_t i = 0; i < px_len(t); i++) {
     const char *k = px_str_ptr(px_map_key_at(t, i));
-    if (!k) return px__auth_fail(err, cap, PX_EINVAL,
-                                 "auth: keys must be strings");
+    if (!k) return fail(err, cap, PX_EINVAL, "auth: keys must be strings");
     if (in_list(k_literal_secrets, k))
-      return px__auth_fail(err, cap, PX_EINVAL,
+      return fail(err, cap, PX_EINVAL,
                   "auth.%s: a secret must not be written in the config file; "
                   "put it in an environment variable and set "
                   "hs256_secret_env = \"PLEXSPACES_JWT_SECRET\"",
                   k);
     if (!in_list(k_keys, k))
-      return px__auth_fail(err, cap, PX_EINVAL,
+      return fail(err, cap, PX_EINVAL,
                   "auth.%s: unknown key (expected mode, hs256_secret_env, "
                   "rs256_public_key, es256_public_key, algorithms, issuer, "
                   "audience, leeway_seconds, tenant_claim, roles)",
@@ -341,7 +325,7 @@ static int check_keys(px_val t, char *err, size_t cap) {
 static int parse_algorithms(px_auth *a, px_val v, char *err, size_t cap) {
   if (px_is_nil(v)) return 0;
   if (px_typeof(v) != PX_T_ARRAY || px_len(v) == 0)
-    return px__auth_fail(err, cap, PX_EINVAL,
+    return fail(err, cap, PX_EINVAL,
                 "auth.algorithms: must be a non-empty array such as "
                 "[\"RS256\"]");
   unsigned want = 0;
@@ -350,12 +334,12 @@ static int parse_algorithms(px_auth *a, px_val v, char *err, size_t cap) {
     unsigned bit = px_typeof(s) == PX_T_STR ? px__auth_alg_bit(px_str_ptr(s))
                                             : 0;
     if (!bit)
-      return px__auth_fail(err, cap, PX_EINVAL,
+      return fail(err, cap, PX_EINVAL,
                   "auth.algorithms: item %zu is not one of \"HS256\", "
                   "\"RS256\", \"ES256\"",
                   i);
     if (!(a->algs & bit))
-      return px__auth_fail(err, cap, PX_EINVAL,
+      return fail(err, cap, PX_EINVAL,
                   "auth.algorithms: %s is listed but no key for it is "
                   "configured (%s)",
                   px__auth_alg_name(bit),
@@ -383,7 +367,7 @@ static int parse_jwt(px_auth *a, px_val t, const char *base_dir, char *err,
                   cap);
   if (rc) return rc;
   if (!a->algs)
-    return px__auth_fail(err, cap, PX_EINVAL,
+    return fail(err, cap, PX_EINVAL,
                 "auth.mode: mode \"jwt\" needs a key: set hs256_secret_env, "
                 "rs256_public_key or es256_public_key");
   rc = parse_algorithms(a, px_gets(t, "algorithms"), err, cap);
@@ -395,7 +379,7 @@ static int parse_jwt(px_auth *a, px_val t, const char *base_dir, char *err,
   if (rc) return rc;
   if (s) {
     if (!word_ok(s, strlen(s), sizeof a->tenant_claim - 1))
-      return px__auth_fail(err, cap, PX_EINVAL,
+      return fail(err, cap, PX_EINVAL,
                   "auth.tenant_claim: must be 1 to 63 characters without "
                   "spaces or quotes");
     memcpy(a->tenant_claim, s, strlen(s) + 1);
@@ -403,7 +387,7 @@ static int parse_jwt(px_auth *a, px_val t, const char *base_dir, char *err,
   px_val lw = px_gets(t, "leeway_seconds");
   if (!px_is_nil(lw)) {
     if (px_typeof(lw) != PX_T_INT || lw.u.i < 0 || lw.u.i > MAX_LEEWAY)
-      return px__auth_fail(err, cap, PX_EINVAL,
+      return fail(err, cap, PX_EINVAL,
                   "auth.leeway_seconds: must be an integer from 0 to %d",
                   MAX_LEEWAY);
     a->leeway = lw.u.i;
@@ -415,12 +399,10 @@ static int parse_jwt(px_auth *a, px_val t, const char *base_dir, char *err,
 int px__auth_new_in(px_val t, const char *base_dir, px_auth **out, char *err,
                     size_t errcap) {
   if (err && errcap) err[0] = '\0';
-  if (!out) return px__auth_fail(err, errcap, PX_EINVAL,
-                                 "auth: no output given");
+  if (!out) return fail(err, errcap, PX_EINVAL, "auth: no output given");
   *out = NULL;
   if (!px_is_nil(t) && px_typeof(t) != PX_T_MAP)
-    return px__auth_fail(err, errcap, PX_EINVAL,
-                         "auth: must be a table ([auth])");
+    return fail(err, errcap, PX_EINVAL, "auth: must be a table ([auth])");
   px_auth *a = px__xcalloc(1, sizeof *a);
   a->leeway = 30;
   memcpy(a->tenant_claim, "tenant_id", sizeof "tenant_id");
@@ -432,13 +414,13 @@ int px__auth_new_in(px_val t, const char *base_dir, px_auth **out, char *err,
   int rc = check_keys(t, err, errcap);
   if (rc == 0) rc = opt_str(t, "mode", &mode, err, errcap);
   if (rc == 0 && !mode)
-    rc = px__auth_fail(err, errcap, PX_EINVAL,
+    rc = fail(err, errcap, PX_EINVAL,
               "auth.mode: missing; set mode = \"jwt\" or mode = \"none\"");
   if (rc == 0 && strcmp(mode, "jwt") == 0) {
     a->jwt = true;
     rc = parse_jwt(a, t, base_dir, err, errcap);
   } else if (rc == 0 && strcmp(mode, "none") != 0) {
-    rc = px__auth_fail(err, errcap, PX_EINVAL,
+    rc = fail(err, errcap, PX_EINVAL,
               "auth.mode: \"%s\" is not \"jwt\" or \"none\"", mode);
   }
   if (rc) {

@@ -3,6 +3,8 @@
 #ifndef PX_AUTH_AUTH_INTERNAL_H
 #define PX_AUTH_AUTH_INTERNAL_H
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,8 +72,19 @@ bool px__auth_pkey_verify(EVP_PKEY *pk, unsigned alg, const char *input,
                           size_t len, const unsigned char *sig,
                           size_t siglen);
 
-/* Writes the formatted message into err (when given) and returns code. */
-int px__auth_fail(char *err, size_t cap, int code, const char *fmt, ...)
+/* Writes the formatted message into err (when given) and returns code:
+ * the shape of every failure in this folder. */
+static inline int fail(char *err, size_t cap, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+static inline int fail(char *err, size_t cap, int code, const char *fmt,
+                       ...) {
+  if (err && cap) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
 
 #endif

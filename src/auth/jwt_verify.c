@@ -30,7 +30,6 @@
  * exp + leeway far from overflow. */
 #define MAX_DATE INT64_C(253402300799)
 
-
 const char *px__auth_result_name(int r) {
   switch (r) {
   case PX_AUTH_OK:
@@ -114,20 +113,17 @@ static int part_json(const char *what, const char *p, size_t len,
   unsigned char buf[PX_AUTH_MAX_TOKEN];
   long n = b64url_decode(p, len, buf, sizeof buf);
   if (n < 0)
-    return px__auth_fail(err, cap, PX_AUTH_MALFORMED,
-                         "token %s is not base64url",
+    return fail(err, cap, PX_AUTH_MALFORMED, "token %s is not base64url",
                 what);
   json_error_t je;
   json_t *j = json_loadb((const char *)buf, (size_t)n,
                          JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
   if (!j)
-    return px__auth_fail(err, cap, PX_AUTH_MALFORMED,
-                         "token %s is not JSON: %s", what,
+    return fail(err, cap, PX_AUTH_MALFORMED, "token %s is not JSON: %s", what,
                 je.text);
   if (!json_is_object(j)) {
     json_decref(j);
-    return px__auth_fail(err, cap, PX_AUTH_MALFORMED,
-                         "token %s is not a JSON object",
+    return fail(err, cap, PX_AUTH_MALFORMED, "token %s is not a JSON object",
                 what);
   }
   *out = j;
@@ -140,14 +136,12 @@ static int pick_alg(const px_auth *a, json_t *hdr, unsigned *bit, char *err,
                     size_t cap) {
   json_t *alg = json_object_get(hdr, "alg");
   if (!alg)
-    return px__auth_fail(err, cap, PX_AUTH_BAD_ALG, "token header has no alg");
+    return fail(err, cap, PX_AUTH_BAD_ALG, "token header has no alg");
   if (!json_is_string(alg))
-    return px__auth_fail(err, cap, PX_AUTH_BAD_ALG,
-                         "token header alg is not a string");
+    return fail(err, cap, PX_AUTH_BAD_ALG, "token header alg is not a string");
   const char *name = json_string_value(alg);
   if (strcasecmp(name, "none") == 0)
-    return px__auth_fail(err, cap, PX_AUTH_BAD_ALG,
-                         "algorithm none is not accepted");
+    return fail(err, cap, PX_AUTH_BAD_ALG, "algorithm none is not accepted");
   char accepted[64];
   px__auth_alg_list(a->algs, accepted, sizeof accepted);
   *bit = px__auth_alg_bit(name);
@@ -158,14 +152,14 @@ static int pick_alg(const px_auth *a, json_t *hdr, unsigned *bit, char *err,
     for (const char *c = name; plain && *c; c++)
       plain = isalnum((unsigned char)*c);
     snprintf(shown, sizeof shown, "%s", plain ? name : "an unknown algorithm");
-    return px__auth_fail(err, cap, PX_AUTH_BAD_ALG,
+    return fail(err, cap, PX_AUTH_BAD_ALG,
                 "token signed with %s but this node accepts %s", shown,
                 accepted);
   }
   /* RFC 7515 §4.1.11: extensions marked critical that we do not
    * implement (we implement none) make the token invalid. */
   if (json_object_get(hdr, "crit"))
-    return px__auth_fail(err, cap, PX_AUTH_MALFORMED,
+    return fail(err, cap, PX_AUTH_MALFORMED,
                 "token header lists critical extensions (crit) this node does "
                 "not implement");
   return PX_AUTH_OK;
@@ -181,7 +175,7 @@ static int check_signature(const px_auth *a, const char *token,
   long n = b64url_decode(sig, strlen(sig), raw, sizeof raw);
   long want_len = bit == PX__AUTH_HS256 ? 32 : bit == PX__AUTH_ES256 ? 64 : n;
   if (n <= 0 || n != want_len)
-    return px__auth_fail(err, cap, PX_AUTH_BAD_SIGNATURE,
+    return fail(err, cap, PX_AUTH_BAD_SIGNATURE,
                 "token signature is not a canonical %s signature",
                 px__auth_alg_name(bit));
   bool ok = false;
@@ -198,7 +192,7 @@ static int check_signature(const px_auth *a, const char *token,
     ok = pk && px__auth_pkey_verify(pk, bit, token, input_len, raw, (size_t)n);
   }
   if (!ok)
-    return px__auth_fail(err, cap, PX_AUTH_BAD_SIGNATURE,
+    return fail(err, cap, PX_AUTH_BAD_SIGNATURE,
                 "token signature does not verify with this node's %s key",
                 px__auth_alg_name(bit));
   return PX_AUTH_OK;
@@ -221,15 +215,13 @@ static int date_claim(json_t *c, const char *name, bool *present, int64_t *out,
     return PX_AUTH_OK;
   }
   if (!json_is_real(v))
-    return px__auth_fail(err, cap, PX_AUTH_MALFORMED,
-                         "token %s is not a number", name);
+    return fail(err, cap, PX_AUTH_MALFORMED, "token %s is not a number", name);
   d = json_real_value(v);
   if (!isfinite(d) || d < 0 || d > (double)MAX_DATE) goto range;
   *out = (int64_t)d;
   return PX_AUTH_OK;
 range:
-  return px__auth_fail(err, cap, PX_AUTH_MALFORMED,
-                       "token %s is out of range", name);
+  return fail(err, cap, PX_AUTH_MALFORMED, "token %s is out of range", name);
 }
 
 static int check_times(const px_auth *a, json_t *c, int64_t now,
@@ -239,22 +231,21 @@ static int check_times(const px_auth *a, json_t *c, int64_t now,
   int rc = date_claim(c, "exp", &has, &t, err, cap);
   if (rc) return rc;
   if (!has)
-    return px__auth_fail(err, cap, PX_AUTH_EXPIRED,
+    return fail(err, cap, PX_AUTH_EXPIRED,
                 "token has no exp; this node accepts only tokens that expire");
   if (now >= t + a->leeway)
-    return px__auth_fail(err, cap, PX_AUTH_EXPIRED,
-                         "token expired %" PRId64 " s ago",
+    return fail(err, cap, PX_AUTH_EXPIRED, "token expired %" PRId64 " s ago",
                 now - t);
   id->expires_at = t;
   rc = date_claim(c, "nbf", &has, &t, err, cap);
   if (rc) return rc;
   if (has && now + a->leeway < t)
-    return px__auth_fail(err, cap, PX_AUTH_NOT_YET_VALID,
+    return fail(err, cap, PX_AUTH_NOT_YET_VALID,
                 "token is not valid for another %" PRId64 " s", t - now);
   rc = date_claim(c, "iat", &has, &t, err, cap);
   if (rc) return rc;
   if (has && t > now + a->leeway)
-    return px__auth_fail(err, cap, PX_AUTH_NOT_YET_VALID,
+    return fail(err, cap, PX_AUTH_NOT_YET_VALID,
                 "token was issued %" PRId64 " s in the future", t - now);
   return PX_AUTH_OK;
 }
@@ -266,7 +257,7 @@ static bool str_is(json_t *v, const char *want) {
 
 static int check_iss_aud(const px_auth *a, json_t *c, char *err, size_t cap) {
   if (a->issuer && !str_is(json_object_get(c, "iss"), a->issuer))
-    return px__auth_fail(err, cap, PX_AUTH_BAD_ISSUER,
+    return fail(err, cap, PX_AUTH_BAD_ISSUER,
                 "token issuer is not \"%s\", the issuer this node trusts",
                 a->issuer);
   if (!a->audience) return PX_AUTH_OK;
@@ -278,7 +269,7 @@ static int check_iss_aud(const px_auth *a, json_t *c, char *err, size_t cap) {
     json_array_foreach(aud, i, item) ok = ok || str_is(item, a->audience);
   }
   if (!ok)
-    return px__auth_fail(err, cap, PX_AUTH_BAD_AUDIENCE,
+    return fail(err, cap, PX_AUTH_BAD_AUDIENCE,
                 "token audience does not include \"%s\"", a->audience);
   return PX_AUTH_OK;
 }
@@ -287,11 +278,11 @@ static int check_identity(const px_auth *a, json_t *c, px_auth_identity *id,
                           char *err, size_t cap) {
   json_t *t = json_object_get(c, a->tenant_claim);
   if (!t || json_is_null(t))
-    return px__auth_fail(err, cap, PX_AUTH_NO_TENANT, "token has no %s claim",
+    return fail(err, cap, PX_AUTH_NO_TENANT, "token has no %s claim",
                 a->tenant_claim);
   if (!json_is_string(t) ||
       !px__auth_tenant_ok(json_string_value(t), json_string_length(t)))
-    return px__auth_fail(err, cap, PX_AUTH_BAD_TENANT,
+    return fail(err, cap, PX_AUTH_BAD_TENANT,
                 "token %s must be 1 to 127 characters of A-Z a-z 0-9 _ . -",
                 a->tenant_claim);
   memcpy(id->tenant, json_string_value(t), json_string_length(t) + 1);
@@ -300,7 +291,7 @@ static int check_identity(const px_auth *a, json_t *c, px_auth_identity *id,
   if (sub) {
     if (!json_is_string(sub) || json_string_length(sub) >= sizeof id->subject ||
         strlen(json_string_value(sub)) != json_string_length(sub))
-      return px__auth_fail(err, cap, PX_AUTH_MALFORMED,
+      return fail(err, cap, PX_AUTH_MALFORMED,
                   "token sub must be a string of at most 127 bytes");
     memcpy(id->subject, json_string_value(sub), json_string_length(sub) + 1);
   }
@@ -308,7 +299,7 @@ static int check_identity(const px_auth *a, json_t *c, px_auth_identity *id,
   json_t *roles = json_object_get(c, "roles");
   if (roles) {
     if (!json_is_array(roles) || json_array_size(roles) > PX_AUTH_MAX_ROLES)
-      return px__auth_fail(err, cap, PX_AUTH_MALFORMED,
+      return fail(err, cap, PX_AUTH_MALFORMED,
                   "token roles must be an array of at most %d strings",
                   PX_AUTH_MAX_ROLES);
     size_t i;
@@ -316,7 +307,7 @@ static int check_identity(const px_auth *a, json_t *c, px_auth_identity *id,
     json_array_foreach(roles, i, r) {
       if (!json_is_string(r) ||
           !px__auth_role_name_ok(json_string_value(r), json_string_length(r)))
-        return px__auth_fail(err, cap, PX_AUTH_MALFORMED,
+        return fail(err, cap, PX_AUTH_MALFORMED,
                     "token roles[%zu] must be a role name of 1 to 63 "
                     "characters without spaces or quotes",
                     i);
@@ -327,7 +318,7 @@ static int check_identity(const px_auth *a, json_t *c, px_auth_identity *id,
 
   json_t *adm = json_object_get(c, "is_admin");
   if (adm && !json_is_boolean(adm))
-    return px__auth_fail(err, cap, PX_AUTH_MALFORMED,
+    return fail(err, cap, PX_AUTH_MALFORMED,
                 "token is_admin must be a boolean");
   id->admin = json_is_true(adm);
   return PX_AUTH_OK;
@@ -346,16 +337,16 @@ static int split(const char *tok, size_t len, size_t *d1, size_t *d2,
       if (dots == 1) *d2 = i;
       dots++;
     } else if (b64url_value((unsigned char)tok[i]) < 0) {
-      return px__auth_fail(err, cap, PX_AUTH_MALFORMED,
+      return fail(err, cap, PX_AUTH_MALFORMED,
                   "token has a character outside base64url at byte %zu", i);
     }
   }
   if (dots != 2)
-    return px__auth_fail(err, cap, PX_AUTH_MALFORMED,
+    return fail(err, cap, PX_AUTH_MALFORMED,
                 "token must have three dot-separated parts, it has %zu",
                 dots + 1);
   if (*d1 == 0 || *d2 == *d1 + 1)
-    return px__auth_fail(err, cap, PX_AUTH_MALFORMED,
+    return fail(err, cap, PX_AUTH_MALFORMED,
                 "token header or payload is empty");
   return PX_AUTH_OK;
 }
@@ -364,19 +355,18 @@ int px__auth_verify_at(const px_auth *a, const char *token, int64_t now,
                        px_auth_identity *out, char *err, size_t cap) {
   if (err && cap) err[0] = '\0';
   if (!px__auth_enabled(a))
-    return px__auth_fail(err, cap, PX_AUTH_DISABLED,
+    return fail(err, cap, PX_AUTH_DISABLED,
                 "authentication is disabled on this node");
-  if (!out) return px__auth_fail(err, cap, PX_AUTH_MISSING,
-                                 "no identity to fill");
+  if (!out) return fail(err, cap, PX_AUTH_MISSING, "no identity to fill");
   memset(out, 0, sizeof *out);
   /* Keeps now + leeway from overflowing for any caller-given clock. */
   if (now < 0) now = 0;
   if (now > MAX_DATE) now = MAX_DATE;
   if (!token || !*token)
-    return px__auth_fail(err, cap, PX_AUTH_MISSING, "no bearer token given");
+    return fail(err, cap, PX_AUTH_MISSING, "no bearer token given");
   size_t len = strnlen(token, PX_AUTH_MAX_TOKEN + 1);
   if (len > PX_AUTH_MAX_TOKEN)
-    return px__auth_fail(err, cap, PX_AUTH_MALFORMED,
+    return fail(err, cap, PX_AUTH_MALFORMED,
                 "token is longer than %d bytes", PX_AUTH_MAX_TOKEN);
   size_t d1 = 0, d2 = 0;
   int rc = split(token, len, &d1, &d2, err, cap);
@@ -387,8 +377,7 @@ int px__auth_verify_at(const px_auth *a, const char *token, int64_t now,
   rc = part_json("header", token, d1, &hdr, err, cap);
   if (rc == 0) rc = pick_alg(a, hdr, &bit, err, cap);
   if (rc == 0 && d2 + 1 == len)
-    rc = px__auth_fail(err, cap, PX_AUTH_BAD_SIGNATURE,
-                       "token has no signature");
+    rc = fail(err, cap, PX_AUTH_BAD_SIGNATURE, "token has no signature");
   if (rc == 0)
     rc = part_json("payload", token + d1 + 1, d2 - d1 - 1, &claims, err, cap);
   if (rc == 0) rc = check_signature(a, token, d2, bit, err, cap);
