@@ -197,6 +197,12 @@ PX_API int px_json_encode(px_val v, char **out, size_t *out_len);
  *  Returns PX_EDECODE with a message in errbuf (if given) on bad input. */
 PX_API int px_json_decode(const char *text, size_t len, px_val *out,
                           char *errbuf, size_t errcap);
+/** Same, for input from outside (HTTP bodies): atoms are never freed, so
+ *  {"$atom": name} decodes only to an atom that already exists; another
+ *  name is PX_EDECODE. */
+PX_API int px_json_decode_untrusted(const char *text, size_t len,
+                                    px_val *out, char *errbuf,
+                                    size_t errcap);
 
 PX_EXTERN_C_END
 

@@ -359,6 +359,7 @@ int px_json_encode(px_val v, char **out, size_t *out_len) {
 typedef struct errs {
   char *buf;
   size_t cap;
+  bool no_new_atoms; /* untrusted input: $atom names existing atoms only */
 } errs;
 
 static int fail(errs *er, int rc, const char *msg) {
@@ -404,7 +405,10 @@ static int tagged_from_json(errs *er, const char *tag, json_t *inner,
   if (tag[1] == 'a') { /* "$atom" */
     if (n > PX__ATOM_MAX_LEN)
       return fail(er, PX_EDECODE, "$atom name longer than 255 bytes");
-    *out = px_atomv(px_atom_ofn(s, n));
+    px_atom a = er->no_new_atoms ? px_atom_find(s, n) : px_atom_ofn(s, n);
+    if (!a) return fail(er, PX_EDECODE, "$atom names an atom this node does "
+                        "not know (untrusted input may not create atoms)");
+    *out = px_atomv(a);
     return 0;
   }
   unsigned char *b = malloc(n / 4 * 3 + 1);
@@ -496,9 +500,9 @@ static int from_json(errs *er, json_t *j, int depth, px_val *out) {
   return 0;
 }
 
-int px_json_decode(const char *text, size_t len, px_val *out, char *errbuf,
-                   size_t errcap) {
-  errs er = {errbuf, errcap};
+static int decode(const char *text, size_t len, px_val *out, char *errbuf,
+                  size_t errcap, bool no_new_atoms) {
+  errs er = {errbuf, errcap, no_new_atoms};
   if (errbuf && errcap) errbuf[0] = 0;
   if (!text) return fail(&er, PX_EINVAL, "no input");
   json_error_t err;
@@ -522,4 +526,14 @@ int px_json_decode(const char *text, size_t len, px_val *out, char *errbuf,
   json_decref(root);
   if (rc == 0) *out = v;
   return rc;
+}
+
+int px_json_decode(const char *text, size_t len, px_val *out, char *errbuf,
+                   size_t errcap) {
+  return decode(text, len, out, errbuf, errcap, false);
+}
+
+int px_json_decode_untrusted(const char *text, size_t len, px_val *out,
+                             char *errbuf, size_t errcap) {
+  return decode(text, len, out, errbuf, errcap, true);
 }

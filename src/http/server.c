@@ -165,7 +165,7 @@ bool px__body_json(px_req *r, px_val empty, px_val *out) {
   }
   px_val_release(empty);
   char err[256] = "";
-  if (px_json_decode(r->body, r->body_len, out, err, sizeof err) != 0) {
+  if (px_json_decode_untrusted(r->body, r->body_len, out, err, sizeof err)) {
     px__reply_error(r, 400, "malformed JSON body: %s", err);
     return false;
   }

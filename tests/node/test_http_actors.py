@@ -83,6 +83,9 @@ def test_malformed_bodies_are_400(node):
         r = node.request("POST", "/api/v1/actors/shop/counter/ask", raw=raw)
         assert r.status == 400, (raw, r)
         assert "malformed JSON" in r.json["error"]
+    r = node.post("/api/v1/actors/shop/counter/ask",
+                  {"op": "get", "tag": {"$atom": "http_never_seen_atom_3f9"}})
+    assert r.status == 400 and "not know" in r.json["error"]
     r = node.post("/api/v1/actors/shop/counter/ask", [1, 2])
     assert r.status == 400 and "JSON object" in r.json["error"]
     r = node.post("/api/v1/actors/shop/counter/ask", {"nop": 1})

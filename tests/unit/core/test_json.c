@@ -397,6 +397,27 @@ Test(json, round_trips_doubles_that_need_every_digit) {
  * Outside AddressSanitizer builds this file replaces malloc, calloc and
  * realloc with pass-throughs that can be told to fail the Nth call, so each
  * allocation the codec (and jansson) makes is failed once in turn. */
+Test(json, untrusted_input_cannot_create_atoms) {
+  px_val v;
+  char err[128];
+  const char *known = "{\"$atom\":\"json_test_known_atom\"}";
+  const char *unknown = "[1, {\"$atom\":\"json_test_never_interned_8e1f\"}]";
+  px_atom a = px_atom_of("json_test_known_atom");
+  cr_assert_eq(px_json_decode_untrusted(known, strlen(known), &v, err,
+                                        sizeof err), 0);
+  cr_assert(px_is_atom(v, a));
+  cr_assert_eq(px_json_decode_untrusted(unknown, strlen(unknown), &v, err,
+                                        sizeof err), PX_EDECODE);
+  cr_assert(strstr(err, "does not know") != NULL, "%s", err);
+  cr_assert_null(px_atom_find("json_test_never_interned_8e1f", 29),
+                 "the refused name was not interned");
+  /* The trusted decoder still creates it. */
+  cr_assert_eq(px_json_decode(unknown, strlen(unknown), &v, err, sizeof err),
+               0);
+  cr_assert_not_null(px_atom_find("json_test_never_interned_8e1f", 29));
+  px_val_release(v);
+}
+
 #ifndef __SANITIZE_ADDRESS__
 extern void *__libc_malloc(size_t n);
 extern void *__libc_calloc(size_t count, size_t n);
