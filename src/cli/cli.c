@@ -254,6 +254,17 @@ int px__cli_usage_error(const px_cli *c, const char *fmt, ...) {
   return PX_CLI_USAGE;
 }
 
+int px__cli_refuse(const px_cli *c, const char *where, ...) {
+  va_list ap;
+  va_start(ap, where);
+  const char *opt;
+  while ((opt = va_arg(ap, const char *)) && !px__cli_opt(c, opt)) {
+  }
+  va_end(ap);
+  if (!opt) return PX_CLI_OK;
+  return px__cli_usage_error(c, "%s does not apply %s", opt, where);
+}
+
 int px__cli_fail(const px_cli *c, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

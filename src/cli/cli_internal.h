@@ -59,6 +59,10 @@ const char *px__cli_opt(const px_cli *c, const char *name);
  *  stderr; returns PX_CLI_USAGE. */
 int px__cli_usage_error(const px_cli *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/** An option that means nothing for this command is an error, not
+ *  silently dropped: the usage error "<opt> does not apply <where>" for the
+ *  first of the NULL-terminated options that was given, else PX_CLI_OK. */
+int px__cli_refuse(const px_cli *c, const char *where, ...);
 /** Prints "plexspaces WHAT: message" on stderr; returns PX_CLI_FAIL. */
 int px__cli_fail(const px_cli *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -84,6 +88,11 @@ typedef struct px_cli_req {
   curl_mime *mime;          /* a multipart body instead (owned by caller) */
   long timeout_s;           /* the whole exchange; 0 = 30 s */
 } px_cli_req;
+
+/** The whole-exchange timeout for a request the node may hold for up to
+ *  blocking_s seconds (an ask, a blocking take, a status wait): that plus
+ *  a margin for the network, and never less than the default. */
+long px__cli_blocking_timeout(long blocking_s);
 
 typedef struct px_cli_reply {
   long status;   /* HTTP status */

@@ -6,7 +6,6 @@
 #include "cli/cli_internal.h"
 
 #define ASK_MAX_TIMEOUT_S 3600
-#define HTTP_MARGIN_S 10
 
 /* The message body: the JSON object argument (default {}) with "op" set
  * to `op`. *body is malloc'd. */
@@ -65,12 +64,11 @@ int px__cli_ask(px_cli *c) {
   size_t len;
   rc = payload(c, c->pos[2], c->npos > 3 ? c->pos[3] : NULL, &body, &len);
   if (rc) return rc;
-  long wait = (long)timeout_s + HTTP_MARGIN_S;
   px_cli_req rq = {.method = "POST",
                    .path = path,
                    .body = body,
                    .body_len = len,
-                   .timeout_s = wait < 30 ? 30 : wait};
+                   .timeout_s = px__cli_blocking_timeout((long)timeout_s)};
   px_cli_reply r;
   rc = px__cli_fetch(c, &rq, &r);
   free(body);

@@ -8,14 +8,6 @@
 #include "cli/cli_internal.h"
 
 #define MAX_MS (24LL * 3600 * 1000)
-#define HTTP_MARGIN_S 10
-
-/* An option that means nothing for this operation is an error, not
- * silently dropped. */
-static int refuse(const px_cli *c, const char *op, const char *opt) {
-  if (!px__cli_opt(c, opt)) return PX_CLI_OK;
-  return px__cli_usage_error(c, "%s does not apply to ts %s", opt, op);
-}
 
 static int print_found(const px_cli *c, px_val reply) {
   px_val many = px_gets(reply, "tuples");
@@ -47,10 +39,12 @@ int px__cli_ts(px_cli *c) {
   if (c->npos > 4)
     return px__cli_usage_error(c, "unexpected argument '%s' (quote the "
                                "JSON as one argument)", c->pos[4]);
-  int rc = PX_CLI_OK;
-  if (!write) rc = refuse(c, op, "--ttl-ms");
-  if (!rc && !match) rc = refuse(c, op, "--timeout-ms");
-  if (!rc && !match) rc = refuse(c, op, "--all");
+  char where[32];
+  snprintf(where, sizeof where, "to ts %s", op);
+  int rc = write ? PX_CLI_OK
+                 : px__cli_refuse(c, where, "--ttl-ms", (const char *)NULL);
+  if (!rc && !match)
+    rc = px__cli_refuse(c, where, "--timeout-ms", "--all", (const char *)NULL);
   int64_t ttl = 0, timeout = 0;
   if (!rc) rc = px__cli_int_opt(c, "--ttl-ms", MAX_MS, &ttl);
   if (!rc) rc = px__cli_int_opt(c, "--timeout-ms", MAX_MS, &timeout);
@@ -86,12 +80,12 @@ int px__cli_ts(px_cli *c) {
     free(text);
     return rc;
   }
-  long wait = (long)(timeout / 1000) + HTTP_MARGIN_S;
   px_cli_req rq = {.method = "POST",
                    .path = path,
                    .body = text,
                    .body_len = len,
-                   .timeout_s = wait < 30 ? 30 : wait};
+                   .timeout_s = px__cli_blocking_timeout(
+                       (long)(timeout / 1000))};
   px_cli_reply r;
   rc = px__cli_fetch(c, &rq, &r);
   free(text);

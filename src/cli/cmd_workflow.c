@@ -7,7 +7,6 @@
 #include "cli/cli_internal.h"
 
 #define MAX_WAIT_MS (3600LL * 1000)
-#define HTTP_MARGIN_S 10
 
 typedef struct sub {
   const char *name;
@@ -19,11 +18,6 @@ static const sub SUBS[] = {
     {"start", 2, 2}, {"status", 2, 2}, {"signal", 3, 4},
     {"query", 3, 3}, {"cancel", 2, 2},
 };
-
-static int refuse(const px_cli *c, const char *opt) {
-  if (!px__cli_opt(c, opt)) return PX_CLI_OK;
-  return px__cli_usage_error(c, "%s does not apply here", opt);
-}
 
 /* Sends a px_val body (taken; nil = no body). */
 static int send_json(px_cli *c, const char *method, const char *path,
@@ -48,7 +42,7 @@ static int send_json(px_cli *c, const char *method, const char *path,
 static int wf_start(px_cli *c) {
   const char *id = px__cli_opt(c, "--id");
   const char *input = px__cli_opt(c, "--input");
-  int rc = refuse(c, "--wait-ms");
+  int rc = px__cli_refuse(c, "here", "--wait-ms", (const char *)NULL);
   if (rc) return rc;
   px_val body = px_map_new(2);
   if (id) px_map_puts(&body, "id", px_str(id));
@@ -82,8 +76,7 @@ static int wf_start(px_cli *c) {
 
 static int wf_status(px_cli *c) {
   int64_t wait = 0;
-  int rc = refuse(c, "--id");
-  if (!rc) rc = refuse(c, "--input");
+  int rc = px__cli_refuse(c, "here", "--id", "--input", (const char *)NULL);
   if (!rc) rc = px__cli_int_opt(c, "--wait-ms", MAX_WAIT_MS, &wait);
   if (rc) return rc;
   char path[PX_CLI_PATH_MAX];
@@ -95,10 +88,9 @@ static int wf_status(px_cli *c) {
     rc = px__cli_query(c, path, sizeof path, "wait_ms", ms);
   }
   if (rc) return rc;
-  long timeout_s = (long)(wait / 1000) + HTTP_MARGIN_S;
   px_cli_reply r;
-  rc = send_json(c, "GET", path, px_nil(), timeout_s < 30 ? 30 : timeout_s,
-                 &r);
+  rc = send_json(c, "GET", path, px_nil(),
+                 px__cli_blocking_timeout((long)(wait / 1000)), &r);
   if (rc != PX_CLI_HUMAN) return rc;
   char *status = px__cli_text(r.json, "status");
   printf("%s: %s\n", c->pos[2], status ? status : "?");
@@ -113,9 +105,8 @@ static int wf_status(px_cli *c) {
 }
 
 static int wf_signal(px_cli *c) {
-  int rc = refuse(c, "--id");
-  if (!rc) rc = refuse(c, "--input");
-  if (!rc) rc = refuse(c, "--wait-ms");
+  int rc = px__cli_refuse(c, "here", "--id", "--input", "--wait-ms",
+                          (const char *)NULL);
   if (rc) return rc;
   px_val payload = px_nil();
   if (c->npos > 4) {
@@ -150,9 +141,8 @@ static int wf_signal(px_cli *c) {
 }
 
 static int wf_query(px_cli *c) {
-  int rc = refuse(c, "--id");
-  if (!rc) rc = refuse(c, "--input");
-  if (!rc) rc = refuse(c, "--wait-ms");
+  int rc = px__cli_refuse(c, "here", "--id", "--input", "--wait-ms",
+                          (const char *)NULL);
   if (rc) return rc;
   char path[PX_CLI_PATH_MAX];
   rc = px__cli_path(c, path, sizeof path, "/api/v1/workflows", c->pos[1],
@@ -167,9 +157,8 @@ static int wf_query(px_cli *c) {
 }
 
 static int wf_cancel(px_cli *c) {
-  int rc = refuse(c, "--id");
-  if (!rc) rc = refuse(c, "--input");
-  if (!rc) rc = refuse(c, "--wait-ms");
+  int rc = px__cli_refuse(c, "here", "--id", "--input", "--wait-ms",
+                          (const char *)NULL);
   if (rc) return rc;
   char path[PX_CLI_PATH_MAX];
   rc = px__cli_path(c, path, sizeof path, "/api/v1/workflows", c->pos[1],

@@ -13,6 +13,7 @@
 
 #define CONNECT_TIMEOUT_S 5L
 #define DEFAULT_TIMEOUT_S 30L
+#define NETWORK_MARGIN_S 10L
 /* A reply larger than this is not from a node of ours. */
 #define MAX_REPLY (256u << 20)
 
@@ -189,6 +190,11 @@ const char *px__cli_reply_message(const px_cli_reply *r, char *buf,
   }
   snprintf(buf, cap, "HTTP %ld", r->status);
   return buf;
+}
+
+long px__cli_blocking_timeout(long blocking_s) {
+  long t = blocking_s + NETWORK_MARGIN_S;
+  return t < DEFAULT_TIMEOUT_S ? DEFAULT_TIMEOUT_S : t;
 }
 
 int px__cli_fetch(px_cli *c, const px_cli_req *rq, px_cli_reply *out) {

@@ -73,7 +73,7 @@ void px__reply_owned(px_req *r, int status, const char *ctype, char *text,
 
 /* A query parameter, or NULL. */
 const char *px__query(px_req *r, const char *key);
-/* All query parameters as a map of strings (new value). */
+/* All query parameters as a map of strings (a new reference). */
 px_val px__query_map(px_req *r);
 /* Parses the body as JSON into *out; answers 400 and returns false on
  * malformed input. An empty body is `empty` (taken). */

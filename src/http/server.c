@@ -148,13 +148,7 @@ static px_val collect_query(struct MHD_Connection *c) {
   return m;
 }
 
-px_val px__query_map(px_req *r) {
-  px_val m = px_map_new(px_len(r->query));
-  for (size_t i = 0; i < px_len(r->query); i++)
-    px_map_put(&m, px_val_retain(px_map_key_at(r->query, i)),
-               px_val_retain(px_map_val_at(r->query, i)));
-  return m;
-}
+px_val px__query_map(px_req *r) { return px_val_retain(r->query); }
 
 bool px__body_json(px_req *r, px_val empty, px_val *out) {
   size_t i = 0;

@@ -12,27 +12,33 @@ import pytest
 from conftest import BIN, Node
 
 
-def test_sigterm_finishes_in_flight_requests(tmp_data):
-    n = Node(tmp_data)
+def sigterm_during_slow_ask(n, ms, mark, timeout_s):
+    """Starts an ask the greeter takes `ms` to answer, waits until it is in
+    flight, sends SIGTERM; returns (exit code, stderr, the ask's reply)."""
     assert n.deploy("shop").status == 200
     out = {}
 
     def slow():
-        out["r"] = n.post("/api/v1/actors/shop/greeter/ask?timeout=10",
-                          {"op": "slow", "ms": 800, "mark": "inflight"})
+        out["r"] = n.post(f"/api/v1/actors/shop/greeter/ask?timeout={timeout_s}",
+                          {"op": "slow", "ms": ms, "mark": mark})
 
     t = threading.Thread(target=slow)
     t.start()
     # The greeter writes ("slow_started", mark) before it sleeps: once that
     # tuple is readable the request is in flight.
     r = n.post("/api/v1/spaces/shop/events/read",
-               {"template": ["slow_started", "inflight"], "timeout_ms": 10000})
+               {"template": ["slow_started", mark], "timeout_ms": 10000})
     assert r.json["found"] is True, r
     code, err = n.stop(signal.SIGTERM)
     t.join(30)
+    return code, err, out["r"]
+
+
+def test_sigterm_finishes_in_flight_requests(tmp_data):
+    code, err, r = sigterm_during_slow_ask(Node(tmp_data), 800, "inflight", 10)
     assert code == 0, err
-    assert out["r"].status == 200, out["r"]
-    assert out["r"].json["payload"] == {"slept": 800}
+    assert r.status == 200, r
+    assert r.json["payload"] == {"slept": 800}
 
 
 def test_sigint_exits_zero(tmp_data):
@@ -102,20 +108,7 @@ def test_json_logs_carry_request_id_and_tenant(tmp_data):
 
 def test_requests_past_the_grace_period_get_503(tmp_data):
     n = Node(tmp_data, "[shutdown]\ngrace_period_seconds = 1\n")
-    assert n.deploy("shop").status == 200
-    out = {}
-
-    def slow():
-        out["r"] = n.post("/api/v1/actors/shop/greeter/ask?timeout=20",
-                          {"op": "slow", "ms": 4000, "mark": "late"})
-
-    t = threading.Thread(target=slow)
-    t.start()
-    r = n.post("/api/v1/spaces/shop/events/read",
-               {"template": ["slow_started", "late"], "timeout_ms": 10000})
-    assert r.json["found"] is True, r
-    code, err = n.stop(signal.SIGTERM)
-    t.join(30)
+    code, err, r = sigterm_during_slow_ask(n, 4000, "late", 20)
     assert code == 0, err
-    assert out["r"].status == 503, out["r"]
-    assert "shut down" in out["r"].json["error"]
+    assert r.status == 503, r
+    assert "shut down" in r.json["error"]

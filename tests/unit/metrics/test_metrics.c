@@ -530,13 +530,14 @@ static void check_exposition(const char *text) {
 }
 
 static void promtool_ok(const char *text) {
-  char path[] = "/tmp/px_metrics_XXXXXX";
-  int fd = mkstemp(path);
-  cr_assert(fd >= 0);
-  FILE *f = fdopen(fd, "w");
+  char *dir = tmpdir_new();
+  char path[512];
+  snprintf(path, sizeof path, "%s/metrics.txt", dir);
+  FILE *f = fopen(path, "w");
+  cr_assert(f);
   fputs(text, f);
   fclose(f);
-  char cmd[256];
+  char cmd[600];
   snprintf(cmd, sizeof cmd, "promtool check metrics < %s 2>&1", path);
   FILE *p = popen(cmd, "r");
   cr_assert(p, "cannot run promtool");
@@ -544,7 +545,7 @@ static void promtool_ok(const char *text) {
   size_t n = fread(out, 1, sizeof out - 1, p);
   out[n] = 0;
   int st = pclose(p);
-  remove(path);
+  tmpdir_free(dir);
   cr_assert_eq(st, 0, "promtool check metrics failed (%d):\n%s\n---\n%s", st,
                out, text);
 }
