@@ -11,6 +11,10 @@ PKGS=(
   # The node: HTTP server, outbound HTTP, JWT; promtool checks /metrics.
   libmicrohttpd-dev libcurl4-openssl-dev libjwt-dev libssl-dev prometheus
   python3 python3-pip
+  # WASM guests (sdk/, examples/wasm): C with clang for wasm32-wasi, wabt's
+  # tools to inspect modules. Go and Node come with the machine; the
+  # AssemblyScript compiler is an npm devDependency of sdk/assemblyscript.
+  clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt
 )
 # Benchmark baselines (bench/run); installed with PX_BENCH_DEPS=1 or by
 # `make bench`, so that `make test` stays lean.
