@@ -1,0 +1,355 @@
+// The plexspaces WASM example app in Go: one module, three roles
+// ("counter", "agent", "crasher"), the same protocol as the C and
+// AssemblyScript examples. Build: ./build.sh OUT.wasm
+package main
+
+import (
+	"fmt"
+
+	px "plexspaces.dev/sdk/go"
+)
+
+// main is not run: a c-shared module is a reactor, started by _initialize,
+// which runs the package init functions below.
+func main() {}
+
+// ---- counter ----
+
+type counter struct {
+	Count int64 `msgpack:"count"`
+}
+
+type addArgs struct {
+	N int64 `msgpack:"n"`
+}
+
+func counterInit(a *px.Actor[counter]) error {
+	var args struct {
+		Start int64 `msgpack:"start"`
+	}
+	if err := a.Args.Decode(&args); err != nil {
+		return err
+	}
+	a.State.Count = args.Start
+	return nil
+}
+
+func counterAdd(a *px.Actor[counter], m *px.Msg) px.Reply {
+	var p addArgs
+	if err := m.Decode(&p); err != nil {
+		return px.ErrorName("bad_payload")
+	}
+	a.State.Count += p.N
+	return px.Ok(px.Map{"count": a.State.Count})
+}
+
+func counterGet(a *px.Actor[counter], m *px.Msg) px.Reply {
+	return px.Ok(px.Map{"count": a.State.Count})
+}
+
+// ---- agent ----
+
+type agent struct {
+	Name string `msgpack:"name"`
+	ID   string `msgpack:"id"`
+}
+
+type A = px.Actor[agent]
+
+func agentInit(a *A) error {
+	var args struct {
+		Name string `msgpack:"name"`
+	}
+	if err := a.Args.Decode(&args); err != nil {
+		return err
+	}
+	if args.Name == "" {
+		args.Name = "agent"
+	}
+	id, err := px.SelfID()
+	if err != nil {
+		return err
+	}
+	a.State = agent{Name: args.Name, ID: id}
+	tmpl := []any{"agent", args.Name, nil}
+	tuple := []any{"agent", args.Name, id}
+	err = px.TSWriteIfAbsent(tmpl, tuple, 0)
+	if err == px.ErrConflict {
+		// A previous incarnation registered the name: point it at us.
+		_, err = px.TSReplace(tmpl, tuple, 0)
+	}
+	return err
+}
+
+// lookup is the id registered under name in the tuple space.
+func lookup(name string) (string, error) {
+	raw, err := px.TSRead([]any{"agent", name, nil}, px.TryOnce)
+	if err != nil {
+		return "", err
+	}
+	var t []any
+	if err := raw.Decode(&t); err != nil || len(t) < 3 {
+		return "", px.ErrInvalid
+	}
+	id, ok := t[2].(string)
+	if !ok {
+		return "", px.ErrInvalid
+	}
+	return id, nil
+}
+
+func decodeOr(m *px.Msg, v any) bool { return m.Decode(v) == nil }
+
+var agentCalls = map[string]px.Handler[agent]{
+	"whoami": func(a *A, m *px.Msg) px.Reply {
+		return px.Ok(px.Map{"name": a.State.Name, "id": a.State.ID})
+	},
+	"lookup": func(a *A, m *px.Msg) px.Reply {
+		var p struct {
+			Name string `msgpack:"name"`
+		}
+		if !decodeOr(m, &p) {
+			return px.ErrorName("bad_payload")
+		}
+		id, err := lookup(p.Name)
+		if err != nil {
+			return px.ErrorName("not_found")
+		}
+		return px.Ok(px.Map{"id": id})
+	},
+	"ask_peer": func(a *A, m *px.Msg) px.Reply {
+		var p struct {
+			Name    string `msgpack:"name"`
+			Type    string `msgpack:"type"`
+			Payload px.Raw `msgpack:"payload"`
+		}
+		if !decodeOr(m, &p) {
+			return px.ErrorName("bad_payload")
+		}
+		id, err := lookup(p.Name)
+		if err != nil {
+			return px.ErrorOf(err)
+		}
+		r, err := px.Ask(id, p.Type, p.Payload, 2000)
+		if err != nil {
+			return px.ErrorOf(err)
+		}
+		return px.Ok(px.Map{"reply": r})
+	},
+	"ask_id": func(a *A, m *px.Msg) px.Reply {
+		var p struct {
+			ID      string `msgpack:"id"`
+			Type    string `msgpack:"type"`
+			Payload px.Raw `msgpack:"payload"`
+		}
+		if !decodeOr(m, &p) {
+			return px.ErrorName("bad_payload")
+		}
+		r, err := px.Ask(p.ID, p.Type, p.Payload, 2000)
+		if err != nil {
+			return px.ErrorOf(err)
+		}
+		return px.Ok(px.Map{"reply": r})
+	},
+	"kv_incr": func(a *A, m *px.Msg) px.Reply {
+		var p struct {
+			Key string `msgpack:"key"`
+			By  int64  `msgpack:"by"`
+		}
+		if !decodeOr(m, &p) {
+			return px.ErrorName("bad_payload")
+		}
+		v, err := px.KVIncrement(p.Key, p.By)
+		if err != nil {
+			return px.ErrorOf(err)
+		}
+		return px.Ok(px.Map{"value": v})
+	},
+	"kv_put": func(a *A, m *px.Msg) px.Reply {
+		var p struct {
+			Key   string `msgpack:"key"`
+			Value px.Raw `msgpack:"value"`
+		}
+		if !decodeOr(m, &p) {
+			return px.ErrorName("bad_payload")
+		}
+		if err := px.KVPut(p.Key, p.Value, 0); err != nil {
+			return px.ErrorOf(err)
+		}
+		return px.Ok(px.Map{"ok": true})
+	},
+	"kv_get": func(a *A, m *px.Msg) px.Reply {
+		var p struct {
+			Key string `msgpack:"key"`
+		}
+		if !decodeOr(m, &p) {
+			return px.ErrorName("bad_payload")
+		}
+		v, err := px.KVGet(p.Key)
+		if err == px.ErrNotFound {
+			return px.ErrorName("not_found")
+		}
+		if err != nil {
+			return px.ErrorOf(err)
+		}
+		return px.Ok(px.Map{"value": v})
+	},
+	"sleep": func(a *A, m *px.Msg) px.Reply {
+		var p struct {
+			Ms int64 `msgpack:"ms"`
+		}
+		if !decodeOr(m, &p) {
+			return px.ErrorName("bad_payload")
+		}
+		if err := px.Sleep(p.Ms); err != nil {
+			return px.ErrorOf(err)
+		}
+		return px.Ok(px.Map{"slept": p.Ms})
+	},
+	"echo": func(a *A, m *px.Msg) px.Reply {
+		return px.Ok(m.Payload) // the bytes as they came
+	},
+	"info": func(a *A, m *px.Msg) px.Reply {
+		b, err := px.RandomBytes(16)
+		if err != nil {
+			return px.ErrorOf(err)
+		}
+		return px.Ok(px.Map{"now_ms": px.NowMs(), "random_len": len(b)})
+	},
+	"log": func(a *A, m *px.Msg) px.Reply {
+		var p struct {
+			Msg string `msgpack:"msg"`
+		}
+		if !decodeOr(m, &p) {
+			return px.ErrorName("bad_payload")
+		}
+		if err := px.Log(px.LevelInfo, p.Msg); err != nil {
+			return px.ErrorOf(err)
+		}
+		fmt.Println(p.Msg) // WASI fd_write to stdout
+		return px.Ok(px.Map{"ok": true})
+	},
+	"metric": func(a *A, m *px.Msg) px.Reply {
+		var p struct {
+			Name  string  `msgpack:"name"`
+			Delta float64 `msgpack:"delta"`
+		}
+		if !decodeOr(m, &p) {
+			return px.ErrorName("bad_payload")
+		}
+		if err := px.MetricsAdd(p.Name, p.Delta); err != nil {
+			return px.ErrorOf(err)
+		}
+		return px.Ok(px.Map{"ok": true})
+	},
+	"fetch": func(a *A, m *px.Msg) px.Reply {
+		var p struct {
+			Link string `msgpack:"link"`
+			Path string `msgpack:"path"`
+		}
+		if !decodeOr(m, &p) {
+			return px.ErrorName("bad_payload")
+		}
+		r, err := px.HTTPFetch(p.Link, "GET", p.Path, nil)
+		if err != nil {
+			return px.ErrorOf(err)
+		}
+		return px.Ok(px.Map{"status": r.Status, "body": string(r.Body)})
+	},
+	"spawn_counter": func(a *A, m *px.Msg) px.Reply {
+		id, err := px.Spawn("counter", px.Map{"start": 100})
+		if err != nil {
+			return px.ErrorOf(err)
+		}
+		return px.Ok(px.Map{"id": id})
+	},
+}
+
+// ---- crasher ----
+
+type crasher struct {
+	Starts int64 `msgpack:"starts"`
+}
+
+type C = px.Actor[crasher]
+
+// spins is written by the "spin" loop so the compiler keeps the loop.
+var spins uint64
+
+// hold keeps "grow" allocations reachable while they are touched.
+var hold [][]byte
+
+var crasherCalls = map[string]px.Handler[crasher]{
+	"ping": func(a *C, m *px.Msg) px.Reply {
+		return px.Ok(px.Map{"pong": true, "starts": a.State.Starts})
+	},
+	"crash": func(a *C, m *px.Msg) px.Reply {
+		// A Go panic on wasip1: the runtime prints the panic to stderr
+		// (fd_write) and exits with proc_exit(2), which the host treats as
+		// a crash ({wasm_exit, 2}).
+		panic("crasher: crash requested")
+	},
+	"spin": func(a *C, m *px.Msg) px.Reply {
+		// Never returns: the host preempts it every time slice and traps
+		// it with cpu_limit after max_run_ms.
+		for spins != ^uint64(0) {
+			spins++
+			if spins == ^uint64(0)-1 {
+				spins = 0
+			}
+		}
+		return px.NoReply()
+	},
+	"grow": func(a *C, m *px.Msg) px.Reply {
+		// Allocates n MiB one MiB at a time and touches every page. When
+		// memory.grow fails at the instance's limit, the Go runtime cannot
+		// recover from running out of memory: it prints "out of memory" to
+		// stderr and calls proc_exit(2), so the actor ends with
+		// {wasm_exit, 2} and is restarted; the host is unharmed. So the
+		// reply is {"ok": true}, or no reply and a crash.
+		var p struct {
+			MB int64 `msgpack:"mb"`
+		}
+		if !decodeOr(m, &p) || p.MB < 0 {
+			return px.Ok(px.Map{"ok": false})
+		}
+		hold = nil
+		for i := int64(0); i < p.MB; i++ {
+			b := make([]byte, 1<<20)
+			for j := 0; j < len(b); j += 4096 {
+				b[j] = 1
+			}
+			hold = append(hold, b)
+		}
+		hold = nil
+		return px.Ok(px.Map{"ok": true})
+	},
+}
+
+func init() {
+	px.Register("counter", "", px.Behavior[counter]{
+		Init: counterInit,
+		Call: map[string]px.Handler[counter]{"add": counterAdd, "get": counterGet},
+		Cast: map[string]px.Handler[counter]{
+			"add": func(a *px.Actor[counter], m *px.Msg) px.Reply {
+				var p addArgs
+				if m.Decode(&p) == nil {
+					a.State.Count += p.N
+				}
+				return px.NoReply()
+			},
+		},
+	})
+	px.Register("agent", "", px.Behavior[agent]{Init: agentInit, Call: agentCalls})
+	px.Register("crasher", "", px.Behavior[crasher]{
+		Init: func(a *C) error {
+			n, err := px.KVIncrement("crasher_starts", 1)
+			if err != nil {
+				n = -1 // no kv store on this node
+			}
+			a.State.Starts = n
+			return nil
+		},
+		Call: crasherCalls,
+	})
+}
