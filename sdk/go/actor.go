@@ -71,7 +71,7 @@ func Error(v any) Reply { return Reply{code: 1, value: v, hasValue: true} }
 func ErrorName(name string) Reply { return Error(Map{"error": name}) }
 
 // ErrorOf is an error reply {"error": "<status name>"} for err, as from a
-// failed host call (e.g. {"error": "ERR_NOT_FOUND"}).
+// failed host call (e.g. {"error": "not_found"}).
 func ErrorOf(err error) Reply { return ErrorName(StatusName(err)) }
 
 // StopWith: the reply v (if a call) is sent, then the actor stops normally.

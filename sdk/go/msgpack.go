@@ -3,17 +3,21 @@ package px
 import (
 	"bytes"
 	"errors"
+	"math"
+	"reflect"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // MessagePack for payloads, state and host values, on
 // github.com/vmihailenco/msgpack/v5 (pure Go, builds for wasip1).
 //
 // Decoding into an interface{} (any) gives: nil, bool, int64 (uint64 only
-// above MaxInt64), float64, string (MessagePack binaries too), []any,
-// map[string]any (map[any]any when a key is not a string) and Atom for ext
-// type 1. Structs use `msgpack:"name"` field tags.
+// above MaxInt64), float64, string (MessagePack binaries too: decode into a
+// []byte to keep them bytes), []any, map[string]any (map[any]any when a key
+// is not a string) and Atom for ext type 1. Structs use `msgpack:"name"`
+// field tags.
 
 // Map is the usual shape of a payload.
 type Map = map[string]any
@@ -23,15 +27,18 @@ type Map = map[string]any
 // knows already (see docs/wasm-abi.md).
 type Atom string
 
-func (a Atom) MarshalMsgpack() ([]byte, error) { return []byte(a), nil }
-
-func (a *Atom) UnmarshalMsgpack(b []byte) error {
-	*a = Atom(string(b))
-	return nil
-}
-
 func init() {
-	msgpack.RegisterExt(1, (*Atom)(nil))
+	msgpack.RegisterExtEncoder(1, Atom(""), func(_ *msgpack.Encoder, v reflect.Value) ([]byte, error) {
+		return []byte(v.String()), nil
+	})
+	msgpack.RegisterExtDecoder(1, Atom(""), func(d *msgpack.Decoder, v reflect.Value, n int) error {
+		b := make([]byte, n)
+		if err := d.ReadFull(b); err != nil {
+			return err
+		}
+		v.SetString(string(b))
+		return nil
+	})
 }
 
 // Raw is one MessagePack object, kept as its bytes. It encodes as itself
@@ -84,13 +91,62 @@ func Unmarshal(b []byte, v any) error {
 	dec := msgpack.NewDecoder(bytes.NewReader(b))
 	dec.UseLooseInterfaceDecoding(true)
 	dec.SetMapDecoder(decodeAnyMap)
+	if p, ok := v.(*any); ok {
+		x, err := decodeAny(dec)
+		if err == nil {
+			*p = x
+		}
+		return err
+	}
 	return dec.Decode(v)
 }
 
 var errUnhashableKey = errors.New("msgpack: a map key is an array or a map")
 
-// decodeAnyMap decodes a map inside an interface{}: map[string]any when
-// every key is a string, else map[any]any.
+// decodeAny decodes one object into plain Go values as listed at the top.
+// It is used for Unmarshal into an interface{} and (through the decoder's
+// map hook) for every map inside one; the library's loose mode covers an
+// array directly inside a struct's interface{} field, the same way except
+// that it keeps a non-negative integer as uint64.
+func decodeAny(d *msgpack.Decoder) (any, error) {
+	c, err := d.PeekCode()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case msgpcode.IsFixedNum(c), c == msgpcode.Int8, c == msgpcode.Int16,
+		c == msgpcode.Int32, c == msgpcode.Int64, c == msgpcode.Uint8,
+		c == msgpcode.Uint16, c == msgpcode.Uint32:
+		return d.DecodeInt64()
+	case c == msgpcode.Uint64:
+		u, err := d.DecodeUint64()
+		if err != nil || u > math.MaxInt64 {
+			return u, err
+		}
+		return int64(u), nil
+	case c == msgpcode.Float, c == msgpcode.Double:
+		return d.DecodeFloat64()
+	case msgpcode.IsFixedArray(c), c == msgpcode.Array16, c == msgpcode.Array32:
+		n, err := d.DecodeArrayLen()
+		if err != nil || n < 0 {
+			return nil, err
+		}
+		a := make([]any, n)
+		for i := range a {
+			if a[i], err = decodeAny(d); err != nil {
+				return nil, err
+			}
+		}
+		return a, nil
+	case msgpcode.IsFixedMap(c), c == msgpcode.Map16, c == msgpcode.Map32:
+		return decodeAnyMap(d)
+	}
+	// nil, bool, strings, binaries (as strings) and ext values.
+	return d.DecodeInterfaceLoose()
+}
+
+// decodeAnyMap decodes a map: map[string]any when every key is a string,
+// else map[any]any.
 func decodeAnyMap(d *msgpack.Decoder) (any, error) {
 	n, err := d.DecodeMapLen()
 	if err != nil || n < 0 {
@@ -100,7 +156,7 @@ func decodeAnyMap(d *msgpack.Decoder) (any, error) {
 	vals := make([]any, n)
 	allStrings := true
 	for i := 0; i < n; i++ {
-		if keys[i], err = d.DecodeInterfaceLoose(); err != nil {
+		if keys[i], err = decodeAny(d); err != nil {
 			return nil, err
 		}
 		switch keys[i].(type) {
@@ -110,7 +166,7 @@ func decodeAnyMap(d *msgpack.Decoder) (any, error) {
 		default:
 			allStrings = false
 		}
-		if vals[i], err = d.DecodeInterfaceLoose(); err != nil {
+		if vals[i], err = decodeAny(d); err != nil {
 			return nil, err
 		}
 	}

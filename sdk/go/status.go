@@ -22,29 +22,33 @@ const (
 )
 
 var statusNames = map[Status]string{
-	OK:              "OK",
-	ErrInternal:     "ERR_INTERNAL",
-	ErrNotFound:     "ERR_NOT_FOUND",
-	ErrTimeout:      "ERR_TIMEOUT",
-	ErrInvalid:      "ERR_INVALID",
-	ErrNotPermitted: "ERR_NOT_PERMITTED",
-	ErrResource:     "ERR_RESOURCE",
-	ErrNoProc:       "ERR_NO_PROC",
-	ErrNotSupported: "ERR_NOT_SUPPORTED",
-	ErrConflict:     "ERR_CONFLICT",
-	ErrRemote:       "ERR_REMOTE",
+	OK:              "ok",
+	ErrInternal:     "internal",
+	ErrNotFound:     "not_found",
+	ErrTimeout:      "timeout",
+	ErrInvalid:      "invalid",
+	ErrNotPermitted: "not_permitted",
+	ErrResource:     "resource",
+	ErrNoProc:       "no_proc",
+	ErrNotSupported: "not_supported",
+	ErrConflict:     "conflict",
+	ErrRemote:       "remote",
 }
 
-// Name is the status's name from the ABI table, e.g. "ERR_NOT_FOUND";
-// an unknown code is "ERR_<code>".
+// Name is the status's short name, the ABI table's name in lower case
+// without "ERR_": "not_found", "timeout", ... ("ok" for 0, "unknown" for
+// a code the table does not have). The C and AssemblyScript SDKs use the
+// same names, so error replies read alike in every language.
 func (s Status) Name() string {
 	if n, ok := statusNames[s]; ok {
 		return n
 	}
-	return fmt.Sprintf("ERR_%d", int32(s))
+	return "unknown"
 }
 
-func (s Status) Error() string { return "plexspaces: " + s.Name() }
+func (s Status) Error() string {
+	return fmt.Sprintf("plexspaces: %s (%d)", s.Name(), int32(s))
+}
 
 // RemoteError is what Ask returns when the asked actor answered with an
 // error (ERR_REMOTE): Value is the error value it replied with.
@@ -54,9 +58,9 @@ type RemoteError struct {
 
 func (e *RemoteError) Error() string {
 	if v, err := e.Value.Value(); err == nil {
-		return fmt.Sprintf("plexspaces: ERR_REMOTE: %v", v)
+		return fmt.Sprintf("plexspaces: remote: %v", v)
 	}
-	return "plexspaces: ERR_REMOTE"
+	return "plexspaces: remote"
 }
 
 // Unwrap lets errors.Is(err, px.ErrRemote) hold.
@@ -77,7 +81,7 @@ func StatusOf(err error) Status {
 }
 
 // StatusName is StatusOf(err).Name(): the name an app puts in an error
-// reply such as {"error": "ERR_TIMEOUT"}.
+// reply such as {"error": "timeout"}.
 func StatusName(err error) string { return StatusOf(err).Name() }
 
 // check turns a host status into an error.

@@ -37,7 +37,7 @@ func counterInit(a *px.Actor[counter]) error {
 func counterAdd(a *px.Actor[counter], m *px.Msg) px.Reply {
 	var p addArgs
 	if err := m.Decode(&p); err != nil {
-		return px.ErrorName("bad_payload")
+		return px.ErrorName("invalid")
 	}
 	a.State.Count += p.N
 	return px.Ok(px.Map{"count": a.State.Count})
@@ -68,7 +68,7 @@ func agentInit(a *A) error {
 	}
 	id, err := px.SelfID()
 	if err != nil {
-		return err
+		id = a.ID // the id px_init was given
 	}
 	a.State = agent{Name: args.Name, ID: id}
 	tmpl := []any{"agent", args.Name, nil}
@@ -78,12 +78,20 @@ func agentInit(a *A) error {
 		// A previous incarnation registered the name: point it at us.
 		_, err = px.TSReplace(tmpl, tuple, 0)
 	}
-	return err
+	if err != nil {
+		// It still answers calls (e.g. on a node without a tuple space).
+		px.Log(px.LevelWarn, fmt.Sprintf("agent %s: not registered in the tuple space: %s",
+			args.Name, px.StatusName(err)))
+	}
+	return nil
 }
 
 // lookup is the id registered under name in the tuple space.
 func lookup(name string) (string, error) {
 	raw, err := px.TSRead([]any{"agent", name, nil}, px.TryOnce)
+	if err == px.ErrTimeout {
+		err = px.ErrNotFound // timeout 0 is one try: nothing matched
+	}
 	if err != nil {
 		return "", err
 	}
@@ -109,11 +117,11 @@ var agentCalls = map[string]px.Handler[agent]{
 			Name string `msgpack:"name"`
 		}
 		if !decodeOr(m, &p) {
-			return px.ErrorName("bad_payload")
+			return px.ErrorName("invalid")
 		}
 		id, err := lookup(p.Name)
 		if err != nil {
-			return px.ErrorName("not_found")
+			return px.ErrorOf(err) // "not_found" when no agent has that name
 		}
 		return px.Ok(px.Map{"id": id})
 	},
@@ -124,7 +132,7 @@ var agentCalls = map[string]px.Handler[agent]{
 			Payload px.Raw `msgpack:"payload"`
 		}
 		if !decodeOr(m, &p) {
-			return px.ErrorName("bad_payload")
+			return px.ErrorName("invalid")
 		}
 		id, err := lookup(p.Name)
 		if err != nil {
@@ -143,7 +151,7 @@ var agentCalls = map[string]px.Handler[agent]{
 			Payload px.Raw `msgpack:"payload"`
 		}
 		if !decodeOr(m, &p) {
-			return px.ErrorName("bad_payload")
+			return px.ErrorName("invalid")
 		}
 		r, err := px.Ask(p.ID, p.Type, p.Payload, 2000)
 		if err != nil {
@@ -152,12 +160,12 @@ var agentCalls = map[string]px.Handler[agent]{
 		return px.Ok(px.Map{"reply": r})
 	},
 	"kv_incr": func(a *A, m *px.Msg) px.Reply {
-		var p struct {
+		p := struct {
 			Key string `msgpack:"key"`
 			By  int64  `msgpack:"by"`
-		}
+		}{By: 1}
 		if !decodeOr(m, &p) {
-			return px.ErrorName("bad_payload")
+			return px.ErrorName("invalid")
 		}
 		v, err := px.KVIncrement(p.Key, p.By)
 		if err != nil {
@@ -171,7 +179,7 @@ var agentCalls = map[string]px.Handler[agent]{
 			Value px.Raw `msgpack:"value"`
 		}
 		if !decodeOr(m, &p) {
-			return px.ErrorName("bad_payload")
+			return px.ErrorName("invalid")
 		}
 		if err := px.KVPut(p.Key, p.Value, 0); err != nil {
 			return px.ErrorOf(err)
@@ -183,7 +191,7 @@ var agentCalls = map[string]px.Handler[agent]{
 			Key string `msgpack:"key"`
 		}
 		if !decodeOr(m, &p) {
-			return px.ErrorName("bad_payload")
+			return px.ErrorName("invalid")
 		}
 		v, err := px.KVGet(p.Key)
 		if err == px.ErrNotFound {
@@ -199,7 +207,7 @@ var agentCalls = map[string]px.Handler[agent]{
 			Ms int64 `msgpack:"ms"`
 		}
 		if !decodeOr(m, &p) {
-			return px.ErrorName("bad_payload")
+			return px.ErrorName("invalid")
 		}
 		if err := px.Sleep(p.Ms); err != nil {
 			return px.ErrorOf(err)
@@ -221,7 +229,7 @@ var agentCalls = map[string]px.Handler[agent]{
 			Msg string `msgpack:"msg"`
 		}
 		if !decodeOr(m, &p) {
-			return px.ErrorName("bad_payload")
+			return px.ErrorName("invalid")
 		}
 		if err := px.Log(px.LevelInfo, p.Msg); err != nil {
 			return px.ErrorOf(err)
@@ -235,7 +243,7 @@ var agentCalls = map[string]px.Handler[agent]{
 			Delta float64 `msgpack:"delta"`
 		}
 		if !decodeOr(m, &p) {
-			return px.ErrorName("bad_payload")
+			return px.ErrorName("invalid")
 		}
 		if err := px.MetricsAdd(p.Name, p.Delta); err != nil {
 			return px.ErrorOf(err)
@@ -248,7 +256,7 @@ var agentCalls = map[string]px.Handler[agent]{
 			Path string `msgpack:"path"`
 		}
 		if !decodeOr(m, &p) {
-			return px.ErrorName("bad_payload")
+			return px.ErrorName("invalid")
 		}
 		r, err := px.HTTPFetch(p.Link, "GET", p.Path, nil)
 		if err != nil {
@@ -284,9 +292,10 @@ var crasherCalls = map[string]px.Handler[crasher]{
 		return px.Ok(px.Map{"pong": true, "starts": a.State.Starts})
 	},
 	"crash": func(a *C, m *px.Msg) px.Reply {
-		// A Go panic on wasip1: the runtime prints the panic to stderr
-		// (fd_write) and exits with proc_exit(2), which the host treats as
-		// a crash ({wasm_exit, 2}).
+		// A Go panic in a c-shared (library) wasip1 module: the runtime
+		// prints the panic and the goroutines to stderr (fd_write) and then
+		// aborts with the `unreachable` instruction (a library does not
+		// proc_exit), so the actor crashes with {wasm_trap, unreachable}.
 		panic("crasher: crash requested")
 	},
 	"spin": func(a *C, m *px.Msg) px.Reply {
@@ -302,11 +311,12 @@ var crasherCalls = map[string]px.Handler[crasher]{
 	},
 	"grow": func(a *C, m *px.Msg) px.Reply {
 		// Allocates n MiB one MiB at a time and touches every page. When
-		// memory.grow fails at the instance's limit, the Go runtime cannot
-		// recover from running out of memory: it prints "out of memory" to
-		// stderr and calls proc_exit(2), so the actor ends with
-		// {wasm_exit, 2} and is restarted; the host is unharmed. So the
-		// reply is {"ok": true}, or no reply and a crash.
+		// memory.grow fails at the instance's limit (it returns -1), the Go
+		// runtime cannot recover from running out of memory: it prints
+		// "fatal error: out of memory" to stderr and traps with
+		// `unreachable`, so the actor crashes with {wasm_trap, unreachable}
+		// and is restarted; the host is unharmed. So the reply is
+		// {"ok": true}, or a trap: never {"ok": false}.
 		var p struct {
 			MB int64 `msgpack:"mb"`
 		}
