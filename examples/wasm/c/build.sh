@@ -16,3 +16,5 @@ ${CC:-clang} --target=wasm32-wasi -std=c17 -O2 -mexec-model=reactor \
   -I"$root/sdk/c" \
   -o "$out" "$here/agents.c" \
   -Wl,--strip-all
+# The module must match docs/wasm-abi.md: exports and import signatures.
+python3 "$here/../check_abi.py" --strict "$out" >/dev/null
