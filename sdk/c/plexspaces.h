@@ -1137,9 +1137,14 @@ PX__EXPORT(px_init) int32_t px_init(const uint8_t *ptr, size_t len) {
   px__drop_actor();
   const px_actor_def *def = px__select(info.role, info.actor_type);
   if (!def) {
-    px_logf(PX_LOG_ERROR, "no actor for role \"%.*s\", actor_type \"%.*s\"",
-            (int)info.role.len, info.role.ptr, (int)info.actor_type.len,
-            info.actor_type.ptr);
+    /* Plain text through the writer: no printf pulled into the module. */
+    px_w *w = px_scratch();
+    px__w_put(w, "no actor for role \"", 19);
+    px__w_put(w, info.role.ptr, info.role.len);
+    px__w_put(w, "\", actor_type \"", 15);
+    px__w_put(w, info.actor_type.ptr, info.actor_type.len);
+    px__w_put(w, "\"", 1);
+    if (!w->err) px__imp_log(PX_LOG_ERROR, w->buf, w->len);
     return PX_ERR_NOT_FOUND;
   }
   px__g.state = calloc(1, def->state_size ? def->state_size : 1);

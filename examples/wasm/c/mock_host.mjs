@@ -411,6 +411,7 @@ t("crasher", () => {
 
 t("roles", () => {
   assert.notEqual(newActor("nobody", "nobody", {}).initRc, 0);
+  assert.deepEqual(logs.at(-1), [3, 'no actor for role "nobody", actor_type "nobody"']);
   // no role given by the config: the actor_type picks it
   const byType = newActor("worker", "counter", { start: 3 });
   assert.equal(byType.initRc, 0);
