@@ -25,7 +25,8 @@ export const ERR_REMOTE: i32 = -10;
 /**
  * The short name of a status: "ok", "internal", "not_found", "timeout",
  * "invalid", "not_permitted", "resource", "no_proc", "not_supported",
- * "conflict", "remote" (the doc's ERR_* names, lower case, without "err_").
+ * "conflict", "remote" (the doc's ERR_* names, lower case, without "err_";
+ * "unknown" for any other negative code).
  */
 export function statusName(code: i64): string {
   if (code >= 0) return "ok";
@@ -40,7 +41,7 @@ export function statusName(code: i64): string {
     case ERR_NOT_SUPPORTED: return "not_supported";
     case ERR_CONFLICT: return "conflict";
     case ERR_REMOTE: return "remote";
-    default: return "error_" + (-code).toString();
+    default: return "unknown";
   }
 }
 

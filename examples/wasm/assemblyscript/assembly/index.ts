@@ -1,6 +1,10 @@
 // The plexspaces WASM example app in AssemblyScript: one module, three roles
 // ("counter", "agent", "crasher"), the same protocol as the C and Go
 // examples so one test suite drives all three. Built by build.sh.
+//
+// Error replies are {"error": NAME}, NAME a status name ("not_found",
+// "timeout", "no_proc", ...) or "invalid" for a payload without the fields
+// a message needs; the handler then returns 1 (error).
 
 import {
   Actor, Message, Value, actorType,
@@ -59,7 +63,9 @@ function countReply(n: i64): Value {
 actorType("counter", (): Actor => new Counter())
   .call("add", (self: Actor, m: Message): i32 => {
     const c = self as Counter;
-    c.count += m.payload.getInt("n", 0);
+    const n = m.payload.get("n");
+    if (!n || !n.isInt) return m.error("invalid");
+    c.count += n.asInt();
     return m.reply(countReply(c.count));
   })
   .cast("add", (self: Actor, m: Message): i32 => {
@@ -119,6 +125,12 @@ function askAndReply(m: Message, id: string, type: string, payload: Value | null
   return m.reply(Value.map().set("reply", Value.raw(r.value)));
 }
 
+/** The string field `key` of the payload, or null when missing. */
+function field(m: Message, key: string): string | null {
+  const v = m.payload.get(key);
+  return v && v.isStr ? v.asStr() : null;
+}
+
 function okReply(): Value {
   return Value.map().setBool("ok", true);
 }
@@ -129,17 +141,25 @@ actorType("agent", (): Actor => new Agent())
     return m.reply(Value.map().setStr("name", a.name).setStr("id", a.me));
   })
   .call("lookup", (self: Actor, m: Message): i32 => {
-    const r = lookupAgent(m.payload.getStr("name"));
+    const name = field(m, "name");
+    if (name === null) return m.error("invalid");
+    const r = lookupAgent(name);
     if (!r.ok) return m.error(r.name);
     return m.reply(Value.map().setStr("id", r.value));
   })
   .call("ask_peer", (self: Actor, m: Message): i32 => {
-    const r = lookupAgent(m.payload.getStr("name"));
+    const name = field(m, "name");
+    const type = field(m, "type");
+    if (name === null || type === null) return m.error("invalid");
+    const r = lookupAgent(name);
     if (!r.ok) return m.error(r.name);
-    return askAndReply(m, r.value, m.payload.getStr("type"), m.payload.get("payload"));
+    return askAndReply(m, r.value, type, m.payload.get("payload"));
   })
   .call("ask_id", (self: Actor, m: Message): i32 => {
-    return askAndReply(m, m.payload.getStr("id"), m.payload.getStr("type"), m.payload.get("payload"));
+    const id = field(m, "id");
+    const type = field(m, "type");
+    if (id === null || type === null) return m.error("invalid");
+    return askAndReply(m, id, type, m.payload.get("payload"));
   })
   .call("spawn_counter", (self: Actor, m: Message): i32 => {
     const r = spawn("counter", Value.map().setInt("start", 100));
@@ -147,19 +167,25 @@ actorType("agent", (): Actor => new Agent())
     return m.reply(Value.map().setStr("id", r.value));
   })
   .call("kv_incr", (self: Actor, m: Message): i32 => {
-    const r = kvIncrement(m.payload.getStr("key"), m.payload.getInt("by", 1));
+    const key = field(m, "key");
+    if (key === null) return m.error("invalid");
+    const r = kvIncrement(key, m.payload.getInt("by", 1));
     if (!r.ok) return m.error(r.name);
     return m.reply(Value.map().setInt("value", r.value));
   })
   .call("kv_put", (self: Actor, m: Message): i32 => {
+    const key = field(m, "key");
+    if (key === null) return m.error("invalid");
     let v = m.payload.get("value");
     if (!v) v = Value.nil();
-    const st = kvPut(m.payload.getStr("key"), v, 0);
+    const st = kvPut(key, v, 0);
     if (!st.ok) return m.error(st.name);
     return m.reply(okReply());
   })
   .call("kv_get", (self: Actor, m: Message): i32 => {
-    const r = kvGet(m.payload.getStr("key"));
+    const key = field(m, "key");
+    if (key === null) return m.error("invalid");
+    const r = kvGet(key);
     if (!r.ok) return m.error(r.name);
     return m.reply(Value.map().set("value", r.value));
   })
@@ -176,18 +202,24 @@ actorType("agent", (): Actor => new Agent())
     return m.reply(Value.map().setInt("now_ms", nowMs()).setInt("random_len", r.value.length));
   })
   .call("log", (self: Actor, m: Message): i32 => {
-    const s = m.payload.getStr("msg");
+    const s = field(m, "msg");
+    if (s === null) return m.error("invalid");
     log(LOG_INFO, s);
     printStdout(s);
     return m.reply(okReply());
   })
   .call("metric", (self: Actor, m: Message): i32 => {
-    const st = metricsAdd(m.payload.getStr("name"), m.payload.getFloat("delta", 0));
+    const name = field(m, "name");
+    if (name === null) return m.error("invalid");
+    const st = metricsAdd(name, m.payload.getFloat("delta", 0));
     if (!st.ok) return m.error(st.name);
     return m.reply(okReply());
   })
   .call("fetch", (self: Actor, m: Message): i32 => {
-    const r = httpFetch(m.payload.getStr("link"), "GET", m.payload.getStr("path"), null);
+    const link = field(m, "link");
+    const path = field(m, "path");
+    if (link === null || path === null) return m.error("invalid");
+    const r = httpFetch(link, "GET", path, null);
     if (!r.ok) return m.error(r.name);
     const resp = r.value;
     return m.reply(Value.map().setInt("status", resp.status).setStr("body", resp.text()));

@@ -236,6 +236,7 @@ test("counter", () => {
   assert.deepEqual(c.call("get").value, { count: 42 });
   assert.notEqual(c.setState("nope"), 0);
   assert.deepEqual(c.call("nope"), { rc: 1, value: { error: "unknown_call" } });
+  assert.deepEqual(c.call("add", { m: 1 }), { rc: 1, value: { error: "invalid" } });
   assert.deepEqual(n.start("counter").call("get").value, { count: 0 });
   // A big count round-trips as a 64-bit integer.
   assert.equal(c.setState({ count: 2 ** 40 }), 0);
@@ -261,6 +262,8 @@ test("agent", () => {
   const b = n.start("agent", { name: "beta" });
   assert.deepEqual(b.call("lookup", { name: "alpha" }).value, { id: a2.id });
   assert.deepEqual(b.call("lookup", { name: "zed" }), { rc: 1, value: { error: "not_found" } });
+  assert.deepEqual(b.call("lookup", {}), { rc: 1, value: { error: "invalid" } });
+  assert.deepEqual(b.call("kv_get", { key: 1 }), { rc: 1, value: { error: "invalid" } });
   assert.deepEqual(n.start("agent").call("whoami").value.name, "agent");
 
   assert.deepEqual(b.call("ask_peer", { name: "alpha", type: "whoami", payload: {} }).value, {
