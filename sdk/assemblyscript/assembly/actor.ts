@@ -51,9 +51,12 @@ export class Message {
     return HANDLED;
   }
 
-  /** Replies encoded bytes (if a call) and returns HANDLED. */
+  /** Replies encoded bytes (if a call; empty means nil) and returns HANDLED. */
   replyRaw(bytes: Uint8Array): i32 {
-    if (this.kind == KIND_CALL) host.replyRaw(bytes);
+    if (this.kind == KIND_CALL) {
+      if (bytes.length == 0) host.reply(null);
+      else host.replyRaw(bytes);
+    }
     return HANDLED;
   }
 

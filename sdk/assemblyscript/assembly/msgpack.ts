@@ -547,7 +547,8 @@ class Writer {
       }
       case Kind.Raw: {
         const b = v.bytes!;
-        this.raw(b.dataStart, b.length);
+        if (b.length == 0) this.u8(0xc0); // nothing encoded: nil
+        else this.raw(b.dataStart, b.length);
         break;
       }
       default:

@@ -284,6 +284,10 @@ test("agent", () => {
   assert.equal(rc, 0);
   assert.deepEqual(raw, enc(payload));
 
+  const [rc0, raw0] = b.handle(1, "", "echo", new Uint8Array(0));
+  assert.equal(rc0, 0);
+  assert.deepEqual(raw0, enc(null));
+
   const info = b.call("info").value;
   assert.equal(info.random_len, 16);
   assert.ok(Math.abs(info.now_ms - Date.now()) < 10000);
@@ -326,4 +330,19 @@ test("malformed payload", () => {
   // A payload that is not MessagePack decodes as nil: handlers still run.
   const [rc] = c.handle(1, "", "get", new Uint8Array([0xc1]));
   assert.equal(rc, 0);
+});
+
+test("random bytes never trap the decoder", () => {
+  const n = new Node();
+  const c = n.start("counter", { start: 1 });
+  let seed = 12345;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 16;
+  for (let i = 0; i < 3000; i++) {
+    const b = new Uint8Array(1 + (rnd() % 40)).map(() => rnd() & 0xff);
+    if (i % 3 === 0) b[0] = [0xdc, 0xdd, 0xde, 0xdf, 0xc6, 0xdb, 0xc9][rnd() % 7];
+    c.handle(1, "", "get", b);
+    const p = c.withBuf(b, (ptr, len) => c.exports.px_set_state(ptr, len));
+    assert.ok(p === 0 || p < 0);
+  }
+  assert.equal(typeof c.call("get").value.count, "number");
 });
