@@ -60,6 +60,12 @@ PX_API px_atom px_atom_of(const char *name);
 PX_API px_atom px_atom_ofn(const char *name, size_t len);
 /** Returns the atom if `name` is already interned, else NULL. */
 PX_API px_atom px_atom_find(const char *name, size_t len);
+/** An atom named by someone outside the node (an HTTP op, a WASM message
+ *  type): 1..64 bytes of [A-Za-z0-9_.:-]. Known names always work; new
+ *  ones draw on one node-wide budget of 10,000, because atoms are never
+ *  freed. 0 and *out, PX_EINVAL (not such a name) or PX_ERANGE (budget
+ *  spent). */
+PX_API int px_atom_untrusted(const char *name, size_t len, px_atom *out);
 /** Borrowed, NUL-terminated name of the atom; lives forever. */
 PX_API const char *px_atom_name(px_atom a);
 PX_API size_t px_atom_len(px_atom a);
@@ -186,6 +192,11 @@ PX_API int px_msgpack_encode(px_val v, char **out, size_t *out_len);
  *  Returns PX_EDECODE for malformed or trailing input. On success *out is a
  *  new value. Never aborts on bad input (PX_ENOMEM instead). */
 PX_API int px_msgpack_decode(const void *data, size_t len, px_val *out);
+/** The same for input from outside the node (a WASM guest, a peer not yet
+ *  trusted): an atom (ext 1) must name an atom that exists already, else
+ *  PX_EDECODE. Atoms are never freed, so such input must not mint them. */
+PX_API int px_msgpack_decode_untrusted(const void *data, size_t len,
+                                       px_val *out);
 
 /** Encodes `v` as compact JSON. Binaries become {"$bin":"<base64>"}, atoms
  *  {"$atom":"name"}, non-string map keys make the map a

@@ -103,12 +103,13 @@ void px__app_registry_names(const px_app_registry *r, char *buf, size_t cap);
 /* ---- loaders -------------------------------------------------------------- */
 
 typedef struct px__app_loader {
-  const char *kind; /* "c" */
-  const char *file; /* the library's file name in an app dir: "app.so" */
+  const char *kind; /* "c", "wasm" */
+  const char *ext;  /* of the content-addressed copy: "so", "wasm" */
   bool (*accepts)(const void *bytes, size_t len);
-  /* Loads the library stored at `path` and runs its init into r. */
-  int (*load)(const char *path, px_app_registry *r, char *err,
-              size_t errcap);
+  /* Loads the library stored at `path` and fills r with the actor types
+   * the app's config names. */
+  int (*load)(const char *path, const px__app_config *cfg,
+              px_app_registry *r, char *err, size_t errcap);
 } px__app_loader;
 
 /* The loader for these bytes, or NULL (err says what is expected). */

@@ -176,11 +176,11 @@ static int build(px_apps *a, const app_src *s, px__app **out, char *err,
       px__app_loader_for(s->lib, s->lib ? s->lib_len : 0, err, errcap);
   if (!ld) return PX_EINVAL;
   char path[PATH_MAX];
-  rc = px__app_lib_store(a->lib_dir, s->lib, s->lib_len, "so", path,
+  rc = px__app_lib_store(a->lib_dir, s->lib, s->lib_len, ld->ext, path,
                          sizeof path, err, errcap);
   if (rc) return rc;
   if (!(app->reg = px__app_registry_new())) return PX_ENOMEM;
-  if ((rc = ld->load(path, app->reg, err, errcap))) return rc;
+  if ((rc = ld->load(path, &app->cfg, app->reg, err, errcap))) return rc;
   return build_kids(app, fname, err, errcap);
 }
 

@@ -1,6 +1,6 @@
 /* Loading app libraries. A loader turns library bytes into a filled
- * registry; the C loader below dlopens a shared object. The .wasm loader
- * (issue 6) is a second entry in `loaders`.
+ * registry; the C loader below dlopens a shared object, the WebAssembly
+ * loader hands a module to the WASM host (src/wasm).
  *
  * The bytes are first written to <libdir>/<sha256>.so, named by content:
  * dlopen caches handles by path, so a changed library must get a new path
@@ -25,6 +25,12 @@
 #include "app/app.h"
 #include "app/app_internal.h"
 #include "plexspaces/error.h"
+#ifndef PX_HAVE_WASM
+#define PX_HAVE_WASM 0
+#endif
+#if PX_HAVE_WASM
+#include "wasm/wasm.h"
+#endif
 
 /* ---- files ------------------------------------------------------------- */
 
@@ -116,8 +122,9 @@ static bool elf_accepts(const void *bytes, size_t len) {
   return len >= 4 && !memcmp(bytes, "\x7f" "ELF", 4);
 }
 
-static int elf_load(const char *path, px_app_registry *r, char *err,
-                    size_t errcap) {
+static int elf_load(const char *path, const px__app_config *cfg,
+                    px_app_registry *r, char *err, size_t errcap) {
+  (void)cfg; /* the library registers its types itself */
   /* RTLD_NOW: a missing px_* symbol is reported here, not as a crash at
    * the first call. RTLD_LOCAL: two apps may define the same symbols. */
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -160,9 +167,67 @@ static int elf_load(const char *path, px_app_registry *r, char *err,
   return 0;
 }
 
+/* ---- the WebAssembly loader ---------------------------------------------- */
+
+#if PX_HAVE_WASM
+/* Every child of the config becomes a WASM GenServer of the module, run
+ * as its role; the module itself is compiled (or reloaded compiled) and
+ * checked by the WASM host. */
+static int wasm_load(const char *path, const px__app_config *cfg,
+                     px_app_registry *r, char *err, size_t errcap) {
+  char *bytes;
+  size_t len;
+  if (px__app_read_file(path, &bytes, &len)) {
+    snprintf(err, errcap, "cannot read %s", path);
+    return PX_EIO;
+  }
+  px__wasm_module *m;
+  int rc = px__wasm_module_load(bytes, len, &m, err, errcap);
+  free(bytes);
+  if (rc) return rc;
+  px__wasm_link *links = calloc(cfg->nlinks ? cfg->nlinks : 1,
+                                sizeof *links);
+  if (!links) return PX_ENOMEM;
+  for (size_t i = 0; i < cfg->nlinks; i++) {
+    const px__app_link *l = &cfg->links[i];
+    links[i] = (px__wasm_link){.name = l->name,
+                               .base_url = l->base_url,
+                               .timeout_ms = l->timeout_secs * 1000,
+                               .max_attempts = l->max_attempts,
+                               .initial_delay_ms = l->initial_delay_ms};
+  }
+  for (size_t i = 0; i < cfg->nchildren && !rc; i++) {
+    const px__app_child *c = &cfg->children[i];
+    if (c->behavior && c->behavior != PX_APP_GEN_SERVER) {
+      snprintf(err, errcap, "child %s: WASM actors are GenServers; "
+               "behavior_kind %s is not available to them", c->name,
+               px__app_kind_name(c->behavior));
+      rc = PX_EINVAL;
+      break;
+    }
+    if (px__app_registry_find(r, c->actor_type)) continue;
+    const px_gen_server *gs = px__wasm_actor_type(
+        m, c->actor_type, c->role, cfg->nlinks ? links : NULL, cfg->nlinks);
+    if (!gs) rc = PX_ENOMEM;
+    if (!rc) rc = px_app_register_gen_server(r, c->actor_type, gs);
+    if (!rc)
+      rc = px_app_register_codec(r, c->actor_type, px__wasm_encode_state,
+                                 px__wasm_decode_state);
+    if (rc && !*err)
+      snprintf(err, errcap, "child %s: %s", c->name, r->err[0] ? r->err
+                                                   : px_strerror(rc));
+  }
+  free(links); /* the types keep copies */
+  return rc;
+}
+#endif
+
 static const px__app_loader loaders[] = {
-    {.kind = "c", .file = "app.so", .accepts = elf_accepts,
-     .load = elf_load},
+    {.kind = "c", .ext = "so", .accepts = elf_accepts, .load = elf_load},
+#if PX_HAVE_WASM
+    {.kind = "wasm", .ext = "wasm", .accepts = px__wasm_is_module,
+     .load = wasm_load},
+#endif
 };
 
 const px__app_loader *px__app_loader_for(const void *bytes, size_t len,
@@ -170,7 +235,8 @@ const px__app_loader *px__app_loader_for(const void *bytes, size_t len,
   for (size_t i = 0; i < sizeof loaders / sizeof loaders[0]; i++)
     if (loaders[i].accepts(bytes, len)) return &loaders[i];
   snprintf(err, errcap,
-           "the app library is not an ELF shared object (a C app built "
-           "with -shared -fPIC)");
+           "the app library is neither an ELF shared object (a C app built "
+           "with -shared -fPIC) nor a WebAssembly module%s",
+           PX_HAVE_WASM ? "" : " (this node is built without WebAssembly)");
   return NULL;
 }

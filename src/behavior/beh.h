@@ -102,6 +102,11 @@ bool px__beh_parent_exit(const px_message *msg, px_ref parent,
 px_ref px__beh_exit_from(const px_message *msg);
 
 /* Timeout of a call: 0 means the OTP default of 5000 ms. */
+/* The definition of the GenServer whose callback is running, NULL when
+ * not called from a GenServer callback (init included). Lets one set of
+ * callbacks serve many definitions (the WASM host's actor types). */
+const px_gen_server *px__gen_server_def(void);
+
 static inline int64_t px__beh_call_timeout(int64_t t) {
   return t == 0 ? PX_GEN_CALL_TIMEOUT : t;
 }

@@ -211,6 +211,11 @@ static void on_info(gs *s, px_atom type, px_val payload) {
   after(s, r, &o, NULL);
 }
 
+const px_gen_server *px__gen_server_def(void) {
+  const gs *s = px_in_actor() ? px_self_state() : NULL;
+  return s ? s->def : NULL;
+}
+
 /* ---- the raw actor type ---------------------------------------------------- */
 
 static int gs_init(px_val args, void **state) {

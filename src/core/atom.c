@@ -11,11 +11,13 @@
  * their total size is below that of the current table. Atoms themselves are
  * never freed. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
 #include "core/val_internal.h"
+#include "plexspaces/error.h"
 #include "plexspaces/core.h"
 
 #define INITIAL_SLOTS 256
@@ -120,3 +122,32 @@ px_atom px_atom_of(const char *name) {
 const char *px_atom_name(px_atom a) { return a->name; }
 
 size_t px_atom_len(px_atom a) { return a->len; }
+
+/* One budget for every edge that names atoms on behalf of outsiders (HTTP
+ * op names, WASM message types): enough for any real app, small enough
+ * that a client looping over fresh names cannot grow the table forever. */
+#define UNTRUSTED_BUDGET 10000
+#define UNTRUSTED_MAX_LEN 64
+
+static _Atomic(int) untrusted_minted;
+
+int px_atom_untrusted(const char *name, size_t len, px_atom *out) {
+  bool ident = len > 0 && len <= UNTRUSTED_MAX_LEN;
+  for (size_t i = 0; ident && i < len; i++) {
+    char c = name[i];
+    ident = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-' ||
+            c == ':';
+  }
+  if (!ident) return PX_EINVAL;
+  px_atom a = px_atom_find(name, len);
+  if (!a) {
+    if (atomic_fetch_add(&untrusted_minted, 1) >= UNTRUSTED_BUDGET) {
+      atomic_fetch_sub(&untrusted_minted, 1);
+      return PX_ERANGE;
+    }
+    a = px_atom_ofn(name, len);
+  }
+  *out = a;
+  return 0;
+}

@@ -176,6 +176,7 @@ int px_msgpack_encode(px_val v, char **out, size_t *out_len) {
 
 typedef struct rd {
   const unsigned char *p, *end;
+  bool no_new_atoms; /* untrusted input: ext atoms name existing atoms */
 } rd;
 
 static bool have(const rd *r, size_t n) { return (size_t)(r->end - r->p) >= n; }
@@ -222,7 +223,12 @@ static int ext_val(rd *r, size_t len, px_val *v) {
   if (!have(r, 1 + len)) return PX_EDECODE;
   int8_t type = (int8_t)r->p[0];
   if (type != EXT_ATOM || len > PX__ATOM_MAX_LEN) return PX_EDECODE;
-  *v = px_atomv(px_atom_ofn((const char *)r->p + 1, len));
+  const char *name = (const char *)r->p + 1;
+  px_atom a = r->no_new_atoms ? px_atom_find(name, len)
+                              : px_atom_ofn(name, len);
+  /* Atoms are never freed: untrusted input may only name known ones. */
+  if (!a) return PX_EDECODE;
+  *v = px_atomv(a);
   r->p += 1 + len;
   return 0;
 }
@@ -407,11 +413,13 @@ static void dec_cleanup(dec *d) {
   if (d->st != d->local) free(d->st);
 }
 
-int px_msgpack_decode(const void *data, size_t len, px_val *out) {
+static int decode(const void *data, size_t len, bool untrusted,
+                  px_val *out) {
   if (!data && len) return PX_EINVAL;
   dec d;
   d.r.p = data;
   d.r.end = d.r.p + len;
+  d.r.no_new_atoms = untrusted;
   d.st = d.local;
   d.depth = 0;
   d.cap = LOCAL_FRAMES;
@@ -435,4 +443,12 @@ int px_msgpack_decode(const void *data, size_t len, px_val *out) {
   dec_cleanup(&d);
   if (rc == 0) *out = v;
   return rc;
+}
+
+int px_msgpack_decode(const void *data, size_t len, px_val *out) {
+  return decode(data, len, false, out);
+}
+
+int px_msgpack_decode_untrusted(const void *data, size_t len, px_val *out) {
+  return decode(data, len, true, out);
 }

@@ -17,10 +17,7 @@
 #include "plexspaces/virtual.h"
 
 #define ASK_DEFAULT_S 5
-#define MAX_NEW_OPS 10000
 #define MAX_OP_LEN 64
-
-static _Atomic(int) new_ops;
 
 typedef struct target {
   const char *ns;
@@ -61,24 +58,16 @@ static bool op_of(px_req *r, px_val payload, px_atom *out) {
   }
   const char *name = px_str_ptr(op);
   size_t len = px_str_len(op);
-  bool ident = len > 0 && len <= MAX_OP_LEN;
-  for (size_t i = 0; ident && i < len; i++)
-    ident = (name[i] >= 'a' && name[i] <= 'z') ||
-            (name[i] >= 'A' && name[i] <= 'Z') ||
-            (name[i] >= '0' && name[i] <= '9') || strchr("_.-:", name[i]);
-  if (!ident) {
+  int rc = px_atom_untrusted(name, len, out);
+  if (rc == PX_EINVAL) {
     px__reply_error(r, 400, "\"op\" must be 1..%d characters of "
                     "[A-Za-z0-9_.:-]", MAX_OP_LEN);
     return false;
   }
-  *out = px_atom_find(name, len);
-  if (!*out) {
-    if (atomic_fetch_add(&new_ops, 1) >= MAX_NEW_OPS) {
-      px__reply_error(r, 400, "unknown op \"%.*s\": this node has seen too "
-                      "many distinct op names", (int)len, name);
-      return false;
-    }
-    *out = px_atom_ofn(name, len);
+  if (rc) {
+    px__reply_error(r, 400, "unknown op \"%.*s\": this node has seen too "
+                    "many distinct op names", (int)len, name);
+    return false;
   }
   return true;
 }

@@ -23,7 +23,8 @@ static const char *text_field(const px_req *r, const char *name) {
 void px__api_app_deploy(px_req *r) {
   if (!r->post) {
     px__reply_error(r, 400, "deploy expects a multipart/form-data body with "
-                    "application_id, name, version, config and lib");
+                    "application_id, name, version, config and lib (or "
+                    "wasm)");
     return;
   }
   const char *id = text_field(r, "application_id");
@@ -43,14 +44,19 @@ void px__api_app_deploy(px_req *r) {
                     "namespace %s", id);
     return;
   }
-  if (field(r, "wasm") || field(r, "wasm_file")) {
-    px__reply_error(r, 501, "WebAssembly apps are not supported by this "
-                    "node yet: deploy a C app library in the \"lib\" field");
+  /* A WebAssembly module comes in "wasm"; the loader tells the kinds
+   * apart by their magic bytes, so either field may carry either. */
+  const px_form_field *wasm = field(r, "wasm");
+  if (wasm && lib) {
+    px__reply_error(r, 400, "deploy takes one of \"lib\" (a C app "
+                    "library) or \"wasm\" (a WebAssembly module), not both");
     return;
   }
+  if (wasm) lib = wasm;
   if (!lib || !lib->len) {
-    px__reply_error(r, 400, "deploy needs the app's shared library in the "
-                    "\"lib\" field");
+    px__reply_error(r, 400, "deploy needs the app's code: a shared library "
+                    "in the \"lib\" field or a WebAssembly module in "
+                    "\"wasm\"");
     return;
   }
   px_app_deploy_req d = {

@@ -155,6 +155,14 @@ int px__node_config_load(px_node_config *c, const char *file, char *err,
       {NULL, 0, NULL, 0}};
   const key_spec shutdown_keys[] = {{"grace_period_seconds", 'i', &grace, 0},
                                     {NULL, 0, NULL, 0}};
+  const key_spec wasm_keys[] = {
+      {"max_module_bytes", 'i', &c->wasm_max_module_bytes, 0},
+      {"max_memory_bytes", 'i', &c->wasm_max_memory_bytes, 0},
+      {"time_slice_ms", 'i', &c->wasm_time_slice_ms, 0},
+      {"max_run_ms", 'i', &c->wasm_max_run_ms, 0},
+      {"fuel", 'i', &c->wasm_fuel, 0},
+      {"max_instances", 'i', &c->wasm_max_instances, 0},
+      {NULL, 0, NULL, 0}};
   rc = 0;
   for (size_t i = 0; i < px_len(doc) && !rc; i++) {
     const char *sect = px_str_ptr(px_map_key_at(doc, i));
@@ -167,12 +175,14 @@ int px__node_config_load(px_node_config *c, const char *file, char *err,
       rc = read_section(v, sect, log_keys, file, err, cap);
     else if (strcmp(sect, "shutdown") == 0)
       rc = read_section(v, sect, shutdown_keys, file, err, cap);
+    else if (strcmp(sect, "wasm") == 0)
+      rc = read_section(v, sect, wasm_keys, file, err, cap);
     else if (strcmp(sect, "auth") == 0) {
       px_val_release(c->auth);
       c->auth = px_val_retain(v);
     } else
       rc = bad(err, cap, file, "unknown section or key \"%s\" (known: node, "
-               "http, auth, log, shutdown)%s", sect, "");
+               "http, auth, log, shutdown, wasm)%s", sect, "");
   }
   px_val_release(doc);
   if (rc) return rc;

@@ -28,6 +28,9 @@
 #include "plexspaces/runtime.h"
 #include "plexspaces/space.h"
 #include "plexspaces/store.h"
+#if PX_HAVE_WASM
+#include "wasm/wasm.h"
+#endif
 #include "plexspaces/workflow.h"
 
 static void usage(void) {
@@ -76,7 +79,7 @@ typedef struct node {
   px_store *store;
   px_apps *apps;
   px_http *http;
-  bool runtime_up, reminders_up;
+  bool runtime_up, reminders_up, wasm_up;
 } node;
 
 static void node_down(node *n) {
@@ -92,6 +95,11 @@ static void node_down(node *n) {
   if (n->runtime_up) px_runtime_stop();
   px__http_free(n->http); /* no handler actor is left to touch it */
   n->http = NULL;
+#if PX_HAVE_WASM
+  /* After the runtime: no instance is left. */
+  if (n->wasm_up) px__wasm_stop();
+  n->wasm_up = false;
+#endif
   px_space_set_store(NULL);
   if (n->store) px_store_close(n->store);
   n->store = NULL;
@@ -132,6 +140,24 @@ static int node_up(node *n) {
     return rc;
   }
   px_space_set_store(n->store);
+#if PX_HAVE_WASM
+  char cache[600];
+  snprintf(cache, sizeof cache, "%s/wasm-cache", n->cfg.data_dir);
+  px__wasm_opts wo = {
+      .max_module_bytes = (size_t)n->cfg.wasm_max_module_bytes,
+      .max_memory_bytes = (size_t)n->cfg.wasm_max_memory_bytes,
+      .time_slice_ms = n->cfg.wasm_time_slice_ms,
+      .max_run_ms = n->cfg.wasm_max_run_ms,
+      .fuel = (uint64_t)n->cfg.wasm_fuel,
+      .max_instances = (uint32_t)n->cfg.wasm_max_instances,
+      .cache_dir = cache,
+      .store = n->store};
+  if ((rc = px__wasm_start(&wo, err, sizeof err))) {
+    fprintf(stderr, "plexspaces start: WebAssembly: %s\n", err);
+    return rc;
+  }
+  n->wasm_up = true;
+#endif
   px_apps_opts ao = {.data_dir = n->cfg.data_dir, .store = n->store};
   if ((rc = px__apps_open(&ao, &n->apps, err, sizeof err))) {
     fprintf(stderr, "plexspaces start: apps: %s\n", err);

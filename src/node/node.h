@@ -27,6 +27,9 @@ typedef struct px_node_config {
   char log_level[16];
   char log_format[16];
   px_val auth;            /* the [auth] table, nil when absent */
+  /* [wasm] (docs/wasm-abi.md); 0 = the host's default */
+  int64_t wasm_max_module_bytes, wasm_max_memory_bytes, wasm_time_slice_ms,
+      wasm_max_run_ms, wasm_fuel, wasm_max_instances;
 } px_node_config;
 
 void px__node_config_defaults(px_node_config *c);

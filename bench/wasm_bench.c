@@ -1,0 +1,316 @@
+/* px_bench_wasm: the WebAssembly host's benchmarks (issue 6), one per
+ * argument, one JSON line on stdout like px_bench:
+ *
+ *   wasm_instantiate  cold start of a WASM actor from a compiled module:
+ *                     a driver actor starts counters one after another
+ *                     (GenServer start: spawn, instantiate, _initialize,
+ *                     px_init, ack) and times each; the same for the same
+ *                     counter written in C, in the same run. Also the bare
+ *                     instance (px__wasm_inst_new + free, no actor).
+ *   wasm_ask          ask round trip from a driver actor to a WASM counter
+ *                     ("add" {"n": 1} -> {"count": c}) against the same
+ *                     GenServer in C, same run, same payloads.
+ *   wasm_compile      compile time of each example module (no cache), and
+ *                     the time to load one back from the compiled cache.
+ *
+ * The modules come from BENCH_WASM_DIR (the build's examples/wasm). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plexspaces/px.h"
+#include "wasm/wasm.h"
+#include "wasm/wasm_internal.h"
+
+static px_atom A_ADD, A_GO, A_DONE;
+
+static _Noreturn void fail(const char *bench, const char *why) {
+  fprintf(stderr, "%s: %s\n", bench, why);
+  exit(1);
+}
+
+static long scaled(long n) {
+  const char *s = getenv("BENCH_SCALE");
+  double f = s ? atof(s) : 1.0;
+  long v = (long)((double)n * (f > 0 ? f : 1.0));
+  return v < 10 ? 10 : v;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static uint64_t pct(uint64_t *s, long n, double p) {
+  qsort(s, (size_t)n, sizeof *s, cmp_u64);
+  long i = (long)((double)n * p);
+  return s[i >= n ? n - 1 : i];
+}
+
+static char *read_module(const char *lang, size_t *len) {
+  const char *dir = getenv("BENCH_WASM_DIR");
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s_agents.wasm",
+           dir ? dir : "build-bench/examples/wasm", lang);
+  FILE *f = fopen(path, "rb");
+  if (!f) fail("wasm", "cannot open the example module (BENCH_WASM_DIR)");
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)n);
+  if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) fail("wasm", "read");
+  fclose(f);
+  *len = (size_t)n;
+  return b;
+}
+
+static void host_start(const char *cache_dir) {
+  char err[512];
+  px__wasm_opts o = {.cache_dir = cache_dir};
+  if (px__wasm_start(&o, err, sizeof err)) fail("wasm", err);
+}
+
+static const px_gen_server *wasm_counter(const char *lang) {
+  size_t len;
+  char *b = read_module(lang, &len);
+  px__wasm_module *m;
+  char err[1024];
+  if (px__wasm_module_load(b, len, &m, err, sizeof err)) fail("wasm", err);
+  free(b);
+  return px__wasm_actor_type(m, "counter", "counter", NULL, 0);
+}
+
+/* ---- the same counter in C ---------------------------------------------------- */
+
+static px_gs_result c_init(px_val args, void **state, px_gs_out *out) {
+  (void)out;
+  int64_t *c = malloc(sizeof *c);
+  px_val s = px_gets(args, "start");
+  *c = s.type == PX_T_INT ? s.u.i : 0;
+  *state = c;
+  return PX_GS_OK;
+}
+
+static px_gs_result c_add(void *state, px_atom type, px_val payload,
+                          px_from from, px_gs_out *out) {
+  (void)type, (void)from;
+  int64_t *c = state;
+  px_val n = px_gets(payload, "n");
+  *c += n.type == PX_T_INT ? n.u.i : 0;
+  return px_gs_reply(out, px_map(1, px_str("count"), px_int(*c)));
+}
+
+static const px_gs_op c_ops[] = {{"add", c_add, NULL}};
+static const px_gen_server c_counter = {.name = "c_counter",
+                                        .init = c_init,
+                                        .free_state = free,
+                                        .ops = c_ops,
+                                        .nops = 1};
+
+/* ---- the driver ------------------------------------------------------------------ */
+
+typedef struct job {
+  int mode; /* 0 asks, 1 starts, 2 bare instances */
+  const px_gen_server *gs;
+  long n;
+  uint64_t *samples;
+  px_ref main;
+} job;
+
+static void drive_asks(job *j) {
+  px_ref s;
+  if (px_gen_server_start(j->gs, px_map_new(0), NULL, &s))
+    fail("wasm_ask", "start");
+  px_val payload = px_map(1, px_str("n"), px_int(1));
+  for (long i = 0; i < j->n + j->n / 10; i++) {
+    px_val r;
+    uint64_t t0 = px_now_ns();
+    int rc = px_ask(s, A_ADD, px_val_retain(payload), 5000, &r);
+    uint64_t t1 = px_now_ns();
+    px_val c = px_gets(r, "count");
+    if (rc || c.type != PX_T_INT || c.u.i != i + 1)
+      fail("wasm_ask", "bad reply");
+    px_val_release(r);
+    if (i >= j->n / 10) j->samples[i - j->n / 10] = t1 - t0; /* warm */
+  }
+  px_val_release(payload);
+  px_exit(s, px_atomv(px_a()->kill));
+}
+
+static void drive_starts(job *j) {
+  for (long i = 0; i < j->n; i++) {
+    px_ref s;
+    uint64_t t0 = px_now_ns();
+    if (px_gen_server_start(j->gs, px_map_new(0), NULL, &s))
+      fail("wasm_instantiate", "start");
+    j->samples[i] = px_now_ns() - t0;
+    px_exit(s, px_atomv(px_a()->kill));
+  }
+}
+
+static void drive_bare(job *j) {
+  const px__wasm_type *t = (const px__wasm_type *)j->gs;
+  for (long i = 0; i < j->n; i++) {
+    px__wasm_inst *in;
+    px_val reason;
+    uint64_t t0 = px_now_ns();
+    if (px__wasm_inst_new(t, px_nil(), &in, &reason))
+      fail("wasm_instantiate", "instance");
+    j->samples[i] = px_now_ns() - t0;
+    px__wasm_inst_free(in);
+  }
+}
+
+static int d_init(px_val args, void **state) {
+  *state = (void *)(intptr_t)args.u.i;
+  return 0;
+}
+
+static void d_handle(void *state, const px_message *m) {
+  job *j = state;
+  if (m->type != A_GO) return;
+  if (j->mode == 0) drive_asks(j);
+  else if (j->mode == 1) drive_starts(j);
+  else drive_bare(j);
+  px_send(j->main, A_DONE, px_nil());
+}
+
+static const px_actor_type driver_t = {"driver", 0, d_init, d_handle, NULL};
+
+static void run_job(job *j) {
+  j->main = px_self();
+  j->samples = calloc((size_t)j->n, sizeof *j->samples);
+  px_ref d;
+  px_spawn(&driver_t, px_int((int64_t)(intptr_t)j), NULL, &d);
+  px_send(d, A_GO, px_nil());
+  px_message *m;
+  if (px_receive(NULL, NULL, 600000, &m)) fail("wasm", "driver timed out");
+  px_message_free(m);
+  px_exit(d, px_atomv(px_a()->kill));
+}
+
+static void runtime_up(void) {
+  px_runtime_opts o = {0};
+  if (px_runtime_start(&o)) fail("wasm", "runtime");
+  A_ADD = px_atom_of("add");
+  A_GO = px_atom_of("go");
+  A_DONE = px_atom_of("done");
+}
+
+/* ---- the benchmarks -------------------------------------------------------------- */
+
+static int bench_ask(void) {
+  runtime_up();
+  host_start(NULL);
+  long n = scaled(100000);
+  job w = {.mode = 0, .gs = wasm_counter("c"), .n = n};
+  job c = {.mode = 0, .gs = &c_counter, .n = n};
+  /* alternate, twice each, and keep the better median of each side */
+  uint64_t wp50 = UINT64_MAX, wp99 = 0, cp50 = UINT64_MAX, cp99 = 0;
+  for (int r = 0; r < 2; r++) {
+    run_job(&c);
+    uint64_t a = pct(c.samples, n, 0.5), b = pct(c.samples, n, 0.99);
+    if (a < cp50) cp50 = a, cp99 = b;
+    free(c.samples);
+    run_job(&w);
+    a = pct(w.samples, n, 0.5), b = pct(w.samples, n, 0.99);
+    if (a < wp50) wp50 = a, wp99 = b;
+    free(w.samples);
+  }
+  printf("{\"bench\": \"wasm_ask\", \"impl\": \"plexspaces\", \"value\": %lu, "
+         "\"unit\": \"ns\", \"p99_ns\": %lu, \"native_p50_ns\": %lu, "
+         "\"native_p99_ns\": %lu, \"ratio_to_native\": %.3f, \"asks\": %ld}\n",
+         (unsigned long)wp50, (unsigned long)wp99, (unsigned long)cp50,
+         (unsigned long)cp99, (double)wp50 / (double)cp50, n);
+  px_runtime_stop();
+  px__wasm_stop();
+  return 0;
+}
+
+static int bench_instantiate(void) {
+  runtime_up();
+  host_start(NULL);
+  long n = scaled(5000);
+  const px_gen_server *gs = wasm_counter("c");
+  job w = {.mode = 1, .gs = gs, .n = n};
+  job c = {.mode = 1, .gs = &c_counter, .n = n};
+  job bare = {.mode = 2, .gs = gs, .n = n};
+  run_job(&c);
+  run_job(&w);
+  run_job(&bare);
+  uint64_t w50 = pct(w.samples, n, 0.5), w99 = pct(w.samples, n, 0.99);
+  uint64_t c50 = pct(c.samples, n, 0.5), c99 = pct(c.samples, n, 0.99);
+  uint64_t b50 = pct(bare.samples, n, 0.5), b99 = pct(bare.samples, n, 0.99);
+  /* The AssemblyScript and Go modules, bare instances only. */
+  const char *langs[] = {"assemblyscript", "go"};
+  uint64_t l50[2];
+  for (int i = 0; i < 2; i++) {
+    job l = {.mode = 2, .gs = wasm_counter(langs[i]), .n = n / 10};
+    run_job(&l);
+    l50[i] = pct(l.samples, l.n, 0.5);
+    free(l.samples);
+  }
+  printf("{\"bench\": \"wasm_instantiate\", \"impl\": \"plexspaces\", "
+         "\"value\": %.1f, \"unit\": \"us_p50\", \"p99_us\": %.1f, "
+         "\"instance_p50_us\": %.1f, \"instance_p99_us\": %.1f, "
+         "\"native_start_p50_us\": %.1f, \"native_start_p99_us\": %.1f, "
+         "\"as_instance_p50_us\": %.1f, \"go_instance_p50_us\": %.1f, "
+         "\"starts\": %ld}\n",
+         w50 / 1e3, w99 / 1e3, b50 / 1e3, b99 / 1e3, c50 / 1e3, c99 / 1e3,
+         l50[0] / 1e3, l50[1] / 1e3, n);
+  free(w.samples);
+  free(c.samples);
+  free(bare.samples);
+  px_runtime_stop();
+  px__wasm_stop();
+  return 0;
+}
+
+static double compile_ms(const char *lang, const char *cache) {
+  host_start(cache);
+  size_t len;
+  char *b = read_module(lang, &len);
+  px__wasm_module *m;
+  char err[1024];
+  uint64_t t0 = px_now_ns();
+  if (px__wasm_module_load(b, len, &m, err, sizeof err)) fail("wasm", err);
+  double ms = (double)(px_now_ns() - t0) / 1e6;
+  free(b);
+  px__wasm_stop();
+  return ms;
+}
+
+static int bench_compile(void) {
+  runtime_up();
+  char dir[] = "/tmp/px-wasm-bench-XXXXXX";
+  if (!mkdtemp(dir)) fail("wasm_compile", "mkdtemp");
+  double c = compile_ms("c", NULL), as = compile_ms("assemblyscript", NULL),
+         go = compile_ms("go", NULL);
+  compile_ms("go", dir); /* fills the cache */
+  double go_cached = compile_ms("go", dir);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd)) fprintf(stderr, "wasm_compile: cannot remove %s\n", dir);
+  printf("{\"bench\": \"wasm_compile\", \"impl\": \"plexspaces\", "
+         "\"value\": %.1f, \"unit\": \"ms\", \"c_ms\": %.1f, "
+         "\"assemblyscript_ms\": %.1f, \"go_ms\": %.1f, "
+         "\"go_from_cache_ms\": %.1f}\n",
+         c + as + go, c, as, go, go_cached);
+  px_runtime_stop();
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: px_bench_wasm wasm_instantiate|wasm_ask|"
+            "wasm_compile\n");
+    return 2;
+  }
+  px_log_set_level(PX_LOG_WARN);
+  if (!strcmp(argv[1], "wasm_ask")) return bench_ask();
+  if (!strcmp(argv[1], "wasm_instantiate")) return bench_instantiate();
+  if (!strcmp(argv[1], "wasm_compile")) return bench_compile();
+  fprintf(stderr, "px_bench_wasm: unknown benchmark %s\n", argv[1]);
+  return 2;
+}

@@ -1,0 +1,242 @@
+/* WASM actors are GenServers: these callbacks serve every actor type of
+ * every WASM app (px__gen_server_def tells them which), and turn each
+ * callback into one px_handle call of the guest (docs/wasm-abi.md). OTP
+ * semantics come from the GenServer: a call's reply, casts, infos, the
+ * crash of a trapping guest (the caller gets the reason, the supervisor
+ * restarts it). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "behavior/beh.h"
+#include "plexspaces/actor.h"
+#include "plexspaces/core.h"
+#include "plexspaces/error.h"
+#include "wasm/wasm_internal.h"
+
+enum { KIND_CALL = 1, KIND_CAST = 2, KIND_INFO = 3 };
+enum { RET_OK = 0, RET_ERROR = 1, RET_STOP = 2 };
+
+static const px__wasm_type *current_type(void) {
+  return (const px__wasm_type *)px__gen_server_def();
+}
+
+/* A crash of the guest: the actor dies with the reason (the GenServer
+ * runs terminate and answers a pending caller with it). */
+static px_gs_result crash(px_gs_out *out, px_val reason) {
+  out->reason = reason;
+  px_exit_self(px_val_retain(reason));
+  return PX_GS_STOP; /* not reached inside a handler */
+}
+
+static px_gs_result w_init(px_val args, void **state, px_gs_out *out) {
+  const px__wasm_type *t = current_type();
+  px__wasm_inst *in = NULL;
+  px_val reason = px_nil();
+  int rc = t ? px__wasm_inst_new(t, args, &in, &reason) : PX_EINVAL;
+  if (rc) {
+    out->reason = px_is_nil(reason)
+                      ? px_arr(2, px_atomv(px_atom_of("wasm_error")),
+                                 px_str(px_strerror(rc)))
+                      : reason;
+    return PX_GS_STOP;
+  }
+  *state = in;
+  return PX_GS_OK;
+}
+
+/* Runs px_handle for one message; *ret is the guest's return code. */
+static int run(px__wasm_inst *in, int kind, const char *type, size_t tlen,
+               px_val payload, px_ref from, int32_t *ret, px_val *reason) {
+  char *enc;
+  size_t len;
+  int rc = px_msgpack_encode(payload, &enc, &len);
+  if (rc) return rc;
+  char fid[64] = "";
+  if (!px_ref_is_nil(from)) px_ref_format(from, fid, sizeof fid);
+  const void *parts[3] = {fid, type, enc};
+  size_t lens[3] = {strlen(fid), tlen, len};
+  uint32_t ptrs[3];
+  rc = px__wasm_put(in, parts, lens, 3, ptrs, reason);
+  free(enc);
+  if (rc) return rc;
+  wasmtime_val_t a[7];
+  a[0].kind = WASMTIME_I32;
+  a[0].of.i32 = kind;
+  for (int i = 0; i < 3; i++) {
+    a[1 + 2 * i].kind = a[2 + 2 * i].kind = WASMTIME_I32;
+    a[1 + 2 * i].of.i32 = (int32_t)ptrs[i];
+    a[2 + 2 * i].of.i32 = (int32_t)lens[i];
+  }
+  px_val_release(in->reply);
+  in->reply = px_nil();
+  in->has_reply = false;
+  in->in_call = kind == KIND_CALL;
+  rc = px__wasm_call(in, &in->f_handle, a, 7, 1, reason);
+  in->in_call = false;
+  if (rc) return rc;
+  *ret = in->res[0].of.i32;
+  return 0;
+}
+
+static px_val take_reply(px__wasm_inst *in) {
+  px_val v = in->reply;
+  in->reply = px_nil();
+  return v;
+}
+
+static px_gs_result w_call(void *state, px_atom type, px_val payload,
+                           px_from from, px_gs_out *out) {
+  px__wasm_inst *in = state;
+  int32_t ret;
+  px_val reason = px_nil();
+  int rc = run(in, KIND_CALL, px_atom_name(type), px_atom_len(type), payload,
+               from.to, &ret, &reason);
+  if (rc == PX_EFAILED) return crash(out, reason);
+  if (rc) return crash(out, px_arr(2, px_atomv(px_atom_of("wasm_error")),
+                                     px_str(px_strerror(rc))));
+  out->reply = take_reply(in);
+  if (ret == RET_ERROR) return PX_GS_ERROR;
+  if (ret == RET_STOP) return PX_GS_STOP_REPLY;
+  return PX_GS_REPLY;
+}
+
+static px_gs_result handle_async(px__wasm_inst *in, int kind,
+                                 const char *type, size_t tlen,
+                                 px_val payload, px_gs_out *out) {
+  int32_t ret;
+  px_val reason = px_nil();
+  int rc = run(in, kind, type, tlen, payload, px_ref_nil(), &ret, &reason);
+  if (rc == PX_EFAILED) return crash(out, reason);
+  if (rc) return crash(out, px_arr(2, px_atomv(px_atom_of("wasm_error")),
+                                     px_str(px_strerror(rc))));
+  px_val_release(take_reply(in));
+  return ret == RET_STOP ? PX_GS_STOP : PX_GS_OK;
+}
+
+static px_gs_result w_cast(void *state, px_atom type, px_val payload,
+                           px_gs_out *out) {
+  return handle_async(state, KIND_CAST, px_atom_name(type),
+                      px_atom_len(type), payload, out);
+}
+
+/* The runtime's own infos get the ABI's names and shapes. */
+static px_gs_result w_info(void *state, px_atom type, px_val payload,
+                           px_gs_out *out) {
+  const px_atoms *A = px_a();
+  if (type == A->down_msg) {
+    px_val m = px_map(3, px_str("ref"),
+                      px_val_retain(px_get(payload, px_atomv(A->monitor_ref))),
+                      px_str("id"),
+                      px_val_retain(px_get(payload, px_atomv(A->down_from))),
+                      px_str("reason"),
+                      px_val_retain(px_get(payload, px_atomv(A->down_reason))));
+    px_gs_result r = handle_async(state, KIND_INFO, "DOWN", 4, m, out);
+    px_val_release(m);
+    return r;
+  }
+  if (type == A->exit_msg) {
+    px_val m = px_map(2, px_str("id"),
+                      px_val_retain(px_get(payload, px_atomv(A->exit_from))),
+                      px_str("reason"),
+                      px_val_retain(px_get(payload, px_atomv(A->exit_reason))));
+    px_gs_result r = handle_async(state, KIND_INFO, "EXIT", 4, m, out);
+    px_val_release(m);
+    return r;
+  }
+  return handle_async(state, KIND_INFO, px_atom_name(type),
+                      px_atom_len(type), payload, out);
+}
+
+static void w_free(void *state) { px__wasm_inst_free(state); }
+
+/* ---- the durability codec --------------------------------------------------------- */
+
+px_val px__wasm_encode_state(const void *state) {
+  px__wasm_inst *in = (px__wasm_inst *)state;
+  px_val reason = px_nil();
+  if (px__wasm_call(in, &in->f_get_state, NULL, 0, 1, &reason)) {
+    px_val_release(reason);
+    return px_nil();
+  }
+  uint64_t packed = (uint64_t)in->res[0].of.i64;
+  uint32_t ptr = (uint32_t)(packed >> 32), len = (uint32_t)packed;
+  if (!packed) return px_nil();
+  uint8_t *p = px__wasm_mem(in, in->ctx, ptr, len);
+  px_val v;
+  if (!p || px_msgpack_decode_untrusted(p, len, &v)) {
+    px_log(PX_LOG_WARN, "wasm", "%s: px_get_state returned no valid "
+           "MessagePack value", in->type->actor_type);
+    return px_nil();
+  }
+  return v;
+}
+
+int px__wasm_decode_state(px_val saved, void *state) {
+  px__wasm_inst *in = state;
+  char *enc;
+  size_t len;
+  if (px_msgpack_encode(saved, &enc, &len)) return PX_EINVAL;
+  const void *parts[1] = {enc};
+  uint32_t ptr;
+  px_val reason = px_nil();
+  int rc = px__wasm_put(in, parts, &len, 1, &ptr, &reason);
+  free(enc);
+  wasmtime_val_t a[2] = {{.kind = WASMTIME_I32, .of.i32 = (int32_t)ptr},
+                         {.kind = WASMTIME_I32, .of.i32 = (int32_t)len}};
+  if (!rc) rc = px__wasm_call(in, &in->f_set_state, a, 2, 1, &reason);
+  px_val_release(reason);
+  if (rc) return rc;
+  return in->res[0].of.i32 == 0 ? 0 : PX_EINVAL;
+}
+
+/* ---- types ------------------------------------------------------------------------------- */
+
+const px_gen_server *px__wasm_actor_type(px__wasm_module *m,
+                                         const char *actor_type,
+                                         const char *role,
+                                         const px__wasm_link *links,
+                                         size_t nlinks) {
+  pthread_mutex_lock(&px__wasm.mu);
+  for (px__wasm_type *t = px__wasm.types; t; t = t->next)
+    if (t->mod == m && !strcmp(t->actor_type, actor_type) &&
+        !strcmp(t->role, role) && t->links == links) {
+      pthread_mutex_unlock(&px__wasm.mu);
+      return &t->gs;
+    }
+  px__wasm_type *t = calloc(1, sizeof *t);
+  if (!t) {
+    pthread_mutex_unlock(&px__wasm.mu);
+    return NULL;
+  }
+  t->mod = m;
+  snprintf(t->actor_type, sizeof t->actor_type, "%s", actor_type);
+  snprintf(t->role, sizeof t->role, "%s", role);
+  t->gs = (px_gen_server){.name = t->actor_type,
+                          .init = w_init,
+                          .handle_call = w_call,
+                          .handle_cast = w_cast,
+                          .handle_info = w_info,
+                          .free_state = w_free};
+  /* Copies, except when spawn passes a type's own links back in. */
+  bool own = true;
+  for (px__wasm_type *o = px__wasm.types; o; o = o->next)
+    if (o->links == links && links) own = false;
+  if (own && nlinks) {
+    t->links = calloc(nlinks, sizeof *t->links);
+    for (size_t i = 0; t->links && i < nlinks; i++) {
+      t->links[i] = links[i];
+      t->links[i].name = strdup(links[i].name);
+      t->links[i].base_url = strdup(links[i].base_url);
+    }
+    t->nlinks = t->links ? nlinks : 0;
+    t->owns_links = true;
+  } else {
+    t->links = (px__wasm_link *)links;
+    t->nlinks = nlinks;
+  }
+  t->next = px__wasm.types;
+  px__wasm.types = t;
+  pthread_mutex_unlock(&px__wasm.mu);
+  return &t->gs;
+}

@@ -1,0 +1,199 @@
+/* The wasmtime engine: one per process, shared by every app.
+ *
+ * Settings: epoch interruption (preemption, cheap checks at loop heads and
+ * calls), async support (guests on fibers, see wasm_internal.h), the
+ * pooling allocator (an instance is a few memory-mapping tricks on
+ * pre-reserved slots, not fresh mmaps), optional fuel. A ticker thread
+ * advances the epoch every millisecond while any instance exists; a
+ * store's deadline is a time slice of ticks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "plexspaces/core.h"
+#include "plexspaces/error.h"
+#include "wasm/wasm_internal.h"
+
+px__wasm_engine px__wasm;
+static bool started;
+
+char *px__wasm_error_text(wasmtime_error_t *err) {
+  wasm_name_t msg;
+  wasmtime_error_message(err, &msg);
+  char *s = malloc(msg.size + 1);
+  if (s) {
+    memcpy(s, msg.data, msg.size);
+    s[msg.size] = 0;
+  }
+  wasm_byte_vec_delete(&msg);
+  wasmtime_error_delete(err);
+  return s;
+}
+
+char *px__wasm_trap_text(wasm_trap_t *trap) {
+  wasm_message_t msg;
+  wasm_trap_message(trap, &msg);
+  char *s = malloc(msg.size + 1);
+  if (s) {
+    memcpy(s, msg.data, msg.size);
+    s[msg.size] = 0;
+  }
+  wasm_byte_vec_delete(&msg);
+  return s;
+}
+
+void px__wasm_instances_changed(int delta) {
+  uint32_t before = atomic_fetch_add(&px__wasm.instances, (uint32_t)delta);
+  if (delta > 0 && before == 0) {
+    pthread_mutex_lock(&px__wasm.mu);
+    pthread_cond_signal(&px__wasm.cv);
+    pthread_mutex_unlock(&px__wasm.mu);
+  }
+}
+
+/* Advances the epoch every tick while instances exist, and sleeps on the
+ * condition otherwise, so an idle node without WASM actors pays nothing. */
+static void *ticker_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&px__wasm.mu);
+  while (!px__wasm.stopping) {
+    if (atomic_load(&px__wasm.instances) == 0) {
+      pthread_cond_wait(&px__wasm.cv, &px__wasm.mu);
+      continue;
+    }
+    pthread_mutex_unlock(&px__wasm.mu);
+    struct timespec ts = {0, PX__WASM_TICK_MS * 1000000L};
+    nanosleep(&ts, NULL);
+    wasmtime_engine_increment_epoch(px__wasm.engine);
+    pthread_mutex_lock(&px__wasm.mu);
+  }
+  pthread_mutex_unlock(&px__wasm.mu);
+  return NULL;
+}
+
+static void defaults(px__wasm_opts *o) {
+  if (!o->max_module_bytes) o->max_module_bytes = 32u << 20;
+  if (!o->max_memory_bytes) o->max_memory_bytes = 64u << 20;
+  if (o->time_slice_ms <= 0) o->time_slice_ms = 10;
+  if (o->max_run_ms <= 0) o->max_run_ms = 5000;
+  if (!o->max_instances) o->max_instances = 10000;
+}
+
+static wasm_config_t *make_config(const px__wasm_opts *o) {
+  wasm_config_t *c = wasm_config_new();
+  if (!c) return NULL;
+  wasmtime_config_epoch_interruption_set(c, true);
+  wasmtime_config_consume_fuel_set(c, o->fuel > 0);
+  wasmtime_config_cranelift_opt_level_set(c, WASMTIME_OPT_LEVEL_SPEED);
+  /* Guest stacks: the wasm stack is capped below the fiber's size, so a
+   * runaway recursion traps (stack_overflow) before it reaches the host
+   * frames that share the fiber. */
+  wasmtime_config_max_wasm_stack_set(c, 512u << 10);
+  wasmtime_config_async_stack_size_set(c, 1u << 20);
+#if PX_SANITIZE_THREAD
+  /* rayon's work stealing is invisible to TSan and reads as races. */
+  wasmtime_config_parallel_compilation_set(c, false);
+#endif
+  /* Small reservations instead of wasmtime's 4 GiB per memory: thousands
+   * of pooled slots then fit in the address space (and the sanitizers'
+   * shadow maps), at the price of explicit bounds checks. The reservation
+   * is the per-instance memory limit, rounded up to 64 KiB pages. */
+  size_t limit = (o->max_memory_bytes + 0xffff) & ~(size_t)0xffff;
+  wasmtime_config_memory_reservation_set(c, limit);
+  wasmtime_config_memory_guard_size_set(c, 64u << 10);
+  wasmtime_config_memory_reservation_for_growth_set(c, 0);
+  wasmtime_pooling_allocation_config_t *p =
+      wasmtime_pooling_allocation_config_new();
+  wasmtime_pooling_allocation_config_total_core_instances_set(
+      p, o->max_instances);
+  wasmtime_pooling_allocation_config_total_memories_set(p, o->max_instances);
+  wasmtime_pooling_allocation_config_total_tables_set(p, o->max_instances);
+  wasmtime_pooling_allocation_config_total_stacks_set(p, o->max_instances);
+  wasmtime_pooling_allocation_config_max_memory_size_set(p, limit);
+  /* Go's runtime needs a large function table; C and AssemblyScript
+   * small ones. */
+  wasmtime_pooling_allocation_config_table_elements_set(p, 1u << 16);
+  wasmtime_pooling_allocation_config_max_core_instance_size_set(p, 1u << 20);
+  wasmtime_pooling_allocation_strategy_set(c, p);
+  wasmtime_pooling_allocation_config_delete(p);
+  return c;
+}
+
+int px__wasm_start(const px__wasm_opts *opts, char *err, size_t errcap) {
+  if (started) {
+    snprintf(err, errcap, "the WebAssembly host is already started");
+    return PX_EINVAL;
+  }
+  memset(&px__wasm, 0, sizeof px__wasm);
+  px__wasm.o = *opts;
+  defaults(&px__wasm.o);
+  px__wasm.o.cache_dir = opts->cache_dir ? strdup(opts->cache_dir) : NULL;
+  const px__wasm_opts *o = &px__wasm.o;
+  px__wasm.slice_ticks =
+      (uint64_t)((o->time_slice_ms + PX__WASM_TICK_MS - 1) / PX__WASM_TICK_MS);
+  px__wasm.max_run_ns = (uint64_t)o->max_run_ms * 1000000u;
+  /* Everything compiled into the code: an artifact made under other
+   * settings must be compiled again, not reloaded. */
+  snprintf(px__wasm.settings, sizeof px__wasm.settings,
+           "wasmtime-48 abi=%d epoch=1 fuel=%d mem=%zu guard=64k",
+           PX__WASM_ABI_VERSION, o->fuel > 0, o->max_memory_bytes);
+  wasm_config_t *c = make_config(o);
+  if (!c || !(px__wasm.engine = wasm_engine_new_with_config(c))) {
+    snprintf(err, errcap, "cannot create the wasmtime engine");
+    free((char *)px__wasm.o.cache_dir);
+    return PX_ENOMEM;
+  }
+  px__wasm.linker = wasmtime_linker_new(px__wasm.engine);
+  int rc = px__wasm_define_imports(px__wasm.linker, err, errcap);
+  if (rc) {
+    wasmtime_linker_delete(px__wasm.linker);
+    wasm_engine_delete(px__wasm.engine);
+    free((char *)px__wasm.o.cache_dir);
+    return rc;
+  }
+  pthread_mutex_init(&px__wasm.mu, NULL);
+  pthread_cond_init(&px__wasm.cv, NULL);
+  if (pthread_create(&px__wasm.ticker, NULL, ticker_main, NULL) != 0) {
+    snprintf(err, errcap, "cannot start the epoch ticker");
+    wasmtime_linker_delete(px__wasm.linker);
+    wasm_engine_delete(px__wasm.engine);
+    free((char *)px__wasm.o.cache_dir);
+    return PX_ENOMEM;
+  }
+  started = true;
+  return 0;
+}
+
+bool px__wasm_running(void) { return started; }
+
+void px__wasm_stop(void) {
+  if (!started) return;
+  pthread_mutex_lock(&px__wasm.mu);
+  px__wasm.stopping = true;
+  pthread_cond_signal(&px__wasm.cv);
+  pthread_mutex_unlock(&px__wasm.mu);
+  pthread_join(px__wasm.ticker, NULL);
+  for (px__wasm_type *t = px__wasm.types, *n; t; t = n) {
+    n = t->next;
+    for (size_t i = 0; t->owns_links && i < t->nlinks; i++) {
+      free((char *)t->links[i].name);
+      free((char *)t->links[i].base_url);
+    }
+    if (t->owns_links) free(t->links);
+    free(t);
+  }
+  for (px__wasm_module *m = px__wasm.modules, *n; m; m = n) {
+    n = m->next;
+    wasmtime_instance_pre_delete(m->pre);
+    wasmtime_module_delete(m->module);
+    free(m);
+  }
+  wasmtime_linker_delete(px__wasm.linker);
+  wasm_engine_delete(px__wasm.engine);
+  pthread_mutex_destroy(&px__wasm.mu);
+  pthread_cond_destroy(&px__wasm.cv);
+  free((char *)px__wasm.o.cache_dir);
+  memset(&px__wasm, 0, sizeof px__wasm);
+  started = false;
+}

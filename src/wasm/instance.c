@@ -1,0 +1,388 @@
+/* One instance per actor, and the driver that runs its guest calls.
+ *
+ * Every call into the guest (instantiation included) is a wasmtime call
+ * future polled here, on the actor's coroutine. The guest runs on its own
+ * fiber; the poll returns "not yet" in two cases, told apart by in->op:
+ *   - a deferred host call (host_ops.c) is waiting: run it here, where the
+ *     actor may park (an ask, a take, a sleep), then poll again;
+ *   - the time slice ran out (epoch deadline): yield the worker to the
+ *     actors queued behind this one, then poll again.
+ * Time spent parked does not count against max_run_ms; time in the guest
+ * (and in host calls made on its fiber) does. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plexspaces/actor.h"
+#include "plexspaces/core.h"
+#include "plexspaces/error.h"
+#include "runtime/sched.h"
+#include "wasm/wasm_internal.h"
+
+uint8_t *px__wasm_mem(px__wasm_inst *in, wasmtime_context_t *ctx,
+                      uint32_t ptr, uint32_t len) {
+  size_t size = wasmtime_memory_data_size(ctx, &in->memory);
+  if ((uint64_t)ptr + len > size) return NULL;
+  return wasmtime_memory_data(ctx, &in->memory) + ptr;
+}
+
+/* ---- preemption ---------------------------------------------------------------- */
+
+static wasmtime_error_t *on_epoch(wasmtime_context_t *ctx, void *data,
+                                  uint64_t *delta,
+                                  wasmtime_update_deadline_kind_t *kind) {
+  (void)ctx;
+  px__wasm_inst *in = data;
+  uint64_t ran = in->run_ns + (px_now_ns() - in->poll_t0);
+  if (ran > px__wasm.max_run_ns) {
+    in->cpu_exceeded = true;
+    return wasmtime_error_new("the message ran past max_run_ms");
+  }
+  *delta = px__wasm.slice_ticks;
+  *kind = WASMTIME_UPDATE_DEADLINE_YIELD;
+  return NULL;
+}
+
+static void drive(px__wasm_inst *in) {
+  for (;;) {
+    in->poll_t0 = px_now_ns();
+    bool done = wasmtime_call_future_poll(in->fut);
+    in->run_ns += px_now_ns() - in->poll_t0;
+    if (done) return;
+    if (in->op.pending && !in->op.done) {
+      in->op.imp->exec(in, in->ctx, in->op.args, &in->op.ret);
+      in->op.done = true;
+      continue;
+    }
+    /* The slice is over. Outside a handler (a deploy check) this returns
+     * at once and the guest simply goes on. A kill lands here. */
+    px__yield_slow(true);
+  }
+}
+
+/* ---- crash reasons ---------------------------------------------------------------- */
+
+static const char *trap_code_name(wasmtime_trap_code_t c) {
+  switch (c) {
+    case WASMTIME_TRAP_CODE_STACK_OVERFLOW: return "stack_overflow";
+    case WASMTIME_TRAP_CODE_MEMORY_OUT_OF_BOUNDS:
+      return "memory_out_of_bounds";
+    case WASMTIME_TRAP_CODE_HEAP_MISALIGNED: return "heap_misaligned";
+    case WASMTIME_TRAP_CODE_TABLE_OUT_OF_BOUNDS: return "table_out_of_bounds";
+    case WASMTIME_TRAP_CODE_INDIRECT_CALL_TO_NULL:
+      return "indirect_call_to_null";
+    case WASMTIME_TRAP_CODE_BAD_SIGNATURE: return "bad_signature";
+    case WASMTIME_TRAP_CODE_INTEGER_OVERFLOW: return "integer_overflow";
+    case WASMTIME_TRAP_CODE_INTEGER_DIVISION_BY_ZERO:
+      return "integer_divide_by_zero";
+    case WASMTIME_TRAP_CODE_BAD_CONVERSION_TO_INTEGER:
+      return "bad_conversion_to_integer";
+    case WASMTIME_TRAP_CODE_UNREACHABLE_CODE_REACHED: return "unreachable";
+    case WASMTIME_TRAP_CODE_INTERRUPT: return "interrupt";
+    case WASMTIME_TRAP_CODE_OUT_OF_FUEL: return "out_of_fuel";
+    default: return "other";
+  }
+}
+
+static px_val tagged(const char *tag, px_val what) {
+  return px_arr(2, px_atomv(px_atom_of(tag)), what);
+}
+
+/* wasmtime's message for an error, not consuming it (caller frees). */
+static char *error_message(const wasmtime_error_t *e) {
+  wasm_name_t msg;
+  wasmtime_error_message(e, &msg);
+  char *s = malloc(msg.size + 1);
+  if (s) {
+    memcpy(s, msg.data, msg.size);
+    s[msg.size] = 0;
+  }
+  wasm_byte_vec_delete(&msg);
+  return s;
+}
+
+/* The reason the actor dies of; logs what wasmtime said (the guest's
+ * backtrace included), since the reason itself is kept short. */
+static px_val crash_reason(px__wasm_inst *in) {
+  char id[64];
+  px_ref_format(in->self, id, sizeof id);
+  const char *type = in->type && in->type->actor_type[0]
+                         ? in->type->actor_type : "(deploy check)";
+  int status;
+  if (in->error && wasmtime_error_exit_status(in->error, &status)) {
+    px_log(PX_LOG_WARN, "wasm", "%s %s called proc_exit(%d)", type, id,
+           status);
+    return tagged("wasm_exit", px_int(status));
+  }
+  const char *name = "other";
+  char *s;
+  if (in->error) {
+    s = error_message(in->error);
+    if (in->cpu_exceeded) name = "cpu_limit";
+  } else {
+    wasmtime_trap_code_t code;
+    if (wasmtime_trap_code(in->trap, &code)) name = trap_code_name(code);
+    s = px__wasm_trap_text(in->trap);
+  }
+  px_log(PX_LOG_WARN, "wasm", "%s %s crashed (%s): %s", type, id, name,
+         s ? s : "?");
+  free(s);
+  return tagged("wasm_trap", px_atomv(px_atom_of(name)));
+}
+
+static void call_begin(px__wasm_inst *in) {
+  in->trap = NULL;
+  in->error = NULL;
+  in->run_ns = 0;
+  in->cpu_exceeded = false;
+  wasmtime_context_set_epoch_deadline(in->ctx, px__wasm.slice_ticks);
+  if (px__wasm.o.fuel) wasmtime_context_set_fuel(in->ctx, px__wasm.o.fuel);
+}
+
+static int call_end(px__wasm_inst *in, px_val *reason) {
+  wasmtime_call_future_delete(in->fut);
+  in->fut = NULL;
+  if (!in->trap && !in->error) return 0;
+  *reason = crash_reason(in);
+  if (in->error) wasmtime_error_delete(in->error);
+  if (in->trap) wasm_trap_delete(in->trap);
+  in->error = NULL;
+  in->trap = NULL;
+  return PX_EFAILED;
+}
+
+int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f,
+                  const wasmtime_val_t *args, size_t nargs, size_t nres,
+                  px_val *reason) {
+  call_begin(in);
+  in->fut = wasmtime_func_call_async(in->ctx, f, args, nargs, in->res, nres,
+                                     &in->trap, &in->error);
+  drive(in);
+  return call_end(in, reason);
+}
+
+/* ---- inputs ------------------------------------------------------------------------ */
+
+static int call_i32(px__wasm_inst *in, const wasmtime_func_t *f,
+                    const wasmtime_val_t *args, size_t n, int32_t *out,
+                    px_val *reason) {
+  int rc = px__wasm_call(in, f, args, n, 1, reason);
+  if (rc) return rc;
+  *out = in->res[0].of.i32;
+  return 0;
+}
+
+int px__wasm_put(px__wasm_inst *in, const void *const *parts,
+                 const size_t *lens, size_t n, uint32_t *ptrs,
+                 px_val *reason) {
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++) total += lens[i];
+  if (total > INT32_MAX / 2) return PX_ERANGE;
+  if (total > in->scratch_cap) {
+    uint32_t cap = in->scratch_cap ? in->scratch_cap : 4096;
+    while (cap < total) cap *= 2;
+    if (in->scratch) {
+      wasmtime_val_t fa[2] = {{.kind = WASMTIME_I32, .of.i32 = (int32_t)in->scratch},
+                              {.kind = WASMTIME_I32, .of.i32 = (int32_t)in->scratch_cap}};
+      int rc = px__wasm_call(in, &in->f_free, fa, 2, 0, reason);
+      in->scratch = in->scratch_cap = 0;
+      if (rc) return rc;
+    }
+    wasmtime_val_t a = {.kind = WASMTIME_I32, .of.i32 = (int32_t)cap};
+    int32_t p;
+    int rc = call_i32(in, &in->f_alloc, &a, 1, &p, reason);
+    if (rc) return rc;
+    if (!p) {
+      *reason = tagged("wasm_trap", px_atomv(px_atom_of("out_of_memory")));
+      return PX_EFAILED;
+    }
+    in->scratch = (uint32_t)p;
+    in->scratch_cap = cap;
+  }
+  uint8_t *base = px__wasm_mem(in, in->ctx, in->scratch, (uint32_t)total);
+  if (!base) {
+    *reason = tagged("wasm_trap", px_atomv(px_atom_of("bad_alloc")));
+    return PX_EFAILED;
+  }
+  uint32_t off = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (lens[i]) memcpy(base + off, parts[i], lens[i]);
+    ptrs[i] = in->scratch + off;
+    off += (uint32_t)lens[i];
+  }
+  return 0;
+}
+
+/* ---- WASI stdout and stderr ---------------------------------------------------------- */
+
+static ptrdiff_t out_write(void *data, const unsigned char *b, size_t n) {
+  struct px__wasm_stream *s = data;
+  for (size_t i = 0; i < n; i++) {
+    bool nl = b[i] == '\n';
+    if (!nl) s->line[s->len++] = (char)b[i];
+    if (nl || s->len == sizeof s->line - 1) {
+      char id[64];
+      px_ref_format(s->in->self, id, sizeof id);
+      px_log(PX_LOG_INFO, "wasm", "%s %s %s: %.*s",
+             s->in->type ? s->in->type->actor_type : "?", id, s->name,
+             (int)s->len, s->line);
+      s->len = 0;
+    }
+  }
+  return (ptrdiff_t)n;
+}
+
+/* ---- life -------------------------------------------------------------------------------- */
+
+static bool export_func(px__wasm_inst *in, const char *name,
+                        wasmtime_func_t *out) {
+  wasmtime_extern_t e;
+  if (!wasmtime_instance_export_get(in->ctx, &in->instance, name,
+                                    strlen(name), &e))
+    return false;
+  if (e.kind != WASMTIME_EXTERN_FUNC) {
+    wasmtime_extern_delete(&e);
+    return false;
+  }
+  *out = e.of.func;
+  return true;
+}
+
+static px_val init_map(px__wasm_inst *in, px_val args) {
+  char id[64];
+  px_ref_format(in->self, id, sizeof id);
+  return px_map(4, px_str("role"), px_str(in->type->role),
+                px_str("actor_type"), px_str(in->type->actor_type),
+                px_str("id"), px_str(id), px_str("args"),
+                px_is_nil(args) ? px_map_new(0) : px_val_retain(args));
+}
+
+static int start(px__wasm_inst *in, px_val args, px_val *reason);
+
+int px__wasm_inst_new(const px__wasm_type *t, px_val args,
+                      px__wasm_inst **out, px_val *reason) {
+  *reason = px_nil();
+  *out = NULL;
+  px__wasm_inst *in = calloc(1, sizeof *in);
+  if (!in) return PX_ENOMEM;
+  in->type = t;
+  in->reply = px_nil();
+  in->self = px_in_actor() ? px_self() : px_ref_nil();
+  snprintf(in->tenant, sizeof in->tenant, "%s",
+           px_self_tenant() ? px_self_tenant() : "default");
+  snprintf(in->ns, sizeof in->ns, "%s",
+           px_self_namespace() ? px_self_namespace() : "default");
+  in->store = wasmtime_store_new(px__wasm.engine, in, NULL);
+  if (!in->store) {
+    free(in);
+    return PX_ENOMEM;
+  }
+  px__wasm_instances_changed(+1);
+  int rc = start(in, args, reason);
+  if (rc) {
+    px__wasm_inst_free(in);
+    return rc;
+  }
+  *out = in;
+  return 0;
+}
+
+/* Instantiates, then _initialize, then px_init (or, for the deploy check,
+ * px_abi_version). */
+static int start(px__wasm_inst *in, px_val args, px_val *reason) {
+  const px__wasm_type *t = in->type;
+  in->ctx = wasmtime_store_context(in->store);
+  wasmtime_store_limiter(in->store, (int64_t)px__wasm.o.max_memory_bytes,
+                         -1, -1, -1, -1);
+  wasmtime_store_epoch_deadline_callback(in->store, on_epoch, in, NULL);
+  wasi_config_t *wc = wasi_config_new();
+  in->out = (struct px__wasm_stream){.in = in, .name = "stdout"};
+  in->err = (struct px__wasm_stream){.in = in, .name = "stderr"};
+  wasi_config_set_stdout_custom(wc, out_write, &in->out, NULL);
+  wasi_config_set_stderr_custom(wc, out_write, &in->err, NULL);
+  wasmtime_error_t *e = wasmtime_context_set_wasi(in->ctx, wc);
+  if (e) {
+    char *s = px__wasm_error_text(e);
+    *reason = px_str(s ? s : "cannot set up WASI");
+    free(s);
+    return PX_EFAILED;
+  }
+  call_begin(in);
+  in->fut = wasmtime_instance_pre_instantiate_async(
+      t->mod->pre, in->ctx, &in->instance, &in->trap, &in->error);
+  drive(in);
+  int rc = call_end(in, reason);
+  if (rc) return rc;
+  wasmtime_extern_t mem;
+  if (!wasmtime_instance_export_get(in->ctx, &in->instance, "memory", 6,
+                                    &mem) ||
+      mem.kind != WASMTIME_EXTERN_MEMORY) {
+    *reason = px_str("the module does not export its memory");
+    return PX_EFAILED;
+  }
+  in->memory = mem.of.memory;
+  wasmtime_func_t fi, fv;
+  if (!export_func(in, "px_alloc", &in->f_alloc) ||
+      !export_func(in, "px_free", &in->f_free) ||
+      !export_func(in, "px_init", &in->f_init) ||
+      !export_func(in, "px_handle", &in->f_handle) ||
+      !export_func(in, "px_get_state", &in->f_get_state) ||
+      !export_func(in, "px_set_state", &in->f_set_state) ||
+      !export_func(in, "px_abi_version", &fv)) {
+    *reason = px_str("the module lacks an export the ABI requires");
+    return PX_EFAILED;
+  }
+  if (export_func(in, "_initialize", &fi) &&
+      (rc = px__wasm_call(in, &fi, NULL, 0, 0, reason)))
+    return rc;
+  if (!t->actor_type[0]) {
+    /* the deploy check: only the ABI version */
+    int32_t v;
+    if ((rc = call_i32(in, &fv, NULL, 0, &v, reason))) return rc;
+    if (v != PX__WASM_ABI_VERSION) {
+      char m[160];
+      snprintf(m, sizeof m, "the module was built for plexspaces WASM ABI "
+               "%d, this node speaks ABI %d", v, PX__WASM_ABI_VERSION);
+      *reason = px_str(m);
+      return PX_EINVAL;
+    }
+    return 0;
+  }
+  char *enc;
+  size_t len;
+  px_val im = init_map(in, args);
+  rc = px_msgpack_encode(im, &enc, &len);
+  px_val_release(im);
+  if (rc) return rc;
+  const void *parts[1] = {enc};
+  uint32_t ptr;
+  rc = px__wasm_put(in, parts, &len, 1, &ptr, reason);
+  free(enc);
+  if (rc) return rc;
+  wasmtime_val_t a[2] = {{.kind = WASMTIME_I32, .of.i32 = (int32_t)ptr},
+                         {.kind = WASMTIME_I32, .of.i32 = (int32_t)len}};
+  int32_t st;
+  if ((rc = call_i32(in, &in->f_init, a, 2, &st, reason))) return rc;
+  if (st != 0) {
+    *reason = tagged("wasm_init_failed", px_int(st));
+    return PX_EFAILED;
+  }
+  in->started = true;
+  return 0;
+}
+
+void px__wasm_inst_free(px__wasm_inst *in) {
+  if (!in) return;
+  /* A guest call cut short (the actor was killed while parked or between
+   * slices): dropping the future unwinds its fiber. */
+  if (in->fut) wasmtime_call_future_delete(in->fut);
+  if (in->trap) wasm_trap_delete(in->trap);
+  if (in->error) wasmtime_error_delete(in->error);
+  px_val_release(in->reply);
+  free(in->result);
+  px_kv_close(in->kv);
+  if (in->space) px_space_close(in->space);
+  wasmtime_store_delete(in->store);
+  px__wasm_instances_changed(-1);
+  free(in);
+}

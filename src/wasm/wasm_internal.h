@@ -1,0 +1,217 @@
+/* Internals of the WebAssembly host, shared by the files of src/wasm:
+ *
+ *   engine.c    the wasmtime engine, its settings, the epoch ticker
+ *   module.c    compiling, caching and checking modules
+ *   instance.c  one store per actor, and the driver that runs guest calls
+ *               on the actor's coroutine
+ *   host.c      the import table (docs/wasm-abi.md) and the calls that
+ *               never block
+ *   host_ops.c  the calls that may park the actor (ask, sleep, ts_take..)
+ *               or touch the runtime, run by the driver
+ *   actor.c     the GenServer whose callbacks run the guest
+ *
+ * Why guests run on wasmtime fibers (its async support): an actor parks on
+ * its coroutine and may resume on another worker thread, but wasmtime
+ * keeps per-thread state for guest frames that are live, in LIFO order. So
+ * a guest must never be on the stack when its actor parks. Each guest call
+ * runs on a fiber of its own; a host call that would block records what
+ * it wants (`op`) and suspends the fiber, which hands control back to the
+ * driver on the coroutine with wasmtime's thread state restored. The driver
+ * does the work there (parking if it must), then resumes the fiber. An
+ * epoch deadline suspends the fiber the same way, and the driver yields
+ * the worker to other actors before resuming it: that is preemption. */
+#ifndef PX_WASM_INTERNAL_H
+#define PX_WASM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <wasi.h>
+#include <wasmtime.h>
+
+#include "plexspaces/kv.h"
+#include "plexspaces/space.h"
+#include "wasm/wasm.h"
+
+#define PX__WASM_ABI_VERSION 1
+
+/* ---- engine (engine.c) ----------------------------------------------------- */
+
+typedef struct px__wasm_type px__wasm_type;
+
+typedef struct px__wasm_engine {
+  wasm_engine_t *engine;
+  wasmtime_linker_t *linker;
+  px__wasm_opts o;        /* defaults filled in; cache_dir owned */
+  uint64_t slice_ticks;   /* epoch ticks per time slice */
+  uint64_t max_run_ns;
+  char settings[160];     /* what a compiled artifact must match */
+  pthread_t ticker;
+  pthread_mutex_t mu;     /* modules, types, ticker sleep */
+  pthread_cond_t cv;
+  bool stopping;
+  _Atomic(uint32_t) instances; /* alive; the ticker sleeps at 0 */
+  struct px__wasm_module *modules;
+  px__wasm_type *types;
+} px__wasm_engine;
+
+extern px__wasm_engine px__wasm;
+
+#define PX__WASM_TICK_MS 1
+
+/* Makes a message-free copy of wasmtime's error text (caller frees) and
+ * deletes err. */
+char *px__wasm_error_text(wasmtime_error_t *err);
+char *px__wasm_trap_text(wasm_trap_t *trap);
+/* The ticker is woken when the first instance appears. */
+void px__wasm_instances_changed(int delta);
+
+/* ---- modules (module.c) ---------------------------------------------------- */
+
+struct px__wasm_module {
+  char hex[65];                    /* sha256 of the bytes */
+  wasmtime_module_t *module;
+  wasmtime_instance_pre_t *pre;
+  struct px__wasm_module *next;
+};
+
+/* ---- the import table (host.c) ------------------------------------------------ */
+
+typedef struct px__wasm_inst px__wasm_inst;
+
+/* Every import runs as exec(inst, ctx, args, ret): with ctx the caller's
+ * context (calls that never block, run on the guest's fiber) or the
+ * store's (deferred calls, run by the driver on the coroutine). */
+typedef void (*px__wasm_exec_fn)(px__wasm_inst *in, wasmtime_context_t *ctx,
+                                 const wasmtime_val_t *args,
+                                 wasmtime_val_t *ret);
+
+typedef struct px__wasm_import {
+  const char *name;
+  const char *sig;    /* params ':' result, i = i32, I = i64, F = f64 */
+  bool deferred;      /* run by the driver: may park or touch the runtime */
+  px__wasm_exec_fn exec;
+} px__wasm_import;
+
+/* Defines every import (and WASI) in the linker. */
+int px__wasm_define_imports(wasmtime_linker_t *l, char *err, size_t errcap);
+/* The table, for the deploy check of a module's imports. */
+const px__wasm_import *px__wasm_import_find(const char *name, size_t len);
+/* The value types of a signature string; false if malformed. */
+bool px__wasm_sig_types(const char *sig, wasm_valkind_t *params,
+                        size_t *np, wasm_valkind_t *results, size_t *nr);
+
+/* Import implementations, by file. */
+extern const px__wasm_import px__wasm_imports[];
+extern const size_t px__wasm_nimports;
+
+/* ---- instances (instance.c) --------------------------------------------------- */
+
+#define PX__WASM_MAX_ARGS 8
+
+typedef struct px__wasm_op {
+  const px__wasm_import *imp;
+  wasmtime_val_t args[PX__WASM_MAX_ARGS];
+  wasmtime_val_t ret;
+  wasmtime_val_t *results; /* where the fiber wants the result */
+  bool pending, done;
+} px__wasm_op;
+
+struct px__wasm_type {
+  px_gen_server gs; /* first: the def the GenServer hands back */
+  px__wasm_module *mod;
+  char actor_type[64];
+  char role[64];
+  px__wasm_link *links;
+  size_t nlinks;
+  bool owns_links;    /* spawned types share their parent type's links */
+  px__wasm_type *next;
+};
+
+struct px__wasm_inst {
+  const px__wasm_type *type;
+  wasmtime_store_t *store;
+  wasmtime_context_t *ctx;
+  wasmtime_instance_t instance;
+  wasmtime_memory_t memory;
+  wasmtime_func_t f_alloc, f_free, f_init, f_handle, f_get_state,
+      f_set_state;
+  uint32_t scratch, scratch_cap; /* a guest buffer for inputs */
+  /* the guest call in progress (fields, not locals: a kill may abandon
+   * the driver's stack, and free_state must still find them) */
+  wasmtime_call_future_t *fut;
+  wasm_trap_t *trap;
+  wasmtime_error_t *error;
+  wasmtime_val_t res[2];
+  px__wasm_op op;
+  uint64_t run_ns, poll_t0; /* CPU time of this message so far */
+  bool cpu_exceeded;
+  bool started;
+  /* the message in progress */
+  bool in_call;
+  bool has_reply;
+  px_val reply;
+  /* the latest "-> result" bytes, for result_read */
+  char *result;
+  size_t result_len;
+  /* per actor handles, opened on first use */
+  px_kv *kv;
+  px_space *space;
+  px_ref self;
+  char tenant[64], ns[64];
+  /* WASI stdout and stderr, cut into log lines */
+  struct px__wasm_stream {
+    px__wasm_inst *in;
+    const char *name;
+    char line[512];
+    size_t len;
+  } out, err;
+};
+
+/* Creates the store and instance and runs _initialize and px_init with
+ * the init map. 0, or a crash reason in *reason (PX_EFAILED) / PX_ENOMEM. */
+int px__wasm_inst_new(const px__wasm_type *t, px_val args,
+                      px__wasm_inst **out, px_val *reason);
+void px__wasm_inst_free(px__wasm_inst *in);
+/* Runs an export to completion on the calling coroutine. 0, or PX_EFAILED
+ * with the crash reason ({wasm_trap, CODE} or {wasm_exit, CODE}). */
+int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f,
+                  const wasmtime_val_t *args, size_t nargs, size_t nres,
+                  px_val *reason);
+/* Copies bytes into the guest (px_alloc'd scratch, grown as needed);
+ * *ptr is their guest address. */
+int px__wasm_put(px__wasm_inst *in, const void *const *parts,
+                 const size_t *lens, size_t n, uint32_t *ptrs,
+                 px_val *reason);
+/* Guest memory [ptr, ptr + len) or NULL when any of it is outside. */
+uint8_t *px__wasm_mem(px__wasm_inst *in, wasmtime_context_t *ctx,
+                      uint32_t ptr, uint32_t len);
+
+/* ---- results and statuses (host.c) ------------------------------------------ */
+
+enum {
+  PX__W_OK = 0,
+  PX__W_INTERNAL = -1,
+  PX__W_NOT_FOUND = -2,
+  PX__W_TIMEOUT = -3,
+  PX__W_INVALID = -4,
+  PX__W_NOT_PERMITTED = -5,
+  PX__W_RESOURCE = -6,
+  PX__W_NO_PROC = -7,
+  PX__W_NOT_SUPPORTED = -8,
+  PX__W_CONFLICT = -9,
+  PX__W_REMOTE = -10,
+};
+int32_t px__wasm_status(int px_rc);
+/* Keeps bytes as the instance's result; returns their length (or a
+ * status). set_result_val encodes v (released). */
+int32_t px__wasm_set_result(px__wasm_inst *in, const void *b, size_t n);
+int32_t px__wasm_set_result_val(px__wasm_inst *in, px_val v);
+/* A (ptr, len) argument pair as a value decoded from MessagePack
+ * (untrusted); PX__W_INVALID when out of bounds or malformed. */
+int32_t px__wasm_arg_val(px__wasm_inst *in, wasmtime_context_t *ctx,
+                         const wasmtime_val_t *a, px_val *out);
+/* A (ptr, len) pair as a NUL-terminated copy in buf (cap bytes). */
+int32_t px__wasm_arg_str(px__wasm_inst *in, wasmtime_context_t *ctx,
+                         const wasmtime_val_t *a, char *buf, size_t cap);
+
+#endif
