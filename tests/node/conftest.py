@@ -17,6 +17,7 @@ import pytest
 
 BIN = os.environ.get("PLEXSPACES_BIN", "build/plexspaces")
 DEMO_SO = os.environ.get("PX_DEMO_APP_SO", "build/examples/demo_app.so")
+WASM_EXAMPLES = os.environ.get("PX_WASM_EXAMPLES", "build/examples/wasm")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO_CONFIG = os.path.join(ROOT, "examples", "demo_app", "app-config.toml")
 SECRET = "integration-test-secret-0123456789abcdef"
@@ -133,6 +134,17 @@ class Node:
                                  "version": "1.0.0", "config": config, "lib": lib})
         return self.request("POST", "/api/v1/applications/deploy", raw=data,
                             content_type=ctype, token=token, timeout=60)
+
+    def deploy_wasm(self, app_id, wasm, config, token=None, name=None):
+        """Deploys a WebAssembly app: the module goes in the form field
+        "wasm" (bytes, or the path of a .wasm file)."""
+        if isinstance(wasm, str):
+            with open(wasm, "rb") as f:
+                wasm = f.read()
+        data, ctype = multipart({"application_id": app_id, "name": name or app_id,
+                                 "version": "1.0.0", "config": config, "wasm": wasm})
+        return self.request("POST", "/api/v1/applications/deploy", raw=data,
+                            content_type=ctype, token=token, timeout=120)
 
     def healthy(self):
         return self.get("/healthz").status == 200

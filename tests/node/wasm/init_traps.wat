@@ -1,0 +1,13 @@
+;; _initialize traps (unreachable) when the node starts the module. (deploy-time checks in test_wasm.py)
+(module
+  (func (export "_initialize") unreachable)
+  (func (export "px_abi_version") (result i32) (i32.const 1))
+  (memory (export "memory") 1)
+  (func (export "px_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "px_free") (param i32 i32))
+  (func (export "px_init") (param i32 i32) (result i32) (i32.const 0))
+  (func (export "px_get_state") (result i64) (i64.const 0))
+  (func (export "px_set_state") (param i32 i32) (result i32) (i32.const 0))
+  (func (export "px_handle") (param i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.const 0))
+)
