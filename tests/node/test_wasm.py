@@ -716,7 +716,7 @@ def test_sandbox_random_past_its_limit_is_err_resource(shared):
     ("zero_div", r"crashed \(integer_divide_by_zero\)"),
     ("stack", r"crashed \(stack_overflow\)"),
     ("exit", r"called proc_exit\(3\)"),
-])
+], ids=["integer_divide_by_zero", "stack_overflow", "proc_exit"])
 def test_sandbox_traps_crash_only_the_actor(shared, op, trap):
     pat = re.compile(r"box <[\d.]+> " + trap)
     before = len(pat.findall(shared.log()))
