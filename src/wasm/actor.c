@@ -120,10 +120,19 @@ static px_gs_result w_cast(void *state, px_atom type, px_val payload,
                       px_atom_len(type), payload, out);
 }
 
-/* The runtime's own infos get the ABI's names and shapes. */
+/* What is not a call or a GenServer cast: the runtime's own infos (DOWN,
+ * EXIT) and the guest's timers go to the guest as infos, with the ABI's
+ * names and shapes; any other plain message (a tell from the HTTP API, a
+ * send from another actor) is a cast, as a tell is in PLEXSPACES. */
 static px_gs_result w_info(void *state, px_atom type, px_val payload,
                            px_gs_out *out) {
   const px_atoms *A = px_a();
+  if (type == px_atom_of(PX__WASM_TIMER) && payload.type == PX_T_ARRAY &&
+      px_len(payload) == 2 && px_at(payload, 0).type == PX_T_ATOM) {
+    px_atom t = px_at(payload, 0).u.a;
+    return handle_async(state, KIND_INFO, px_atom_name(t), px_atom_len(t),
+                        px_at(payload, 1), out);
+  }
   if (type == A->down_msg) {
     px_val m = px_map(3, px_str("ref"),
                       px_val_retain(px_get(payload, px_atomv(A->monitor_ref))),
@@ -144,7 +153,7 @@ static px_gs_result w_info(void *state, px_atom type, px_val payload,
     px_val_release(m);
     return r;
   }
-  return handle_async(state, KIND_INFO, px_atom_name(type),
+  return handle_async(state, KIND_CAST, px_atom_name(type),
                       px_atom_len(type), payload, out);
 }
 

@@ -185,6 +185,64 @@ static void h_result_read(px__wasm_inst *in, wasmtime_context_t *ctx,
   ret_i32(r, (int32_t)in->result_len);
 }
 
+/* ---- WASI stdout and stderr ----------------------------------------------------- */
+
+/* fd_write, in place of WASI's own: lines written to fd 1 and 2 go to the
+ * node log, tagged with the actor; there is no other descriptor to write
+ * (nothing is preopened). wasmtime's version would hand the bytes to a
+ * stream drained by a tokio thread, after the actor (and the instance it
+ * names) may be gone. Returns a WASI errno. */
+#define WASI_EBADF 8
+#define WASI_EFAULT 21
+
+static void stream_put(px__wasm_inst *in, struct px__wasm_stream *s,
+                       const uint8_t *b, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    bool nl = b[i] == '\n';
+    if (!nl) s->line[s->len++] = (char)b[i];
+    if (nl || s->len == sizeof s->line - 1) {
+      char id[64];
+      px_ref_format(in->self, id, sizeof id);
+      px_log(PX_LOG_INFO, "wasm", "%s %s %s: %.*s",
+             in->type && in->type->actor_type[0] ? in->type->actor_type
+                                                 : "(deploy check)",
+             id, s->name, (int)s->len, s->line);
+      s->len = 0;
+    }
+  }
+}
+
+static void h_fd_write(px__wasm_inst *in, wasmtime_context_t *ctx,
+                       const wasmtime_val_t *a, wasmtime_val_t *r) {
+  int32_t fd = a[0].of.i32;
+  uint32_t iovs = u32(&a[1]), n = u32(&a[2]);
+  struct px__wasm_stream *s = fd == 1 ? &in->out : fd == 2 ? &in->err : NULL;
+  if (!s) return ret_i32(r, WASI_EBADF);
+  if (n > 1024 || !px__wasm_mem(in, ctx, iovs, n * 8))
+    return ret_i32(r, WASI_EFAULT);
+  uint32_t total = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    /* looked up again each time: nothing here grows memory, but the
+     * pointer must not outlive a call that could */
+    const uint8_t *iov = px__wasm_mem(in, ctx, iovs + 8 * i, 8);
+    uint32_t p = (uint32_t)iov[0] | (uint32_t)iov[1] << 8 |
+                 (uint32_t)iov[2] << 16 | (uint32_t)iov[3] << 24;
+    uint32_t len = (uint32_t)iov[4] | (uint32_t)iov[5] << 8 |
+                   (uint32_t)iov[6] << 16 | (uint32_t)iov[7] << 24;
+    const uint8_t *b = px__wasm_mem(in, ctx, p, len);
+    if (!b) return ret_i32(r, WASI_EFAULT);
+    stream_put(in, s, b, len);
+    total += len;
+  }
+  uint8_t *out = px__wasm_mem(in, ctx, u32(&a[3]), 4);
+  if (!out) return ret_i32(r, WASI_EFAULT);
+  for (int i = 0; i < 4; i++) out[i] = (uint8_t)(total >> (8 * i));
+  ret_i32(r, 0);
+}
+
+static const px__wasm_import wasi_fd_write = {"fd_write", "iiii:i", false,
+                                              h_fd_write};
+
 /* ---- the table ----------------------------------------------------------------- */
 
 /* host_ops.c */
@@ -359,6 +417,15 @@ int px__wasm_define_imports(wasmtime_linker_t *l, char *err, size_t errcap) {
     }
   }
   wasmtime_error_t *e = wasmtime_linker_define_wasi(l);
+  if (!e) {
+    wasmtime_linker_allow_shadowing(l, true);
+    wasm_functype_t *ft = functype(wasi_fd_write.sig);
+    e = wasmtime_linker_define_func(l, "wasi_snapshot_preview1", 22,
+                                    "fd_write", 8, ft, sync_cb,
+                                    (void *)&wasi_fd_write, NULL);
+    wasm_functype_delete(ft);
+    wasmtime_linker_allow_shadowing(l, false);
+  }
   if (e) {
     char *s = px__wasm_error_text(e);
     snprintf(err, errcap, "cannot define WASI: %s", s ? s : "?");

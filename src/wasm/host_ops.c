@@ -109,7 +109,9 @@ OP(spawn) {
   px_gen_start_opts o = {.timeout_ms = 30000};
   int rc;
   if (gs) {
-    rc = px_gen_server_start(gs, args, &o, &ref); /* takes args */
+    /* Linked, as spawn_link: an actor's helpers go down with it (and
+     * with the app, at undeploy), and their crash reaches it. */
+    rc = px_gen_server_start_link(gs, args, &o, &ref); /* takes args */
   } else {
     px_val_release(args);
     rc = PX_ENOMEM;
@@ -161,7 +163,10 @@ OP(send_after) {
   if ((st = arg_type(in, ctx, a + 1, &type)) ||
       (st = px__wasm_arg_val(in, ctx, a + 3, &v)))
     return ret_i64(r, st);
-  px_tref t = px_send_after(ms, px_self(), type, v);
+  /* In an envelope, so that the timer arrives as an info (kind 3) and
+   * every other plain message as a cast (actor.c). */
+  px_tref t = px_send_after(ms, px_self(), px_atom_of(PX__WASM_TIMER),
+                            px_arr(2, px_atomv(type), v));
   ret_i64(r, t ? (int64_t)t : PX__W_INTERNAL);
 }
 
@@ -198,7 +203,7 @@ static int32_t kv_key(px__wasm_inst *in, wasmtime_context_t *ctx,
 }
 
 OP(kv_get) {
-  px_kv *k;
+  px_kv *k = NULL;
   char key[PX_KV_MAX_KEY + 1];
   int32_t st = kv_key(in, ctx, a, &k, key);
   if (st) return ret_i32(r, st);
@@ -208,7 +213,7 @@ OP(kv_get) {
 }
 
 OP(kv_put) {
-  px_kv *k;
+  px_kv *k = NULL;
   char key[PX_KV_MAX_KEY + 1];
   px_val v;
   int32_t st = kv_key(in, ctx, a, &k, key);
@@ -217,7 +222,7 @@ OP(kv_put) {
 }
 
 OP(kv_delete) {
-  px_kv *k;
+  px_kv *k = NULL;
   char key[PX_KV_MAX_KEY + 1];
   int32_t st = kv_key(in, ctx, a, &k, key);
   ret_i32(r, st ? st : px__wasm_status(px_kv_delete(k, key)));
@@ -232,7 +237,7 @@ static int collect_key(void *ud, const char *key, px_val value,
 }
 
 OP(kv_list) {
-  px_kv *k;
+  px_kv *k = NULL;
   char prefix[PX_KV_MAX_KEY + 1];
   int32_t st = kv_key(in, ctx, a, &k, prefix);
   if (st) return ret_i32(r, st);
@@ -246,7 +251,7 @@ OP(kv_list) {
 }
 
 OP(kv_cas) {
-  px_kv *k;
+  px_kv *k = NULL;
   char key[PX_KV_MAX_KEY + 1];
   px_val expected = px_nil(), v;
   int32_t st = kv_key(in, ctx, a, &k, key);
@@ -264,7 +269,7 @@ OP(kv_cas) {
 }
 
 OP(kv_increment) {
-  px_kv *k;
+  px_kv *k = NULL;
   char key[PX_KV_MAX_KEY + 1];
   int32_t st = kv_key(in, ctx, a, &k, key);
   if (st) return ret_i32(r, st);
@@ -282,7 +287,7 @@ OP(kv_increment) {
 }
 
 OP(kv_ttl) {
-  px_kv *k;
+  px_kv *k = NULL;
   char key[PX_KV_MAX_KEY + 1];
   int32_t st = kv_key(in, ctx, a, &k, key);
   if (st) return ret_i64(r, st);
@@ -317,7 +322,7 @@ static int32_t space_val(px__wasm_inst *in, wasmtime_context_t *ctx,
 }
 
 OP(ts_write) {
-  px_space *s;
+  px_space *s = NULL;
   px_val t;
   int32_t st = space_val(in, ctx, a, &s, &t);
   ret_i32(r, st ? st : px__wasm_status(px_ts_write(s, t, a[2].of.i64, NULL)));
@@ -325,7 +330,7 @@ OP(ts_write) {
 
 static void match(px__wasm_inst *in, wasmtime_context_t *ctx,
                   const wasmtime_val_t *a, wasmtime_val_t *r, bool take) {
-  px_space *s;
+  px_space *s = NULL;
   px_val t, out;
   int32_t st = space_val(in, ctx, a, &s, &t);
   if (st) return ret_i32(r, st);
@@ -338,7 +343,7 @@ OP(ts_read) { match(in, ctx, a, r, false); }
 OP(ts_take) { match(in, ctx, a, r, true); }
 
 OP(ts_read_all) {
-  px_space *s;
+  px_space *s = NULL;
   px_val t, out;
   int32_t st = space_val(in, ctx, a, &s, &t);
   if (st) return ret_i32(r, st);
@@ -348,7 +353,7 @@ OP(ts_read_all) {
 }
 
 OP(ts_count) {
-  px_space *s;
+  px_space *s = NULL;
   px_val t;
   int32_t st = space_val(in, ctx, a, &s, &t);
   if (st) return ret_i64(r, st);
@@ -358,7 +363,7 @@ OP(ts_count) {
 }
 
 OP(ts_write_if_absent) {
-  px_space *s;
+  px_space *s = NULL;
   px_val t, tuple;
   int32_t st = space_val(in, ctx, a, &s, &t);
   if (st) return ret_i32(r, st);
@@ -371,7 +376,7 @@ OP(ts_write_if_absent) {
 }
 
 OP(ts_replace) {
-  px_space *s;
+  px_space *s = NULL;
   px_val t, tuple, old;
   int32_t st = space_val(in, ctx, a, &s, &t);
   if (st) return ret_i32(r, st);

@@ -213,25 +213,6 @@ int px__wasm_put(px__wasm_inst *in, const void *const *parts,
   return 0;
 }
 
-/* ---- WASI stdout and stderr ---------------------------------------------------------- */
-
-static ptrdiff_t out_write(void *data, const unsigned char *b, size_t n) {
-  struct px__wasm_stream *s = data;
-  for (size_t i = 0; i < n; i++) {
-    bool nl = b[i] == '\n';
-    if (!nl) s->line[s->len++] = (char)b[i];
-    if (nl || s->len == sizeof s->line - 1) {
-      char id[64];
-      px_ref_format(s->in->self, id, sizeof id);
-      px_log(PX_LOG_INFO, "wasm", "%s %s %s: %.*s",
-             s->in->type ? s->in->type->actor_type : "?", id, s->name,
-             (int)s->len, s->line);
-      s->len = 0;
-    }
-  }
-  return (ptrdiff_t)n;
-}
-
 /* ---- life -------------------------------------------------------------------------------- */
 
 static bool export_func(px__wasm_inst *in, const char *name,
@@ -296,10 +277,9 @@ static int start(px__wasm_inst *in, px_val args, px_val *reason) {
                          -1, -1, -1, -1);
   wasmtime_store_epoch_deadline_callback(in->store, on_epoch, in, NULL);
   wasi_config_t *wc = wasi_config_new();
-  in->out = (struct px__wasm_stream){.in = in, .name = "stdout"};
-  in->err = (struct px__wasm_stream){.in = in, .name = "stderr"};
-  wasi_config_set_stdout_custom(wc, out_write, &in->out, NULL);
-  wasi_config_set_stderr_custom(wc, out_write, &in->err, NULL);
+  /* stdout and stderr: our fd_write (host.c); nothing else is given. */
+  in->out.name = "stdout";
+  in->err.name = "stderr";
   wasmtime_error_t *e = wasmtime_context_set_wasi(in->ctx, wc);
   if (e) {
     char *s = px__wasm_error_text(e);

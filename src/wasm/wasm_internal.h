@@ -34,6 +34,9 @@
 
 #define PX__WASM_ABI_VERSION 1
 
+/* The envelope of a send_after timer: [type, payload]. */
+#define PX__WASM_TIMER "__wasm_timer__"
+
 /* ---- engine (engine.c) ----------------------------------------------------- */
 
 typedef struct px__wasm_type px__wasm_type;
@@ -160,7 +163,6 @@ struct px__wasm_inst {
   char tenant[64], ns[64];
   /* WASI stdout and stderr, cut into log lines */
   struct px__wasm_stream {
-    px__wasm_inst *in;
     const char *name;
     char line[512];
     size_t len;

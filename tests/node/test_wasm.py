@@ -10,7 +10,6 @@ takes seconds to compile in a Debug build) that runs with one worker
 thread, so a guest that blocks its worker would show as actors that stop
 answering."""
 
-import base64
 import http.server
 import os
 import re
@@ -297,14 +296,7 @@ def test_counter_add_get_and_independent_counters(shared, lang):
     assert ok_payload(ask(shared, app, "counter", "get")) == {"count": c0 + 3}
 
 
-GO_MISSING_FIELDS = pytest.mark.xfail(strict=True, reason=(
-    "BUG: the Go example decodes a payload into a struct, so a missing "
-    "required field is its zero value instead of the {\"error\": \"invalid\"} "
-    "reply the C and AssemblyScript examples give"))
-
-
-@pytest.mark.parametrize("lang", [
-    "c", pytest.param("go", marks=GO_MISSING_FIELDS), "assemblyscript"])
+@lang_param
 def test_payload_without_required_fields_is_invalid(shared, lang):
     """The protocol's error reply for a payload that lacks the fields a
     message needs is {"error": "invalid"}; the actor answers on."""
@@ -322,10 +314,6 @@ def test_payload_without_required_fields_is_invalid(shared, lang):
 
 
 @lang_param
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: an HTTP tell reaches a WASM GenServer as an info message (kind 3, "
-    "src/wasm/actor.c w_info via px_send in src/http/api_actors.c), but the "
-    "examples handle 'add' only as a cast (kind 2), so the tell is dropped"))
 def test_counter_tell_add_is_seen_by_a_later_get(shared, lang):
     app = APP[lang]
     c0 = ok_payload(ask(shared, app, "counter", "get"))["count"]
@@ -822,22 +810,6 @@ def test_deploy_takes_lib_or_wasm_not_both(shared, wat):
     assert "both" not in app_ids(shared)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: docs/wasm-abi.md (Deploying) documents POST /api/v1/apps with "
-    "{name, config, wasm: base64}, but the node has no such route (404); "
-    "only the multipart POST /api/v1/applications/deploy exists"))
-def test_deploy_as_json_with_base64_module(shared, service):
-    app = "json_c"
-    with open(module_path("c"), "rb") as f:
-        wasm = base64.b64encode(f.read()).decode()
-    r = shared.post("/api/v1/apps", {"name": app, "wasm": wasm,
-                                     "config": agents_config(app, service)})
-    assert r.status == 200, r
-    assert app in app_ids(shared)
-    assert ok_payload(ask(shared, app, "counter", "add", n=2)) == {"count": 2}
-    assert shared.delete(f"/api/v1/applications/{app}").status == 200
-
-
 # ---- 8. undeploy ---------------------------------------------------------------------------
 
 
@@ -867,9 +839,6 @@ def test_undeploy_removes_actors(shared, service, lang):
 
 
 @lang_param
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: actors a WASM app started with plexspaces.spawn outlive the "
-    "app's undeploy and keep answering (running the undeployed module)"))
 def test_undeploy_stops_spawned_actors(shared, service, lang):
     app = f"tmp2_{APP[lang]}"
     r = shared.deploy_wasm(app, module_path(lang), agents_config(app, service))

@@ -36,7 +36,7 @@ func counterInit(a *px.Actor[counter]) error {
 
 func counterAdd(a *px.Actor[counter], m *px.Msg) px.Reply {
 	var p addArgs
-	if err := m.Decode(&p); err != nil {
+	if !decodeOr(m, &p, "n") {
 		return px.ErrorName("invalid")
 	}
 	a.State.Count += p.N
@@ -106,7 +106,29 @@ func lookup(name string) (string, error) {
 	return id, nil
 }
 
-func decodeOr(m *px.Msg, v any) bool { return m.Decode(v) == nil }
+// decodeOr decodes the payload into v and reports whether that worked and
+// the payload is a map holding every key in need: a struct field that is
+// simply absent would otherwise read as its zero value, where the
+// protocol answers {"error": "invalid"} (as the C and AssemblyScript
+// examples do).
+func decodeOr(m *px.Msg, v any, need ...string) bool {
+	if m.Decode(v) != nil {
+		return false
+	}
+	if len(need) == 0 {
+		return true
+	}
+	var keys map[string]px.Raw
+	if m.Decode(&keys) != nil {
+		return false
+	}
+	for _, k := range need {
+		if _, ok := keys[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
 
 var agentCalls = map[string]px.Handler[agent]{
 	"whoami": func(a *A, m *px.Msg) px.Reply {
@@ -116,7 +138,7 @@ var agentCalls = map[string]px.Handler[agent]{
 		var p struct {
 			Name string `msgpack:"name"`
 		}
-		if !decodeOr(m, &p) {
+		if !decodeOr(m, &p, "name") {
 			return px.ErrorName("invalid")
 		}
 		id, err := lookup(p.Name)
@@ -131,7 +153,7 @@ var agentCalls = map[string]px.Handler[agent]{
 			Type    string `msgpack:"type"`
 			Payload px.Raw `msgpack:"payload"`
 		}
-		if !decodeOr(m, &p) {
+		if !decodeOr(m, &p, "name", "type") {
 			return px.ErrorName("invalid")
 		}
 		id, err := lookup(p.Name)
@@ -150,7 +172,7 @@ var agentCalls = map[string]px.Handler[agent]{
 			Type    string `msgpack:"type"`
 			Payload px.Raw `msgpack:"payload"`
 		}
-		if !decodeOr(m, &p) {
+		if !decodeOr(m, &p, "id", "type") {
 			return px.ErrorName("invalid")
 		}
 		r, err := px.Ask(p.ID, p.Type, p.Payload, 2000)
@@ -164,7 +186,7 @@ var agentCalls = map[string]px.Handler[agent]{
 			Key string `msgpack:"key"`
 			By  int64  `msgpack:"by"`
 		}{By: 1}
-		if !decodeOr(m, &p) {
+		if !decodeOr(m, &p, "key") {
 			return px.ErrorName("invalid")
 		}
 		v, err := px.KVIncrement(p.Key, p.By)
@@ -178,7 +200,7 @@ var agentCalls = map[string]px.Handler[agent]{
 			Key   string `msgpack:"key"`
 			Value px.Raw `msgpack:"value"`
 		}
-		if !decodeOr(m, &p) {
+		if !decodeOr(m, &p, "key", "value") {
 			return px.ErrorName("invalid")
 		}
 		if err := px.KVPut(p.Key, p.Value, 0); err != nil {
@@ -190,7 +212,7 @@ var agentCalls = map[string]px.Handler[agent]{
 		var p struct {
 			Key string `msgpack:"key"`
 		}
-		if !decodeOr(m, &p) {
+		if !decodeOr(m, &p, "key") {
 			return px.ErrorName("invalid")
 		}
 		v, err := px.KVGet(p.Key)
@@ -206,7 +228,7 @@ var agentCalls = map[string]px.Handler[agent]{
 		var p struct {
 			Ms int64 `msgpack:"ms"`
 		}
-		if !decodeOr(m, &p) {
+		if !decodeOr(m, &p, "ms") {
 			return px.ErrorName("invalid")
 		}
 		if err := px.Sleep(p.Ms); err != nil {
@@ -228,7 +250,7 @@ var agentCalls = map[string]px.Handler[agent]{
 		var p struct {
 			Msg string `msgpack:"msg"`
 		}
-		if !decodeOr(m, &p) {
+		if !decodeOr(m, &p, "msg") {
 			return px.ErrorName("invalid")
 		}
 		if err := px.Log(px.LevelInfo, p.Msg); err != nil {
@@ -242,7 +264,7 @@ var agentCalls = map[string]px.Handler[agent]{
 			Name  string  `msgpack:"name"`
 			Delta float64 `msgpack:"delta"`
 		}
-		if !decodeOr(m, &p) {
+		if !decodeOr(m, &p, "name") {
 			return px.ErrorName("invalid")
 		}
 		if err := px.MetricsAdd(p.Name, p.Delta); err != nil {
@@ -255,7 +277,7 @@ var agentCalls = map[string]px.Handler[agent]{
 			Link string `msgpack:"link"`
 			Path string `msgpack:"path"`
 		}
-		if !decodeOr(m, &p) {
+		if !decodeOr(m, &p, "link", "path") {
 			return px.ErrorName("invalid")
 		}
 		r, err := px.HTTPFetch(p.Link, "GET", p.Path, nil)
@@ -320,7 +342,7 @@ var crasherCalls = map[string]px.Handler[crasher]{
 		var p struct {
 			MB int64 `msgpack:"mb"`
 		}
-		if !decodeOr(m, &p) || p.MB < 0 {
+		if !decodeOr(m, &p, "mb") || p.MB < 0 {
 			return px.Ok(px.Map{"ok": false})
 		}
 		hold = nil
