@@ -120,11 +120,16 @@ static void do_ask(px_req *r, px_val payload) {
       return;
     }
     case PX_ENOPROC:
-    case PX_EEXITED:
-      snprintf(msg, sizeof msg, "the actor exited before answering (a crash? "
-               "its supervisor restarts it)");
+    case PX_EEXITED: {
+      /* reply is the exit reason when the runtime knows it */
+      char why[200] = "";
+      if (!px_is_nil(reply)) px_val_format(reply, why, sizeof why);
+      px_val_release(reply);
+      snprintf(msg, sizeof msg, "the actor exited before answering%s%s (a "
+               "crash? its supervisor restarts it)", *why ? ": " : "", why);
       envelope(r, 500, &tg, false, px_nil(), msg);
       return;
+    }
     default:
       px_val_release(reply);
       snprintf(msg, sizeof msg, "ask failed: %s", px_strerror(rc));
