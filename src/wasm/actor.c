@@ -4,6 +4,7 @@
  * semantics come from the GenServer: a call's reply, casts, infos, the
  * crash of a trapping guest (the caller gets the reason, the supervisor
  * restarts it). */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,10 +53,17 @@ static int run(px__wasm_inst *in, int kind, const char *type, size_t tlen,
   size_t len;
   int rc = px_msgpack_encode(payload, &enc, &len);
   if (rc) return rc;
-  char fid[64] = "";
-  if (!px_ref_is_nil(from)) px_ref_format(from, fid, sizeof fid);
-  const void *parts[3] = {fid, type, enc};
-  size_t lens[3] = {strlen(fid), tlen, len};
+  /* The sender's id, formatted once per sender (an actor mostly hears
+   * from the same few). */
+  if (from.index != in->from.index || from.gen != in->from.gen ||
+      from.node != in->from.node) {
+    in->from = from;
+    in->from_id[0] = 0;
+    if (!px_ref_is_nil(from)) px_ref_format(from, in->from_id,
+                                            sizeof in->from_id);
+  }
+  const void *parts[3] = {in->from_id, type, enc};
+  size_t lens[3] = {strlen(in->from_id), tlen, len};
   uint32_t ptrs[3];
   rc = px__wasm_put(in, parts, lens, 3, ptrs, reason);
   free(enc);
@@ -127,7 +135,13 @@ static px_gs_result w_cast(void *state, px_atom type, px_val payload,
 static px_gs_result w_info(void *state, px_atom type, px_val payload,
                            px_gs_out *out) {
   const px_atoms *A = px_a();
-  if (type == px_atom_of(PX__WASM_TIMER) && payload.type == PX_T_ARRAY &&
+  static _Atomic(px_atom) timer;
+  px_atom tm = atomic_load_explicit(&timer, memory_order_relaxed);
+  if (!tm) {
+    tm = px_atom_of(PX__WASM_TIMER);
+    atomic_store_explicit(&timer, tm, memory_order_relaxed);
+  }
+  if (type == tm && payload.type == PX_T_ARRAY &&
       px_len(payload) == 2 && px_at(payload, 0).type == PX_T_ATOM) {
     px_atom t = px_at(payload, 0).u.a;
     return handle_async(state, KIND_INFO, px_atom_name(t), px_atom_len(t),
@@ -164,7 +178,10 @@ static void w_free(void *state) { px__wasm_inst_free(state); }
 px_val px__wasm_encode_state(const void *state) {
   px__wasm_inst *in = (px__wasm_inst *)state;
   px_val reason = px_nil();
-  if (px__wasm_call(in, &in->f_get_state, NULL, 0, 1, &reason)) {
+  const wasmtime_func_t *f = px__wasm_export(in, "px_get_state",
+                                             &in->f_get_state,
+                                             &in->have_get_state);
+  if (!f || px__wasm_call(in, f, NULL, 0, 1, &reason)) {
     px_val_release(reason);
     return px_nil();
   }
@@ -193,7 +210,10 @@ int px__wasm_decode_state(px_val saved, void *state) {
   free(enc);
   wasmtime_val_t a[2] = {{.kind = WASMTIME_I32, .of.i32 = (int32_t)ptr},
                          {.kind = WASMTIME_I32, .of.i32 = (int32_t)len}};
-  if (!rc) rc = px__wasm_call(in, &in->f_set_state, a, 2, 1, &reason);
+  const wasmtime_func_t *f = px__wasm_export(in, "px_set_state",
+                                             &in->f_set_state,
+                                             &in->have_set_state);
+  if (!rc) rc = f ? px__wasm_call(in, f, a, 2, 1, &reason) : PX_EINVAL;
   px_val_release(reason);
   if (rc) return rc;
   return in->res[0].of.i32 == 0 ? 0 : PX_EINVAL;

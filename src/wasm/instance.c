@@ -184,7 +184,9 @@ int px__wasm_put(px__wasm_inst *in, const void *const *parts,
     if (in->scratch) {
       wasmtime_val_t fa[2] = {{.kind = WASMTIME_I32, .of.i32 = (int32_t)in->scratch},
                               {.kind = WASMTIME_I32, .of.i32 = (int32_t)in->scratch_cap}};
-      int rc = px__wasm_call(in, &in->f_free, fa, 2, 0, reason);
+      const wasmtime_func_t *f =
+          px__wasm_export(in, "px_free", &in->f_free, &in->have_free);
+      int rc = f ? px__wasm_call(in, f, fa, 2, 0, reason) : PX_EINVAL;
       in->scratch = in->scratch_cap = 0;
       if (rc) return rc;
     }
@@ -227,6 +229,12 @@ static bool export_func(px__wasm_inst *in, const char *name,
   }
   *out = e.of.func;
   return true;
+}
+
+const wasmtime_func_t *px__wasm_export(px__wasm_inst *in, const char *name,
+                                       wasmtime_func_t *slot, bool *have) {
+  if (!*have) *have = export_func(in, name, slot);
+  return *have ? slot : NULL;
 }
 
 static px_val init_map(px__wasm_inst *in, px_val args) {
@@ -303,21 +311,21 @@ static int start(px__wasm_inst *in, px_val args, px_val *reason) {
   in->memory = mem.of.memory;
   wasmtime_func_t fi, fv;
   if (!export_func(in, "px_alloc", &in->f_alloc) ||
-      !export_func(in, "px_free", &in->f_free) ||
       !export_func(in, "px_init", &in->f_init) ||
-      !export_func(in, "px_handle", &in->f_handle) ||
-      !export_func(in, "px_get_state", &in->f_get_state) ||
-      !export_func(in, "px_set_state", &in->f_set_state) ||
-      !export_func(in, "px_abi_version", &fv)) {
+      !export_func(in, "px_handle", &in->f_handle)) {
     *reason = px_str("the module lacks an export the ABI requires");
     return PX_EFAILED;
   }
-  if (export_func(in, "_initialize", &fi) &&
+  if (t->mod->has_initialize && export_func(in, "_initialize", &fi) &&
       (rc = px__wasm_call(in, &fi, NULL, 0, 0, reason)))
     return rc;
   if (!t->actor_type[0]) {
     /* the deploy check: only the ABI version */
     int32_t v;
+    if (!export_func(in, "px_abi_version", &fv)) {
+      *reason = px_str("the module does not export px_abi_version");
+      return PX_EINVAL;
+    }
     if ((rc = call_i32(in, &fv, NULL, 0, &v, reason))) return rc;
     if (v != PX__WASM_ABI_VERSION) {
       char m[160];

@@ -198,7 +198,8 @@ static void pretty(const char *sig, char *out, size_t cap) {
   (void)res;
 }
 
-static int check_exports(wasmtime_module_t *m, char *err, size_t errcap) {
+static int check_exports(wasmtime_module_t *m, bool *has_initialize,
+                         char *err, size_t errcap) {
   wasm_exporttype_vec_t ex;
   wasmtime_module_exports(m, &ex);
   int rc = 0;
@@ -234,6 +235,8 @@ static int check_exports(wasmtime_module_t *m, char *err, size_t errcap) {
   }
   for (size_t i = 0; i < ex.size; i++) {
     const wasm_name_t *n = wasm_exporttype_name(ex.data[i]);
+    if (n->size == 11 && !memcmp(n->data, "_initialize", 11))
+      *has_initialize = true;
     if (n->size == 6 && !memcmp(n->data, "memory", 6) &&
         wasm_externtype_kind(wasm_exporttype_type(ex.data[i])) ==
             WASM_EXTERN_MEMORY)
@@ -248,7 +251,8 @@ static int check_exports(wasmtime_module_t *m, char *err, size_t errcap) {
   return rc;
 }
 
-static int check_imports(wasmtime_module_t *m, char *err, size_t errcap) {
+static int check_imports(wasmtime_module_t *m, bool *needs_wasi, char *err,
+                         size_t errcap) {
   wasm_importtype_vec_t im;
   wasmtime_module_imports(m, &im);
   int rc = 0;
@@ -256,8 +260,12 @@ static int check_imports(wasmtime_module_t *m, char *err, size_t errcap) {
     const wasm_name_t *mod = wasm_importtype_module(im.data[i]);
     const wasm_name_t *name = wasm_importtype_name(im.data[i]);
     int ml = (int)mod->size, nl = (int)name->size;
-    if (mod->size == 22 && !memcmp(mod->data, "wasi_snapshot_preview1", 22))
-      continue; /* the linker names any WASI function it lacks */
+    if (mod->size == 22 && !memcmp(mod->data, "wasi_snapshot_preview1", 22)) {
+      /* the linker names any WASI function it lacks */
+      if (name->size != 8 || memcmp(name->data, "fd_write", 8))
+        *needs_wasi = true;
+      continue;
+    }
     if (mod->size != 10 || memcmp(mod->data, "plexspaces", 10)) {
       snprintf(err, errcap, "the module imports %.*s.%.*s: only "
                "\"plexspaces\" and \"wasi_snapshot_preview1\" functions "
@@ -368,8 +376,9 @@ int px__wasm_module_load(const void *bytes, size_t len,
     px_log(PX_LOG_INFO, "wasm", "module %.12s: %zu bytes compiled in %.0f ms",
            hexsum, len, (double)(px_now_ns() - t0) / 1e6);
   }
-  if ((rc = check_exports(m, err, errcap)) ||
-      (rc = check_imports(m, err, errcap))) {
+  bool has_initialize = false, needs_wasi = false;
+  if ((rc = check_exports(m, &has_initialize, err, errcap)) ||
+      (rc = check_imports(m, &needs_wasi, err, errcap))) {
     wasmtime_module_delete(m);
     return rc;
   }
@@ -392,6 +401,8 @@ int px__wasm_module_load(const void *bytes, size_t len,
   memcpy(mod->hex, hexsum, sizeof mod->hex);
   mod->module = m;
   mod->pre = pre;
+  mod->has_initialize = has_initialize;
+  mod->needs_wasi = needs_wasi;
   /* The ABI version is asked of a throwaway instance (a type without an
    * actor_type: started, asked, never given px_init). */
   px__wasm_type probe = {.mod = mod};

@@ -74,6 +74,8 @@ struct px__wasm_module {
   char hex[65];                    /* sha256 of the bytes */
   wasmtime_module_t *module;
   wasmtime_instance_pre_t *pre;
+  bool has_initialize;             /* exports _initialize */
+  bool needs_wasi;                 /* imports WASI beyond our fd_write */
   struct px__wasm_module *next;
 };
 
@@ -136,8 +138,10 @@ struct px__wasm_inst {
   wasmtime_context_t *ctx;
   wasmtime_instance_t instance;
   wasmtime_memory_t memory;
-  wasmtime_func_t f_alloc, f_free, f_init, f_handle, f_get_state,
-      f_set_state;
+  wasmtime_func_t f_alloc, f_init, f_handle;
+  /* looked up on first use (instantiation is on every actor's start) */
+  wasmtime_func_t f_free, f_get_state, f_set_state;
+  bool have_free, have_get_state, have_set_state;
   uint32_t scratch, scratch_cap; /* a guest buffer for inputs */
   /* the guest call in progress (fields, not locals: a kill may abandon
    * the driver's stack, and free_state must still find them) */
@@ -150,6 +154,8 @@ struct px__wasm_inst {
   bool cpu_exceeded;
   bool started;
   /* the message in progress */
+  px_ref from;      /* its sender, and the sender's id as text */
+  char from_id[64];
   bool in_call;
   bool has_reply;
   px_val reply;
@@ -184,6 +190,9 @@ int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f,
 int px__wasm_put(px__wasm_inst *in, const void *const *parts,
                  const size_t *lens, size_t n, uint32_t *ptrs,
                  px_val *reason);
+/* An export the deploy check proved is there, looked up once. */
+const wasmtime_func_t *px__wasm_export(px__wasm_inst *in, const char *name,
+                                       wasmtime_func_t *slot, bool *have);
 /* Guest memory [ptr, ptr + len) or NULL when any of it is outside. */
 uint8_t *px__wasm_mem(px__wasm_inst *in, wasmtime_context_t *ctx,
                       uint32_t ptr, uint32_t len);
