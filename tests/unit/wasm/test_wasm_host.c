@@ -32,18 +32,22 @@ static char *slurp(const char *path, size_t *len) {
   return b;
 }
 
-static void up(int workers, int64_t max_run_ms) {
+static void up_fuel(int workers, int64_t max_run_ms, uint64_t fuel) {
   px_runtime_opts ro = {.workers = workers};
   cr_assert_eq(px_runtime_start(&ro), 0);
   char err[1024];
   px__wasm_opts o = {.max_run_ms = max_run_ms, .time_slice_ms = 2,
-                     .max_instances = 512};
+                     .max_instances = 512, .fuel = fuel};
   cr_assert_eq(px__wasm_start(&o, err, sizeof err), 0, "%s", err);
   size_t len;
   char *b = slurp(PX_TEST_WASM_DIR "/c_agents.wasm", &len);
   int rc = px__wasm_module_load(b, len, &g_mod, err, sizeof err);
   free(b);
   cr_assert_eq(rc, 0, "%s", err);
+}
+
+static void up(int workers, int64_t max_run_ms) {
+  up_fuel(workers, max_run_ms, 0);
 }
 
 static void down(void) {
@@ -185,6 +189,22 @@ Test(wasm_host, a_spinning_guest_is_preempted_then_trapped, .timeout = 60) {
   px_val_format(j.reason, why, sizeof why);
   cr_assert(strstr(why, "wasm_trap") && strstr(why, "cpu_limit"), "%s", why);
   px_val_release(j.reason);
+  down();
+}
+
+Test(wasm_host, fuel_bounds_a_message, .timeout = 60) {
+  up_fuel(1, 60000, 2000000);
+  px_ref crasher = start("crasher", px_map_new(0));
+  px_val r;
+  /* A normal message fits in the budget... */
+  cr_assert_eq(ask(crasher, "ping", px_map_new(0), 5000, &r), 0);
+  px_val_release(r);
+  /* ...and a loop runs out of fuel long before max_run_ms. */
+  cr_assert_eq(ask(crasher, "spin", px_map_new(0), 30000, &r), PX_ENOPROC);
+  char why[128];
+  px_val_format(r, why, sizeof why);
+  cr_assert(strstr(why, "out_of_fuel"), "%s", why);
+  px_val_release(r);
   down();
 }
 
