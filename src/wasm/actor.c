@@ -173,7 +173,7 @@ static px_gs_result w_info(void *state, px_atom type, px_val payload,
 
 static void w_free(void *state) { px__wasm_inst_free(state); }
 
-/* ---- the durability codec --------------------------------------------------------- */
+/* ---- the durability codec ------------------------------------------------ */
 
 px_val px__wasm_encode_state(const void *state) {
   px__wasm_inst *in = (px__wasm_inst *)state;
@@ -219,7 +219,7 @@ int px__wasm_decode_state(px_val saved, void *state) {
   return in->res[0].of.i32 == 0 ? 0 : PX_EINVAL;
 }
 
-/* ---- types ------------------------------------------------------------------------------- */
+/* ---- types --------------------------------------------------------------- */
 
 const px_gen_server *px__wasm_actor_type(px__wasm_module *m,
                                          const char *actor_type,

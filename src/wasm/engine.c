@@ -22,15 +22,24 @@
 px__wasm_engine px__wasm;
 static bool started;
 
-char *px__wasm_error_text(wasmtime_error_t *err) {
+char *px__wasm_vec_text(wasm_byte_vec_t *v) {
+  char *s = malloc(v->size + 1);
+  if (s) {
+    memcpy(s, v->data, v->size);
+    s[v->size] = 0;
+  }
+  wasm_byte_vec_delete(v);
+  return s;
+}
+
+char *px__wasm_error_message(const wasmtime_error_t *err) {
   wasm_name_t msg;
   wasmtime_error_message(err, &msg);
-  char *s = malloc(msg.size + 1);
-  if (s) {
-    memcpy(s, msg.data, msg.size);
-    s[msg.size] = 0;
-  }
-  wasm_byte_vec_delete(&msg);
+  return px__wasm_vec_text(&msg);
+}
+
+char *px__wasm_error_text(wasmtime_error_t *err) {
+  char *s = px__wasm_error_message(err);
   wasmtime_error_delete(err);
   return s;
 }
@@ -38,13 +47,7 @@ char *px__wasm_error_text(wasmtime_error_t *err) {
 char *px__wasm_trap_text(wasm_trap_t *trap) {
   wasm_message_t msg;
   wasm_trap_message(trap, &msg);
-  char *s = malloc(msg.size + 1);
-  if (s) {
-    memcpy(s, msg.data, msg.size);
-    s[msg.size] = 0;
-  }
-  wasm_byte_vec_delete(&msg);
-  return s;
+  return px__wasm_vec_text(&msg);
 }
 
 void px__wasm_instances_changed(int delta) {

@@ -11,7 +11,7 @@
 #include "plexspaces/metrics.h"
 #include "wasm/wasm_internal.h"
 
-/* ---- statuses and results --------------------------------------------------- */
+/* ---- statuses and results ------------------------------------------------ */
 
 int32_t px__wasm_status(int rc) {
   switch (rc) {
@@ -80,17 +80,8 @@ int32_t px__wasm_arg_str(px__wasm_inst *in, wasmtime_context_t *ctx,
   return 0;
 }
 
-static void ret_i32(wasmtime_val_t *r, int32_t v) {
-  r->kind = WASMTIME_I32;
-  r->of.i32 = v;
-}
 
-static void ret_i64(wasmtime_val_t *r, int64_t v) {
-  r->kind = WASMTIME_I64;
-  r->of.i64 = v;
-}
-
-/* ---- imports that never block ----------------------------------------------- */
+/* ---- imports that never block -------------------------------------------- */
 
 static void h_reply(px__wasm_inst *in, wasmtime_context_t *ctx,
                     const wasmtime_val_t *a, wasmtime_val_t *r) {
@@ -185,7 +176,7 @@ static void h_result_read(px__wasm_inst *in, wasmtime_context_t *ctx,
   ret_i32(r, (int32_t)in->result_len);
 }
 
-/* ---- WASI stdout and stderr ----------------------------------------------------- */
+/* ---- WASI stdout and stderr ---------------------------------------------- */
 
 /* fd_write, in place of WASI's own: lines written to fd 1 and 2 go to the
  * node log, tagged with the actor; there is no other descriptor to write
@@ -243,7 +234,7 @@ static void h_fd_write(px__wasm_inst *in, wasmtime_context_t *ctx,
 static const px__wasm_import wasi_fd_write = {"fd_write", "iiii:i", false,
                                               h_fd_write};
 
-/* ---- the table ----------------------------------------------------------------- */
+/* ---- the table ----------------------------------------------------------- */
 
 /* host_ops.c */
 void px__wasm_op_send(px__wasm_inst *, wasmtime_context_t *,

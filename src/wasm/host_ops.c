@@ -23,15 +23,6 @@
 
 #define DEFAULT_ASK_MS 5000
 
-static void ret_i32(wasmtime_val_t *r, int32_t v) {
-  r->kind = WASMTIME_I32;
-  r->of.i32 = v;
-}
-
-static void ret_i64(wasmtime_val_t *r, int64_t v) {
-  r->kind = WASMTIME_I64;
-  r->of.i64 = v;
-}
 
 /* An actor id argument: "<node.index.gen>" or a registered name. */
 static int32_t arg_ref(px__wasm_inst *in, wasmtime_context_t *ctx,
@@ -57,14 +48,15 @@ static int32_t arg_type(px__wasm_inst *in, wasmtime_context_t *ctx,
   return rc == PX_ERANGE ? PX__W_RESOURCE : rc ? PX__W_INVALID : 0;
 }
 
-/* ---- actors ----------------------------------------------------------------------- */
+/* ---- actors -------------------------------------------------------------- */
 
 OP(send) {
   px_ref to;
   px_atom type;
   px_val v;
   int32_t st;
-  if ((st = arg_ref(in, ctx, a, &to)) || (st = arg_type(in, ctx, a + 2, &type)) ||
+  if ((st = arg_ref(in, ctx, a, &to)) ||
+      (st = arg_type(in, ctx, a + 2, &type)) ||
       (st = px__wasm_arg_val(in, ctx, a + 4, &v)))
     return ret_i32(r, st);
   ret_i32(r, px__wasm_status(px_send(to, type, v)));
@@ -75,7 +67,8 @@ OP(ask) {
   px_atom type;
   px_val v, reply = px_nil();
   int32_t st;
-  if ((st = arg_ref(in, ctx, a, &to)) || (st = arg_type(in, ctx, a + 2, &type)) ||
+  if ((st = arg_ref(in, ctx, a, &to)) ||
+      (st = arg_type(in, ctx, a + 2, &type)) ||
       (st = px__wasm_arg_val(in, ctx, a + 4, &v)))
     return ret_i32(r, st);
   int64_t tmo = a[6].of.i64 > 0 ? a[6].of.i64 : DEFAULT_ASK_MS;
@@ -181,7 +174,7 @@ OP(sleep) {
   ret_i32(r, ms < 0 ? PX__W_INVALID : px__wasm_status(px_sleep(ms)));
 }
 
-/* ---- key-value ------------------------------------------------------------------------ */
+/* ---- key-value ----------------------------------------------------------- */
 
 static int32_t kv(px__wasm_inst *in, px_kv **out) {
   if (!px__wasm.o.store) return PX__W_NOT_SUPPORTED;
@@ -296,7 +289,7 @@ OP(kv_ttl) {
   ret_i64(r, rc ? px__wasm_status(rc) : left);
 }
 
-/* ---- tuple space ------------------------------------------------------------------------- */
+/* ---- tuple space --------------------------------------------------------- */
 
 static int32_t space(px__wasm_inst *in, px_space **out) {
   if (!in->space) {
@@ -388,7 +381,7 @@ OP(ts_replace) {
   ret_i32(r, rc ? px__wasm_status(rc) : px__wasm_set_result_val(in, old));
 }
 
-/* ---- service links --------------------------------------------------------------------------- */
+/* ---- service links ------------------------------------------------------- */
 
 /* One request, done by a thread of its own with libcurl (which blocks)
  * while the actor waits on a promise. */
@@ -530,9 +523,10 @@ OP(http_fetch) {
   f->delay_ms = link->initial_delay_ms > 0 ? link->initial_delay_ms : 100;
   f->p = px_promise_new();
   px_promise p = f->p;
+  /* every attempt's timeout, the doubling delays between them, slack */
+  int64_t doublings = f->attempts < 20 ? f->attempts : 20;
   int64_t budget = (int64_t)f->timeout_ms * f->attempts +
-                   f->delay_ms * ((int64_t)1 << (f->attempts < 20 ? f->attempts : 20)) +
-                   1000;
+                   f->delay_ms * ((int64_t)1 << doublings) + 1000;
   pthread_t th;
   pthread_attr_t at;
   pthread_attr_init(&at);

@@ -26,7 +26,7 @@ uint8_t *px__wasm_mem(px__wasm_inst *in, wasmtime_context_t *ctx,
   return wasmtime_memory_data(ctx, &in->memory) + ptr;
 }
 
-/* ---- preemption ---------------------------------------------------------------- */
+/* ---- preemption ---------------------------------------------------------- */
 
 static wasmtime_error_t *on_epoch(wasmtime_context_t *ctx, void *data,
                                   uint64_t *delta,
@@ -60,7 +60,7 @@ static void drive(px__wasm_inst *in) {
   }
 }
 
-/* ---- crash reasons ---------------------------------------------------------------- */
+/* ---- crash reasons ------------------------------------------------------- */
 
 static const char *trap_code_name(wasmtime_trap_code_t c) {
   switch (c) {
@@ -88,19 +88,6 @@ static px_val tagged(const char *tag, px_val what) {
   return px_arr(2, px_atomv(px_atom_of(tag)), what);
 }
 
-/* wasmtime's message for an error, not consuming it (caller frees). */
-static char *error_message(const wasmtime_error_t *e) {
-  wasm_name_t msg;
-  wasmtime_error_message(e, &msg);
-  char *s = malloc(msg.size + 1);
-  if (s) {
-    memcpy(s, msg.data, msg.size);
-    s[msg.size] = 0;
-  }
-  wasm_byte_vec_delete(&msg);
-  return s;
-}
-
 /* The reason the actor dies of; logs what wasmtime said (the guest's
  * backtrace included), since the reason itself is kept short. */
 static px_val crash_reason(px__wasm_inst *in) {
@@ -117,7 +104,7 @@ static px_val crash_reason(px__wasm_inst *in) {
   const char *name = "other";
   char *s;
   if (in->error) {
-    s = error_message(in->error);
+    s = px__wasm_error_message(in->error);
     if (in->cpu_exceeded) name = "cpu_limit";
   } else {
     wasmtime_trap_code_t code;
@@ -161,7 +148,7 @@ int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f,
   return call_end(in, reason);
 }
 
-/* ---- inputs ------------------------------------------------------------------------ */
+/* ---- inputs -------------------------------------------------------------- */
 
 static int call_i32(px__wasm_inst *in, const wasmtime_func_t *f,
                     const wasmtime_val_t *args, size_t n, int32_t *out,
@@ -182,8 +169,9 @@ int px__wasm_put(px__wasm_inst *in, const void *const *parts,
     uint32_t cap = in->scratch_cap ? in->scratch_cap : 4096;
     while (cap < total) cap *= 2;
     if (in->scratch) {
-      wasmtime_val_t fa[2] = {{.kind = WASMTIME_I32, .of.i32 = (int32_t)in->scratch},
-                              {.kind = WASMTIME_I32, .of.i32 = (int32_t)in->scratch_cap}};
+      wasmtime_val_t fa[2] = {
+          {.kind = WASMTIME_I32, .of.i32 = (int32_t)in->scratch},
+          {.kind = WASMTIME_I32, .of.i32 = (int32_t)in->scratch_cap}};
       const wasmtime_func_t *f =
           px__wasm_export(in, "px_free", &in->f_free, &in->have_free);
       int rc = f ? px__wasm_call(in, f, fa, 2, 0, reason) : PX_EINVAL;
@@ -215,7 +203,7 @@ int px__wasm_put(px__wasm_inst *in, const void *const *parts,
   return 0;
 }
 
-/* ---- life -------------------------------------------------------------------------------- */
+/* ---- life ---------------------------------------------------------------- */
 
 static bool export_func(px__wasm_inst *in, const char *name,
                         wasmtime_func_t *out) {

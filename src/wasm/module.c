@@ -42,7 +42,7 @@ bool px__wasm_is_module(const void *bytes, size_t len) {
   return len >= 4 && !memcmp(bytes, "\0asm", 4);
 }
 
-/* ---- the compiled-code cache ------------------------------------------------ */
+/* ---- the compiled-code cache --------------------------------------------- */
 
 static void cache_path(const char *hexsum, char *out, size_t cap) {
   unsigned char s[32];
@@ -136,7 +136,7 @@ static void cache_store(const char *path, wasmtime_module_t *m) {
   wasm_byte_vec_delete(&code);
 }
 
-/* ---- checks -------------------------------------------------------------------- */
+/* ---- checks -------------------------------------------------------------- */
 
 typedef struct want {
   const char *name;
@@ -299,7 +299,7 @@ static int check_imports(wasmtime_module_t *m, bool *needs_wasi, char *err,
   return rc;
 }
 
-/* ---- loading ------------------------------------------------------------------ */
+/* ---- loading ------------------------------------------------------------- */
 
 static int check_header(const unsigned char *b, size_t len, char *err,
                         size_t errcap) {

@@ -37,7 +37,7 @@
 /* The envelope of a send_after timer: [type, payload]. */
 #define PX__WASM_TIMER "__wasm_timer__"
 
-/* ---- engine (engine.c) ----------------------------------------------------- */
+/* ---- engine (engine.c) --------------------------------------------------- */
 
 typedef struct px__wasm_type px__wasm_type;
 
@@ -61,14 +61,17 @@ extern px__wasm_engine px__wasm;
 
 #define PX__WASM_TICK_MS 1
 
-/* Makes a message-free copy of wasmtime's error text (caller frees) and
- * deletes err. */
+/* wasmtime's texts as NUL-terminated copies (the caller frees them):
+ * vec_text consumes the vector, error_text the error; error_message and
+ * trap_text leave theirs alone. */
+char *px__wasm_vec_text(wasm_byte_vec_t *v);
 char *px__wasm_error_text(wasmtime_error_t *err);
+char *px__wasm_error_message(const wasmtime_error_t *err);
 char *px__wasm_trap_text(wasm_trap_t *trap);
 /* The ticker is woken when the first instance appears. */
 void px__wasm_instances_changed(int delta);
 
-/* ---- modules (module.c) ---------------------------------------------------- */
+/* ---- modules (module.c) -------------------------------------------------- */
 
 struct px__wasm_module {
   char hex[65];                    /* sha256 of the bytes */
@@ -79,7 +82,7 @@ struct px__wasm_module {
   struct px__wasm_module *next;
 };
 
-/* ---- the import table (host.c) ------------------------------------------------ */
+/* ---- the import table (host.c) ------------------------------------------- */
 
 typedef struct px__wasm_inst px__wasm_inst;
 
@@ -109,7 +112,7 @@ bool px__wasm_sig_types(const char *sig, wasm_valkind_t *params,
 extern const px__wasm_import px__wasm_imports[];
 extern const size_t px__wasm_nimports;
 
-/* ---- instances (instance.c) --------------------------------------------------- */
+/* ---- instances (instance.c) ---------------------------------------------- */
 
 #define PX__WASM_MAX_ARGS 8
 
@@ -197,7 +200,7 @@ const wasmtime_func_t *px__wasm_export(px__wasm_inst *in, const char *name,
 uint8_t *px__wasm_mem(px__wasm_inst *in, wasmtime_context_t *ctx,
                       uint32_t ptr, uint32_t len);
 
-/* ---- results and statuses (host.c) ------------------------------------------ */
+/* ---- results and statuses (host.c) --------------------------------------- */
 
 enum {
   PX__W_OK = 0,
@@ -213,6 +216,15 @@ enum {
   PX__W_REMOTE = -10,
 };
 int32_t px__wasm_status(int px_rc);
+/* An import's result (static helpers of the import files). */
+static inline void ret_i32(wasmtime_val_t *r, int32_t v) {
+  r->kind = WASMTIME_I32;
+  r->of.i32 = v;
+}
+static inline void ret_i64(wasmtime_val_t *r, int64_t v) {
+  r->kind = WASMTIME_I64;
+  r->of.i64 = v;
+}
 /* Keeps bytes as the instance's result; returns their length (or a
  * status). set_result_val encodes v (released). */
 int32_t px__wasm_set_result(px__wasm_inst *in, const void *b, size_t n);
