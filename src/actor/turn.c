@@ -96,6 +96,7 @@ void px__actor_parked(px__worker *w, px__actor *a, px__coro *co) {
 
 void px__yield_slow(bool may_die) {
   px__worker *w = px__sched_worker();
+  if (!w) return; /* not a worker thread: nothing to yield to */
   w->reductions = 0;
   px__actor *a = w->running ? w->current : NULL;
   if (!a || !a->in_handle || a->wait != PX__W_NONE) return;

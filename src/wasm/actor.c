@@ -68,22 +68,19 @@ static int run(px__wasm_inst *in, int kind, const char *type, size_t tlen,
   rc = px__wasm_put(in, parts, lens, 3, ptrs, reason);
   free(enc);
   if (rc) return rc;
-  wasmtime_val_t a[7];
-  a[0].kind = WASMTIME_I32;
-  a[0].of.i32 = kind;
+  int32_t a[7] = {kind};
   for (int i = 0; i < 3; i++) {
-    a[1 + 2 * i].kind = a[2 + 2 * i].kind = WASMTIME_I32;
-    a[1 + 2 * i].of.i32 = (int32_t)ptrs[i];
-    a[2 + 2 * i].of.i32 = (int32_t)lens[i];
+    a[1 + 2 * i] = (int32_t)ptrs[i];
+    a[2 + 2 * i] = (int32_t)lens[i];
   }
   px_val_release(in->reply);
   in->reply = px_nil();
   in->has_reply = false;
   in->in_call = kind == KIND_CALL;
-  rc = px__wasm_call(in, &in->f_handle, a, 7, 1, reason);
+  rc = px__wasm_call(in, &in->f_handle, PX_SIG_I7_I, a, reason);
   in->in_call = false;
   if (rc) return rc;
-  *ret = in->res[0].of.i32;
+  *ret = (int32_t)in->ret;
   return 0;
 }
 
@@ -181,11 +178,11 @@ px_val px__wasm_encode_state(const void *state) {
   const wasmtime_func_t *f = px__wasm_export(in, "px_get_state",
                                              &in->f_get_state,
                                              &in->have_get_state);
-  if (!f || px__wasm_call(in, f, NULL, 0, 1, &reason)) {
+  if (!f || px__wasm_call(in, f, PX_SIG_V_L, NULL, &reason)) {
     px_val_release(reason);
     return px_nil();
   }
-  uint64_t packed = (uint64_t)in->res[0].of.i64;
+  uint64_t packed = (uint64_t)in->ret;
   uint32_t ptr = (uint32_t)(packed >> 32), len = (uint32_t)packed;
   if (!packed) return px_nil();
   uint8_t *p = px__wasm_mem(in, in->ctx, ptr, len);
@@ -208,15 +205,14 @@ int px__wasm_decode_state(px_val saved, void *state) {
   px_val reason = px_nil();
   int rc = px__wasm_put(in, parts, &len, 1, &ptr, &reason);
   free(enc);
-  wasmtime_val_t a[2] = {{.kind = WASMTIME_I32, .of.i32 = (int32_t)ptr},
-                         {.kind = WASMTIME_I32, .of.i32 = (int32_t)len}};
+  int32_t a[2] = {(int32_t)ptr, (int32_t)len};
   const wasmtime_func_t *f = px__wasm_export(in, "px_set_state",
                                              &in->f_set_state,
                                              &in->have_set_state);
-  if (!rc) rc = f ? px__wasm_call(in, f, a, 2, 1, &reason) : PX_EINVAL;
+  if (!rc) rc = f ? px__wasm_call(in, f, PX_SIG_II_I, a, &reason) : PX_EINVAL;
   px_val_release(reason);
   if (rc) return rc;
-  return in->res[0].of.i32 == 0 ? 0 : PX_EINVAL;
+  return (int32_t)in->ret == 0 ? 0 : PX_EINVAL;
 }
 
 /* ---- types --------------------------------------------------------------- */

@@ -46,7 +46,8 @@ static wasmtime_error_t *on_epoch(wasmtime_context_t *ctx, void *data,
 static void drive(px__wasm_inst *in) {
   for (;;) {
     in->poll_t0 = px_now_ns();
-    bool done = wasmtime_call_future_poll(in->fut);
+    bool done = in->call ? px_wasm_call_poll(in->call)
+                         : wasmtime_call_future_poll(in->fut);
     in->run_ns += px_now_ns() - in->poll_t0;
     if (done) return;
     if (in->op.pending && !in->op.done) {
@@ -103,11 +104,14 @@ static px_val crash_reason(px__wasm_inst *in) {
   }
   const char *name = "other";
   char *s;
+  wasmtime_trap_code_t code;
   if (in->error) {
     s = px__wasm_error_message(in->error);
-    if (in->cpu_exceeded) name = "cpu_limit";
+    if (in->trap_code >= 0)
+      name = trap_code_name((wasmtime_trap_code_t)in->trap_code);
+    else if (in->cpu_exceeded)
+      name = "cpu_limit";
   } else {
-    wasmtime_trap_code_t code;
     if (wasmtime_trap_code(in->trap, &code)) name = trap_code_name(code);
     s = px__wasm_trap_text(in->trap);
   }
@@ -120,6 +124,7 @@ static px_val crash_reason(px__wasm_inst *in) {
 static void call_begin(px__wasm_inst *in) {
   in->trap = NULL;
   in->error = NULL;
+  in->trap_code = -1;
   in->run_ns = 0;
   in->cpu_exceeded = false;
   wasmtime_context_set_epoch_deadline(in->ctx, px__wasm.slice_ticks);
@@ -127,8 +132,16 @@ static void call_begin(px__wasm_inst *in) {
 }
 
 static int call_end(px__wasm_inst *in, px_val *reason) {
-  wasmtime_call_future_delete(in->fut);
-  in->fut = NULL;
+  if (in->call) {
+    px_wasm_call_delete(in->call);
+    in->call = NULL;
+    in->error = in->cres.error;
+    in->cres.error = NULL;
+    if (in->cres.status == 1) in->trap_code = in->cres.trap_code;
+  } else {
+    wasmtime_call_future_delete(in->fut);
+    in->fut = NULL;
+  }
   if (!in->trap && !in->error) return 0;
   *reason = crash_reason(in);
   if (in->error) wasmtime_error_delete(in->error);
@@ -138,24 +151,26 @@ static int call_end(px__wasm_inst *in, px_val *reason) {
   return PX_EFAILED;
 }
 
-int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f,
-                  const wasmtime_val_t *args, size_t nargs, size_t nres,
-                  px_val *reason) {
+int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f, uint32_t sig,
+                  const int32_t *args, px_val *reason) {
   call_begin(in);
-  in->fut = wasmtime_func_call_async(in->ctx, f, args, nargs, in->res, nres,
-                                     &in->trap, &in->error);
+  in->cres = (px_wasm_call_out){0};
+  in->call = px_wasm_call_start(in->ctx, f, sig, args, &in->cres);
+  if (!in->call) return PX_EINVAL;
   drive(in);
-  return call_end(in, reason);
+  int rc = call_end(in, reason);
+  in->ret = in->cres.ret;
+  return rc;
 }
 
 /* ---- inputs -------------------------------------------------------------- */
 
 static int call_i32(px__wasm_inst *in, const wasmtime_func_t *f,
-                    const wasmtime_val_t *args, size_t n, int32_t *out,
+                    uint32_t sig, const int32_t *args, int32_t *out,
                     px_val *reason) {
-  int rc = px__wasm_call(in, f, args, n, 1, reason);
+  int rc = px__wasm_call(in, f, sig, args, reason);
   if (rc) return rc;
-  *out = in->res[0].of.i32;
+  *out = (int32_t)in->ret;
   return 0;
 }
 
@@ -169,18 +184,15 @@ int px__wasm_put(px__wasm_inst *in, const void *const *parts,
     uint32_t cap = in->scratch_cap ? in->scratch_cap : 4096;
     while (cap < total) cap *= 2;
     if (in->scratch) {
-      wasmtime_val_t fa[2] = {
-          {.kind = WASMTIME_I32, .of.i32 = (int32_t)in->scratch},
-          {.kind = WASMTIME_I32, .of.i32 = (int32_t)in->scratch_cap}};
+      int32_t fa[2] = {(int32_t)in->scratch, (int32_t)in->scratch_cap};
       const wasmtime_func_t *f =
           px__wasm_export(in, "px_free", &in->f_free, &in->have_free);
-      int rc = f ? px__wasm_call(in, f, fa, 2, 0, reason) : PX_EINVAL;
+      int rc = f ? px__wasm_call(in, f, PX_SIG_II_V, fa, reason) : PX_EINVAL;
       in->scratch = in->scratch_cap = 0;
       if (rc) return rc;
     }
-    wasmtime_val_t a = {.kind = WASMTIME_I32, .of.i32 = (int32_t)cap};
-    int32_t p;
-    int rc = call_i32(in, &in->f_alloc, &a, 1, &p, reason);
+    int32_t a = (int32_t)cap, p;
+    int rc = call_i32(in, &in->f_alloc, PX_SIG_I_I, &a, &p, reason);
     if (rc) return rc;
     if (!p) {
       *reason = tagged("wasm_trap", px_atomv(px_atom_of("out_of_memory")));
@@ -305,7 +317,7 @@ static int start(px__wasm_inst *in, px_val args, px_val *reason) {
     return PX_EFAILED;
   }
   if (t->mod->has_initialize && export_func(in, "_initialize", &fi) &&
-      (rc = px__wasm_call(in, &fi, NULL, 0, 0, reason)))
+      (rc = px__wasm_call(in, &fi, PX_SIG_V_V, NULL, reason)))
     return rc;
   if (!t->actor_type[0]) {
     /* the deploy check: only the ABI version */
@@ -314,7 +326,7 @@ static int start(px__wasm_inst *in, px_val args, px_val *reason) {
       *reason = px_str("the module does not export px_abi_version");
       return PX_EINVAL;
     }
-    if ((rc = call_i32(in, &fv, NULL, 0, &v, reason))) return rc;
+    if ((rc = call_i32(in, &fv, PX_SIG_V_I, NULL, &v, reason))) return rc;
     if (v != PX__WASM_ABI_VERSION) {
       char m[160];
       snprintf(m, sizeof m, "the module was built for plexspaces WASM ABI "
@@ -335,10 +347,9 @@ static int start(px__wasm_inst *in, px_val args, px_val *reason) {
   rc = px__wasm_put(in, parts, &len, 1, &ptr, reason);
   free(enc);
   if (rc) return rc;
-  wasmtime_val_t a[2] = {{.kind = WASMTIME_I32, .of.i32 = (int32_t)ptr},
-                         {.kind = WASMTIME_I32, .of.i32 = (int32_t)len}};
-  int32_t st;
-  if ((rc = call_i32(in, &in->f_init, a, 2, &st, reason))) return rc;
+  int32_t a[2] = {(int32_t)ptr, (int32_t)len}, st;
+  if ((rc = call_i32(in, &in->f_init, PX_SIG_II_I, a, &st, reason)))
+    return rc;
   if (st != 0) {
     *reason = tagged("wasm_init_failed", px_int(st));
     return PX_EFAILED;
@@ -352,6 +363,8 @@ void px__wasm_inst_free(px__wasm_inst *in) {
   /* A guest call cut short (the actor was killed while parked or between
    * slices): dropping the future unwinds its fiber. */
   if (in->fut) wasmtime_call_future_delete(in->fut);
+  if (in->call) px_wasm_call_delete(in->call);
+  if (in->cres.error) wasmtime_error_delete(in->cres.error);
   if (in->trap) wasm_trap_delete(in->trap);
   if (in->error) wasmtime_error_delete(in->error);
   px_val_release(in->reply);

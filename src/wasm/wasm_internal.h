@@ -34,6 +34,32 @@
 
 #define PX__WASM_ABI_VERSION 1
 
+/* The typed async call of third_party/wasmtime-capi/lib.rs (a leaner
+ * wasmtime_func_call_async for the exports whose types the deploy check
+ * proved), by signature. */
+enum {
+  PX_SIG_V_V = 0,  /* () -> () */
+  PX_SIG_V_I = 1,  /* () -> i32 */
+  PX_SIG_V_L = 2,  /* () -> i64 */
+  PX_SIG_I_I = 3,  /* (i32) -> i32 */
+  PX_SIG_II_V = 4, /* (i32, i32) -> () */
+  PX_SIG_II_I = 5, /* (i32, i32) -> i32 */
+  PX_SIG_I7_I = 6, /* (i32 x 7) -> i32 */
+};
+typedef struct px_wasm_call_out {
+  int32_t status;    /* 0 returned, 1 trapped, 2 failed otherwise */
+  int32_t trap_code; /* wasmtime_trap_code_t, with status 1 */
+  int64_t ret;
+  wasmtime_error_t *error; /* status 1 and 2; ours to delete */
+} px_wasm_call_out;
+typedef struct px_wasm_call px_wasm_call_t;
+px_wasm_call_t *px_wasm_call_start(wasmtime_context_t *store,
+                                   const wasmtime_func_t *func, uint32_t sig,
+                                   const int32_t *args,
+                                   px_wasm_call_out *out);
+bool px_wasm_call_poll(px_wasm_call_t *c);
+void px_wasm_call_delete(px_wasm_call_t *c);
+
 /* The envelope of a send_after timer: [type, payload]. */
 #define PX__WASM_TIMER "__wasm_timer__"
 
@@ -148,10 +174,13 @@ struct px__wasm_inst {
   uint32_t scratch, scratch_cap; /* a guest buffer for inputs */
   /* the guest call in progress (fields, not locals: a kill may abandon
    * the driver's stack, and free_state must still find them) */
-  wasmtime_call_future_t *fut;
+  wasmtime_call_future_t *fut; /* instantiation */
+  px_wasm_call_t *call;        /* a call of an export */
+  px_wasm_call_out cres;
+  int64_t ret;                 /* the export's result */
   wasm_trap_t *trap;
   wasmtime_error_t *error;
-  wasmtime_val_t res[2];
+  int32_t trap_code;           /* from cres, -1 = none */
   px__wasm_op op;
   uint64_t run_ns, poll_t0; /* CPU time of this message so far */
   bool cpu_exceeded;
@@ -183,11 +212,11 @@ struct px__wasm_inst {
 int px__wasm_inst_new(const px__wasm_type *t, px_val args,
                       px__wasm_inst **out, px_val *reason);
 void px__wasm_inst_free(px__wasm_inst *in);
-/* Runs an export to completion on the calling coroutine. 0, or PX_EFAILED
- * with the crash reason ({wasm_trap, CODE} or {wasm_exit, CODE}). */
-int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f,
-                  const wasmtime_val_t *args, size_t nargs, size_t nres,
-                  px_val *reason);
+/* Runs an export of type sig (PX_SIG_*) to completion on the calling
+ * coroutine; its result is then in in->ret. 0, or PX_EFAILED with the
+ * crash reason ({wasm_trap, CODE} or {wasm_exit, CODE}). */
+int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f, uint32_t sig,
+                  const int32_t *args, px_val *reason);
 /* Copies bytes into the guest (px_alloc'd scratch, grown as needed);
  * *ptr is their guest address. */
 int px__wasm_put(px__wasm_inst *in, const void *const *parts,

@@ -251,6 +251,31 @@ Test(wasm_host, kills_while_parked_or_spinning_free_everything,
   down();
 }
 
+/* A guest running past its slice on a thread that is not a worker (the
+ * node restoring apps at start, a deploy check): the slice ends, there is
+ * nobody to yield to, and the guest simply goes on. Go's _initialize runs
+ * for milliseconds, many 1 ms slices. */
+Test(wasm_host, slices_end_harmlessly_off_the_workers, .timeout = 120) {
+  px_runtime_opts ro = {.workers = 1};
+  cr_assert_eq(px_runtime_start(&ro), 0);
+  char err[1024];
+  px__wasm_opts o = {.time_slice_ms = 1, .max_instances = 16};
+  cr_assert_eq(px__wasm_start(&o, err, sizeof err), 0, "%s", err);
+  size_t len;
+  char *b = slurp(PX_TEST_WASM_DIR "/go_agents.wasm", &len);
+  px__wasm_module *m;
+  int rc = px__wasm_module_load(b, len, &m, err, sizeof err);
+  free(b);
+  cr_assert_eq(rc, 0, "%s", err);
+  g_mod = m;
+  px_ref c = start("counter", px_map_new(0));
+  px_val r;
+  cr_assert_eq(ask(c, "add", px_map(1, px_str("n"), px_int(3)), 5000, &r), 0);
+  cr_assert_eq(count_of(r), 3);
+  px_val_release(r);
+  down();
+}
+
 /* ---- bad modules ----------------------------------------------------------------------- */
 
 static void refused(const void *b, size_t n, const char *needle) {
