@@ -48,8 +48,8 @@ static void drive(px__wasm_inst *in) {
     in->poll_t0 = px_now_ns();
     bool done = in->call ? px_wasm_call_poll(in->call)
                          : wasmtime_call_future_poll(in->fut);
+    if (done) return; /* the CPU time of a finished call is not needed */
     in->run_ns += px_now_ns() - in->poll_t0;
-    if (done) return;
     if (in->op.pending && !in->op.done) {
       in->op.imp->exec(in, in->ctx, in->op.args, &in->op.ret);
       in->op.done = true;
