@@ -161,7 +161,10 @@ static void *spin(void *arg) {
 }
 
 Test(wasm_host, a_spinning_guest_is_preempted_then_trapped, .timeout = 60) {
-  up(1, 400);
+  /* Without preemption every ask below would wait the full 3 s the
+   * spinner is allowed; with it, one takes a few slices at most (the
+   * bound is loose for a loaded machine). */
+  up(1, 3000);
   px_ref crasher = start("crasher", px_map_new(0));
   px_ref counter = start("counter", px_map_new(0));
   px_mref mon = px_monitor(crasher);
@@ -181,7 +184,7 @@ Test(wasm_host, a_spinning_guest_is_preempted_then_trapped, .timeout = 60) {
     cr_assert_eq(count_of(r), i + 1);
     px_val_release(r);
   }
-  cr_assert_lt(worst, 200000000ull, "an ask took %lu ns next to a spinner",
+  cr_assert_lt(worst, 1000000000ull, "an ask took %lu ns next to a spinner",
                (unsigned long)worst);
   pthread_join(th, NULL);
   cr_assert_eq(j.rc, PX_ENOPROC, "spin: %s", px_strerror(j.rc));
