@@ -188,6 +188,13 @@ PX_API size_t px_val_format(px_val v, char *buf, size_t cap);
 /** Encodes `v` as MessagePack. Atoms use ext type 1. On success *out is a
  *  malloc'd buffer the caller frees with free(). */
 PX_API int px_msgpack_encode(px_val v, char **out, size_t *out_len);
+/** The exact encoded size of `v` (PX_EENCODE for what cannot be encoded),
+ *  and an encoding into a buffer of the caller's: PX_ERANGE when it does
+ *  not fit in cap, nothing written. Together they encode without a
+ *  malloc (into a WASM guest's memory, say). */
+PX_API int px_msgpack_size(px_val v, size_t *out);
+PX_API int px_msgpack_encode_into(px_val v, void *buf, size_t cap,
+                                  size_t *len);
 /** Decodes exactly one MessagePack object spanning all of `len` bytes.
  *  Returns PX_EDECODE for malformed or trailing input. On success *out is a
  *  new value. Never aborts on bad input (PX_ENOMEM instead). */

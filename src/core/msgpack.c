@@ -153,21 +153,41 @@ static int pack(msgpack_packer *pk, px_val v) {
   return -1;
 }
 
-int px_msgpack_encode(px_val v, char **out, size_t *out_len) {
+int px_msgpack_size(px_val v, size_t *out) {
   size_t n = 0;
   int rc = encoded_size(v, 1, &n);
-  if (rc) return rc;
-  wbuf w = {malloc(n), 0, n};
-  if (!w.p) return PX_ENOMEM;
+  if (rc == 0) *out = n;
+  return rc;
+}
+
+/* Packs v, whose size pass said n, into buf. */
+static void pack_exact(px_val v, char *buf, size_t n) {
+  wbuf w = {buf, 0, n};
   msgpack_packer pk;
   msgpack_packer_init(&pk, &w, wbuf_write);
-  if (pack(&pk, v) != 0 || w.len != n) {
-    /* The size pass and the packer disagree: a bug, not bad input. */
-    px_assert(!"msgpack size pass out of step with the packer");
-    free(w.p);
-    return PX_EENCODE;
-  }
-  *out = w.p;
+  /* The size pass and the packer disagreeing is a bug, not bad input. */
+  if (pack(&pk, v) != 0 || w.len != n)
+    px_panic("msgpack size pass out of step with the packer");
+}
+
+int px_msgpack_encode_into(px_val v, void *buf, size_t cap, size_t *len) {
+  size_t n;
+  int rc = px_msgpack_size(v, &n);
+  if (rc) return rc;
+  if (n > cap) return PX_ERANGE;
+  pack_exact(v, buf, n);
+  *len = n;
+  return 0;
+}
+
+int px_msgpack_encode(px_val v, char **out, size_t *out_len) {
+  size_t n;
+  int rc = px_msgpack_size(v, &n);
+  if (rc) return rc;
+  char *p = malloc(n ? n : 1);
+  if (!p) return PX_ENOMEM;
+  pack_exact(v, p, n);
+  *out = p;
   *out_len = n;
   return 0;
 }

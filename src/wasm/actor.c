@@ -47,11 +47,13 @@ static px_gs_result w_init(px_val args, void **state, px_gs_out *out) {
 }
 
 /* Runs px_handle for one message; *ret is the guest's return code. */
+/* Runs px_handle for one message; *ret is the guest's return code. The
+ * sender's id, the type and the payload go into the guest's scratch, the
+ * payload encoded in place. */
 static int run(px__wasm_inst *in, int kind, const char *type, size_t tlen,
                px_val payload, px_ref from, int32_t *ret, px_val *reason) {
-  char *enc;
-  size_t len;
-  int rc = px_msgpack_encode(payload, &enc, &len);
+  size_t plen;
+  int rc = px_msgpack_size(payload, &plen);
   if (rc) return rc;
   /* The sender's id, formatted once per sender (an actor mostly hears
    * from the same few). */
@@ -62,17 +64,19 @@ static int run(px__wasm_inst *in, int kind, const char *type, size_t tlen,
     if (!px_ref_is_nil(from)) px_ref_format(from, in->from_id,
                                             sizeof in->from_id);
   }
-  const void *parts[3] = {in->from_id, type, enc};
-  size_t lens[3] = {strlen(in->from_id), tlen, len};
-  uint32_t ptrs[3];
-  rc = px__wasm_put(in, parts, lens, 3, ptrs, reason);
-  free(enc);
-  if (rc) return rc;
-  int32_t a[7] = {kind};
-  for (int i = 0; i < 3; i++) {
-    a[1 + 2 * i] = (int32_t)ptrs[i];
-    a[2 + 2 * i] = (int32_t)lens[i];
-  }
+  size_t flen = strlen(in->from_id);
+  uint8_t *host;
+  uint32_t at;
+  if ((rc = px__wasm_reserve(in, flen + tlen + plen, &host, &at, reason)))
+    return rc;
+  memcpy(host, in->from_id, flen);
+  memcpy(host + flen, type, tlen);
+  size_t wrote;
+  px_msgpack_encode_into(payload, host + flen + tlen, plen, &wrote);
+  int32_t a[7] = {kind,
+                  (int32_t)at, (int32_t)flen,
+                  (int32_t)(at + flen), (int32_t)tlen,
+                  (int32_t)(at + flen + tlen), (int32_t)plen};
   px_val_release(in->reply);
   in->reply = px_nil();
   in->has_reply = false;

@@ -114,6 +114,9 @@ static wasm_config_t *make_config(const px__wasm_opts *o) {
   wasmtime_config_memory_reservation_set(c, limit);
   wasmtime_config_memory_guard_size_set(c, 64u << 10);
   wasmtime_config_memory_reservation_for_growth_set(c, 0);
+  /* A memory stays where it is (it grows in place or not at all), so the
+   * host may keep its base address (instance.c px__wasm_mem). */
+  wasmtime_config_memory_may_move_set(c, false);
   wasmtime_pooling_allocation_config_t *p =
       wasmtime_pooling_allocation_config_new();
   wasmtime_pooling_allocation_config_total_core_instances_set(
@@ -156,7 +159,8 @@ int px__wasm_start(const px__wasm_opts *opts, char *err, size_t errcap) {
   /* Everything compiled into the code: an artifact made under other
    * settings must be compiled again, not reloaded. */
   snprintf(px__wasm.settings, sizeof px__wasm.settings,
-           "wasmtime-48 abi=%d epoch=1 fuel=%d mem=%zu guard=64k signals=%d",
+           "wasmtime-48 abi=%d epoch=1 fuel=%d mem=%zu guard=64k move=0 "
+           "signals=%d",
            PX__WASM_ABI_VERSION, o->fuel > 0, o->max_memory_bytes,
            !PX_SANITIZE_THREAD);
   wasm_config_t *c = make_config(o);

@@ -19,11 +19,16 @@
 #include "runtime/sched.h"
 #include "wasm/wasm_internal.h"
 
+/* The memory's base and size are cached: the engine never moves a
+ * memory (memory_may_move off) and a memory never shrinks, so only an
+ * access past the cached size needs to ask wasmtime again. */
 uint8_t *px__wasm_mem(px__wasm_inst *in, wasmtime_context_t *ctx,
                       uint32_t ptr, uint32_t len) {
-  size_t size = wasmtime_memory_data_size(ctx, &in->memory);
-  if ((uint64_t)ptr + len > size) return NULL;
-  return wasmtime_memory_data(ctx, &in->memory) + ptr;
+  if ((uint64_t)ptr + len <= in->mem_size) return in->mem_base + ptr;
+  in->mem_size = wasmtime_memory_data_size(ctx, &in->memory);
+  in->mem_base = wasmtime_memory_data(ctx, &in->memory);
+  if ((uint64_t)ptr + len > in->mem_size) return NULL;
+  return in->mem_base + ptr;
 }
 
 /* ---- preemption ---------------------------------------------------------- */
@@ -174,11 +179,8 @@ static int call_i32(px__wasm_inst *in, const wasmtime_func_t *f,
   return 0;
 }
 
-int px__wasm_put(px__wasm_inst *in, const void *const *parts,
-                 const size_t *lens, size_t n, uint32_t *ptrs,
-                 px_val *reason) {
-  size_t total = 0;
-  for (size_t i = 0; i < n; i++) total += lens[i];
+int px__wasm_reserve(px__wasm_inst *in, size_t total, uint8_t **host,
+                     uint32_t *guest, px_val *reason) {
   if (total > INT32_MAX / 2) return PX_ERANGE;
   if (total > in->scratch_cap) {
     uint32_t cap = in->scratch_cap ? in->scratch_cap : 4096;
@@ -201,16 +203,29 @@ int px__wasm_put(px__wasm_inst *in, const void *const *parts,
     in->scratch = (uint32_t)p;
     in->scratch_cap = cap;
   }
-  uint8_t *base = px__wasm_mem(in, in->ctx, in->scratch, (uint32_t)total);
-  if (!base) {
+  *host = px__wasm_mem(in, in->ctx, in->scratch, (uint32_t)total);
+  if (!*host) {
     *reason = tagged("wasm_trap", px_atomv(px_atom_of("bad_alloc")));
     return PX_EFAILED;
   }
-  uint32_t off = 0;
+  *guest = in->scratch;
+  return 0;
+}
+
+int px__wasm_put(px__wasm_inst *in, const void *const *parts,
+                 const size_t *lens, size_t n, uint32_t *ptrs,
+                 px_val *reason) {
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++) total += lens[i];
+  uint8_t *base;
+  uint32_t at;
+  int rc = px__wasm_reserve(in, total, &base, &at, reason);
+  if (rc) return rc;
   for (size_t i = 0; i < n; i++) {
-    if (lens[i]) memcpy(base + off, parts[i], lens[i]);
-    ptrs[i] = in->scratch + off;
-    off += (uint32_t)lens[i];
+    if (lens[i]) memcpy(base, parts[i], lens[i]);
+    ptrs[i] = at;
+    base += lens[i];
+    at += (uint32_t)lens[i];
   }
   return 0;
 }

@@ -167,6 +167,8 @@ struct px__wasm_inst {
   wasmtime_context_t *ctx;
   wasmtime_instance_t instance;
   wasmtime_memory_t memory;
+  uint8_t *mem_base;  /* cached by px__wasm_mem */
+  size_t mem_size;
   wasmtime_func_t f_alloc, f_init, f_handle;
   /* looked up on first use (instantiation is on every actor's start) */
   wasmtime_func_t f_free, f_get_state, f_set_state;
@@ -217,8 +219,13 @@ void px__wasm_inst_free(px__wasm_inst *in);
  * crash reason ({wasm_trap, CODE} or {wasm_exit, CODE}). */
 int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f, uint32_t sig,
                   const int32_t *args, px_val *reason);
-/* Copies bytes into the guest (px_alloc'd scratch, grown as needed);
- * *ptr is their guest address. */
+/* Room for total bytes of input in the guest (the px_alloc'd scratch,
+ * grown as needed): *host to write them, *guest to name them there. Valid
+ * until the next guest call. */
+int px__wasm_reserve(px__wasm_inst *in, size_t total, uint8_t **host,
+                     uint32_t *guest, px_val *reason);
+/* Copies bytes into the guest (the scratch); ptrs[i] are their guest
+ * addresses. */
 int px__wasm_put(px__wasm_inst *in, const void *const *parts,
                  const size_t *lens, size_t n, uint32_t *ptrs,
                  px_val *reason);

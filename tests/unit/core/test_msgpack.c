@@ -544,3 +544,23 @@ Test(msgpack, allocation_failures_return_enomem_without_leaks) {
   px_val_release(v);
 }
 #endif
+
+Test(msgpack, encode_into_a_buffer_matches_encode) {
+  px_val v = px_map(2, px_str("n"), px_int(-70000), px_str("xs"),
+                    px_arr(3, px_nil(), px_bool(true), px_double(1.5)));
+  char *a;
+  size_t alen, size, blen;
+  cr_assert_eq(px_msgpack_encode(v, &a, &alen), 0);
+  cr_assert_eq(px_msgpack_size(v, &size), 0);
+  cr_assert_eq(size, alen);
+  char b[64];
+  /* one byte short: refused, nothing claimed written */
+  blen = 12345;
+  cr_assert_eq(px_msgpack_encode_into(v, b, alen - 1, &blen), PX_ERANGE);
+  cr_assert_eq(blen, 12345);
+  cr_assert_eq(px_msgpack_encode_into(v, b, sizeof b, &blen), 0);
+  cr_assert_eq(blen, alen);
+  cr_assert_arr_eq(a, b, alen);
+  free(a);
+  px_val_release(v);
+}
