@@ -119,6 +119,9 @@ OP(stop) {
   px_ref to;
   int32_t st = arg_ref(in, ctx, a, &to);
   if (st) return ret_i32(r, st);
+  /* Unlinked first: stopping an actor one spawned (and so is linked to)
+   * must not take the caller down with it. */
+  px_unlink(to);
   ret_i32(r, px__wasm_status(px_exit(to, px_atomv(px_a()->shutdown))));
 }
 
