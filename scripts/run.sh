@@ -53,6 +53,10 @@ $HINT
   curl -s $URL/api/v1/actors/shop/greeter?op=hello\&name=you
   curl -s $URL/metrics | head
 
+A WebAssembly app (the Go example; C and AssemblyScript are beside it):
+  $BIN deploy --app agents --wasm $BUILD/examples/wasm/go_agents.wasm --config examples/wasm/go/app-config.toml
+  $BIN ask agents agent whoami '{}'
+
 Running one of them:
   \$ $BIN ask shop counter add '{"n": 5}'
 MSG
