@@ -17,24 +17,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "bench.h"
 #include "plexspaces/px.h"
 #include "wasm/wasm.h"
 #include "wasm/wasm_internal.h"
 
 static px_atom A_ADD, A_GO, A_DONE;
 
-static _Noreturn void fail(const char *bench, const char *why) {
-  fprintf(stderr, "%s: %s\n", bench, why);
-  exit(1);
-}
-
+/* bench_scaled, with enough samples left for a p99 and a tenth of them. */
 static long scaled(long n) {
-  const char *s = getenv("BENCH_SCALE");
-  double f = s ? atof(s) : 1.0;
-  long v = (long)((double)n * (f > 0 ? f : 1.0));
-  return v < 10 ? 10 : v;
+  long v = bench_scaled(n);
+  return v < 100 ? 100 : v;
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -54,12 +48,12 @@ static char *read_module(const char *lang, size_t *len) {
   snprintf(path, sizeof path, "%s/%s_agents.wasm",
            dir ? dir : "build-bench/examples/wasm", lang);
   FILE *f = fopen(path, "rb");
-  if (!f) fail("wasm", "cannot open the example module (BENCH_WASM_DIR)");
+  if (!f) bench_fail("wasm", "cannot open the example module (BENCH_WASM_DIR)");
   fseek(f, 0, SEEK_END);
   long n = ftell(f);
   fseek(f, 0, SEEK_SET);
   char *b = malloc((size_t)n);
-  if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) fail("wasm", "read");
+  if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) bench_fail("wasm", "read");
   fclose(f);
   *len = (size_t)n;
   return b;
@@ -68,7 +62,7 @@ static char *read_module(const char *lang, size_t *len) {
 static void host_start(const char *cache_dir) {
   char err[512];
   px__wasm_opts o = {.cache_dir = cache_dir};
-  if (px__wasm_start(&o, err, sizeof err)) fail("wasm", err);
+  if (px__wasm_start(&o, err, sizeof err)) bench_fail("wasm", err);
 }
 
 static const px_gen_server *wasm_counter(const char *lang) {
@@ -76,12 +70,13 @@ static const px_gen_server *wasm_counter(const char *lang) {
   char *b = read_module(lang, &len);
   px__wasm_module *m;
   char err[1024];
-  if (px__wasm_module_load(b, len, &m, err, sizeof err)) fail("wasm", err);
+  if (px__wasm_module_load(b, len, &m, err, sizeof err))
+    bench_fail("wasm", err);
   free(b);
   return px__wasm_actor_type(m, "counter", "counter", NULL, 0);
 }
 
-/* ---- the same counter in C ---------------------------------------------------- */
+/* ---- the same counter in C ----------------------------------------------- */
 
 static px_gs_result c_init(px_val args, void **state, px_gs_out *out) {
   (void)out;
@@ -108,7 +103,7 @@ static const px_gen_server c_counter = {.name = "c_counter",
                                         .ops = c_ops,
                                         .nops = 1};
 
-/* ---- the driver ------------------------------------------------------------------ */
+/* ---- the driver ---------------------------------------------------------- */
 
 typedef struct job {
   int mode; /* 0 asks, 1 starts, 2 bare instances */
@@ -121,7 +116,7 @@ typedef struct job {
 static void drive_asks(job *j) {
   px_ref s;
   if (px_gen_server_start(j->gs, px_map_new(0), NULL, &s))
-    fail("wasm_ask", "start");
+    bench_fail("wasm_ask", "start");
   px_val payload = px_map(1, px_str("n"), px_int(1));
   for (long i = 0; i < j->n + j->n / 10; i++) {
     px_val r;
@@ -130,7 +125,7 @@ static void drive_asks(job *j) {
     uint64_t t1 = px_now_ns();
     px_val c = px_gets(r, "count");
     if (rc || c.type != PX_T_INT || c.u.i != i + 1)
-      fail("wasm_ask", "bad reply");
+      bench_fail("wasm_ask", "bad reply");
     px_val_release(r);
     if (i >= j->n / 10) j->samples[i - j->n / 10] = t1 - t0; /* warm */
   }
@@ -143,7 +138,7 @@ static void drive_starts(job *j) {
     px_ref s;
     uint64_t t0 = px_now_ns();
     if (px_gen_server_start(j->gs, px_map_new(0), NULL, &s))
-      fail("wasm_instantiate", "start");
+      bench_fail("wasm_instantiate", "start");
     j->samples[i] = px_now_ns() - t0;
     px_exit(s, px_atomv(px_a()->kill));
   }
@@ -156,7 +151,7 @@ static void drive_bare(job *j) {
     px_val reason;
     uint64_t t0 = px_now_ns();
     if (px__wasm_inst_new(t, px_nil(), &in, &reason))
-      fail("wasm_instantiate", "instance");
+      bench_fail("wasm_instantiate", "instance");
     j->samples[i] = px_now_ns() - t0;
     px__wasm_inst_free(in);
   }
@@ -185,20 +180,20 @@ static void run_job(job *j) {
   px_spawn(&driver_t, px_int((int64_t)(intptr_t)j), NULL, &d);
   px_send(d, A_GO, px_nil());
   px_message *m;
-  if (px_receive(NULL, NULL, 600000, &m)) fail("wasm", "driver timed out");
+  if (px_receive(NULL, NULL, 600000, &m))
+    bench_fail("wasm", "driver timed out");
   px_message_free(m);
   px_exit(d, px_atomv(px_a()->kill));
 }
 
 static void runtime_up(void) {
-  px_runtime_opts o = {0};
-  if (px_runtime_start(&o)) fail("wasm", "runtime");
+  bench_start_runtime();
   A_ADD = px_atom_of("add");
   A_GO = px_atom_of("go");
   A_DONE = px_atom_of("done");
 }
 
-/* ---- the benchmarks -------------------------------------------------------------- */
+/* ---- the benchmarks ------------------------------------------------------ */
 
 static int bench_ask(void) {
   runtime_up();
@@ -218,11 +213,13 @@ static int bench_ask(void) {
     if (a < wp50) wp50 = a, wp99 = b;
     free(w.samples);
   }
-  printf("{\"bench\": \"wasm_ask\", \"impl\": \"plexspaces\", \"value\": %lu, "
-         "\"unit\": \"ns\", \"p99_ns\": %lu, \"native_p50_ns\": %lu, "
-         "\"native_p99_ns\": %lu, \"ratio_to_native\": %.3f, \"asks\": %ld}\n",
-         (unsigned long)wp50, (unsigned long)wp99, (unsigned long)cp50,
-         (unsigned long)cp99, (double)wp50 / (double)cp50, n);
+  char extra[256];
+  snprintf(extra, sizeof extra,
+           "\"p99_ns\":%lu,\"native_p50_ns\":%lu,\"native_p99_ns\":%lu,"
+           "\"ratio_to_native\":%.3f,\"asks\":%ld",
+           (unsigned long)wp99, (unsigned long)cp50, (unsigned long)cp99,
+           (double)wp50 / (double)cp50, n);
+  bench_report("wasm_ask", (double)wp50, "ns", extra);
   px_runtime_stop();
   px__wasm_stop();
   return 0;
@@ -251,14 +248,15 @@ static int bench_instantiate(void) {
     l50[i] = pct(l.samples, l.n, 0.5);
     free(l.samples);
   }
-  printf("{\"bench\": \"wasm_instantiate\", \"impl\": \"plexspaces\", "
-         "\"value\": %.1f, \"unit\": \"us_p50\", \"p99_us\": %.1f, "
-         "\"instance_p50_us\": %.1f, \"instance_p99_us\": %.1f, "
-         "\"native_start_p50_us\": %.1f, \"native_start_p99_us\": %.1f, "
-         "\"as_instance_p50_us\": %.1f, \"go_instance_p50_us\": %.1f, "
-         "\"starts\": %ld}\n",
-         w50 / 1e3, w99 / 1e3, b50 / 1e3, b99 / 1e3, c50 / 1e3, c99 / 1e3,
-         l50[0] / 1e3, l50[1] / 1e3, n);
+  char extra[512];
+  snprintf(extra, sizeof extra,
+           "\"p99_us\":%.1f,\"instance_p50_us\":%.1f,"
+           "\"instance_p99_us\":%.1f,\"native_start_p50_us\":%.1f,"
+           "\"native_start_p99_us\":%.1f,\"as_instance_p50_us\":%.1f,"
+           "\"go_instance_p50_us\":%.1f,\"starts\":%ld",
+           w99 / 1e3, b50 / 1e3, b99 / 1e3, c50 / 1e3, c99 / 1e3,
+           l50[0] / 1e3, l50[1] / 1e3, n);
+  bench_report("wasm_instantiate", w50 / 1e3, "us_p50", extra);
   free(w.samples);
   free(c.samples);
   free(bare.samples);
@@ -274,7 +272,8 @@ static double compile_ms(const char *lang, const char *cache) {
   px__wasm_module *m;
   char err[1024];
   uint64_t t0 = px_now_ns();
-  if (px__wasm_module_load(b, len, &m, err, sizeof err)) fail("wasm", err);
+  if (px__wasm_module_load(b, len, &m, err, sizeof err))
+    bench_fail("wasm", err);
   double ms = (double)(px_now_ns() - t0) / 1e6;
   free(b);
   px__wasm_stop();
@@ -283,20 +282,18 @@ static double compile_ms(const char *lang, const char *cache) {
 
 static int bench_compile(void) {
   runtime_up();
-  char dir[] = "/tmp/px-wasm-bench-XXXXXX";
-  if (!mkdtemp(dir)) fail("wasm_compile", "mkdtemp");
+  char *dir = bench_temp_dir("wasm_compile");
   double c = compile_ms("c", NULL), as = compile_ms("assemblyscript", NULL),
          go = compile_ms("go", NULL);
   compile_ms("go", dir); /* fills the cache */
   double go_cached = compile_ms("go", dir);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  if (system(cmd)) fprintf(stderr, "wasm_compile: cannot remove %s\n", dir);
-  printf("{\"bench\": \"wasm_compile\", \"impl\": \"plexspaces\", "
-         "\"value\": %.1f, \"unit\": \"ms\", \"c_ms\": %.1f, "
-         "\"assemblyscript_ms\": %.1f, \"go_ms\": %.1f, "
-         "\"go_from_cache_ms\": %.1f}\n",
-         c + as + go, c, as, go, go_cached);
+  bench_remove_dir(dir);
+  char extra[256];
+  snprintf(extra, sizeof extra,
+           "\"c_ms\":%.1f,\"assemblyscript_ms\":%.1f,\"go_ms\":%.1f,"
+           "\"go_from_cache_ms\":%.1f",
+           c, as, go, go_cached);
+  bench_report("wasm_compile", c + as + go, "ms", extra);
   px_runtime_stop();
   return 0;
 }

@@ -96,6 +96,12 @@ PX_API void px_space_set_store(px_store *store);
  *  px_space_close. Thread-safe. */
 PX_API int px_space_open(const char *tenant, const char *ns, const char *name,
                          px_space_kind kind, px_space **out);
+/** Opens the space `name` of (tenant, ns) whatever its kind; one that
+ *  does not exist yet is created durable when a store is set
+ *  (px_space_set_store), in memory otherwise. What the node's edges (the
+ *  HTTP API, WASM guests) use. Errors as px_space_open. */
+PX_API int px_space_attach(const char *tenant, const char *ns,
+                           const char *name, px_space **out);
 PX_API void px_space_close(px_space *s);
 
 /* ---- writing ------------------------------------------------------------- */

@@ -23,14 +23,7 @@
 #include "plexspaces/space.h"
 
 static int open_space(px_req *r, px_space **out) {
-  const char *ns = r->seg[3], *name = r->seg[4];
-  bool durable = px__http_opts(r->http)->store != NULL;
-  int rc = px_space_open(r->tenant, ns, name,
-                         durable ? PX_SPACE_DURABLE : PX_SPACE_MEMORY, out);
-  if (rc == PX_EEXIST)
-    rc = px_space_open(r->tenant, ns, name,
-                       durable ? PX_SPACE_MEMORY : PX_SPACE_DURABLE, out);
-  return rc;
+  return px_space_attach(r->tenant, r->seg[3], r->seg[4], out);
 }
 
 static bool get_int(px_req *r, px_val body, const char *key, int64_t dflt,

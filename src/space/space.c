@@ -983,6 +983,18 @@ int px_space_open(const char *tenant, const char *ns, const char *name,
   return 0;
 }
 
+int px_space_attach(const char *tenant, const char *ns, const char *name,
+                    px_space **out) {
+  px_space_kind k = g_store ? PX_SPACE_DURABLE : PX_SPACE_MEMORY;
+  int rc = px_space_open(tenant, ns, name, k, out);
+  if (rc == PX_EEXIST) /* it exists with the other kind: take it as is */
+    rc = px_space_open(tenant, ns, name,
+                       k == PX_SPACE_DURABLE ? PX_SPACE_MEMORY
+                                             : PX_SPACE_DURABLE,
+                       out);
+  return rc;
+}
+
 void px_space_close(px_space *s) {
   if (s) space_unref(s);
 }

@@ -221,11 +221,12 @@ int px__wasm_decode_state(px_val saved, void *state) {
 
 /* ---- types --------------------------------------------------------------- */
 
-const px_gen_server *px__wasm_actor_type(px__wasm_module *m,
-                                         const char *actor_type,
-                                         const char *role,
-                                         const px__wasm_link *links,
-                                         size_t nlinks) {
+/* The type (found, or made and kept until px__wasm_stop). With share the
+ * links belong to another type and are used as they are; else copied. */
+static const px_gen_server *type_of(px__wasm_module *m,
+                                    const char *actor_type, const char *role,
+                                    const px__wasm_link *links,
+                                    size_t nlinks, bool share) {
   pthread_mutex_lock(&px__wasm.mu);
   for (px__wasm_type *t = px__wasm.types; t; t = t->next)
     if (t->mod == m && !strcmp(t->actor_type, actor_type) &&
@@ -247,11 +248,7 @@ const px_gen_server *px__wasm_actor_type(px__wasm_module *m,
                           .handle_cast = w_cast,
                           .handle_info = w_info,
                           .free_state = w_free};
-  /* Copies, except when spawn passes a type's own links back in. */
-  bool own = true;
-  for (px__wasm_type *o = px__wasm.types; o; o = o->next)
-    if (o->links == links && links) own = false;
-  if (own && nlinks) {
+  if (!share && nlinks) {
     t->links = calloc(nlinks, sizeof *t->links);
     for (size_t i = 0; t->links && i < nlinks; i++) {
       t->links[i] = links[i];
@@ -268,4 +265,17 @@ const px_gen_server *px__wasm_actor_type(px__wasm_module *m,
   px__wasm.types = t;
   pthread_mutex_unlock(&px__wasm.mu);
   return &t->gs;
+}
+
+const px_gen_server *px__wasm_actor_type(px__wasm_module *m,
+                                         const char *actor_type,
+                                         const char *role,
+                                         const px__wasm_link *links,
+                                         size_t nlinks) {
+  return type_of(m, actor_type, role, links, nlinks, false);
+}
+
+const px_gen_server *px__wasm_sibling_type(const px__wasm_type *like,
+                                           const char *role) {
+  return type_of(like->mod, role, role, like->links, like->nlinks, true);
 }

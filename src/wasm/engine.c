@@ -163,31 +163,32 @@ int px__wasm_start(const px__wasm_opts *opts, char *err, size_t errcap) {
            "signals=%d",
            PX__WASM_ABI_VERSION, o->fuel > 0, o->max_memory_bytes,
            !PX_SANITIZE_THREAD);
+  int rc = PX_ENOMEM;
   wasm_config_t *c = make_config(o);
   if (!c || !(px__wasm.engine = wasm_engine_new_with_config(c))) {
     snprintf(err, errcap, "cannot create the wasmtime engine");
-    free((char *)px__wasm.o.cache_dir);
-    return PX_ENOMEM;
+    goto fail;
   }
   px__wasm.linker = wasmtime_linker_new(px__wasm.engine);
-  int rc = px__wasm_define_imports(px__wasm.linker, err, errcap);
-  if (rc) {
-    wasmtime_linker_delete(px__wasm.linker);
-    wasm_engine_delete(px__wasm.engine);
-    free((char *)px__wasm.o.cache_dir);
-    return rc;
-  }
+  if ((rc = px__wasm_define_imports(px__wasm.linker, err, errcap)))
+    goto fail;
   pthread_mutex_init(&px__wasm.mu, NULL);
   pthread_cond_init(&px__wasm.cv, NULL);
   if (pthread_create(&px__wasm.ticker, NULL, ticker_main, NULL) != 0) {
     snprintf(err, errcap, "cannot start the epoch ticker");
-    wasmtime_linker_delete(px__wasm.linker);
-    wasm_engine_delete(px__wasm.engine);
-    free((char *)px__wasm.o.cache_dir);
-    return PX_ENOMEM;
+    pthread_mutex_destroy(&px__wasm.mu);
+    pthread_cond_destroy(&px__wasm.cv);
+    rc = PX_ENOMEM;
+    goto fail;
   }
   started = true;
   return 0;
+fail:
+  if (px__wasm.linker) wasmtime_linker_delete(px__wasm.linker);
+  if (px__wasm.engine) wasm_engine_delete(px__wasm.engine);
+  free((char *)px__wasm.o.cache_dir);
+  memset(&px__wasm, 0, sizeof px__wasm);
+  return rc;
 }
 
 bool px__wasm_running(void) { return started; }
@@ -210,9 +211,7 @@ void px__wasm_stop(void) {
   }
   for (px__wasm_module *m = px__wasm.modules, *n; m; m = n) {
     n = m->next;
-    wasmtime_instance_pre_delete(m->pre);
-    wasmtime_module_delete(m->module);
-    free(m);
+    px__wasm_module_free(m);
   }
   wasmtime_linker_delete(px__wasm.linker);
   wasm_engine_delete(px__wasm.engine);

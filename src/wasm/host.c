@@ -347,23 +347,17 @@ static wasm_trap_t *sync_cb(void *env, wasmtime_caller_t *caller,
   const px__wasm_import *imp = env;
   wasmtime_context_t *ctx = wasmtime_caller_context(caller);
   px__wasm_inst *in = wasmtime_context_get_data(ctx);
-  wasm_valkind_t p[PX__WASM_MAX_ARGS], r[1];
-  size_t np, nr;
-  px__wasm_sig_types(imp->sig, p, &np, r, &nr);
+  /* The imports read args[i].of.i32 / .i64 / .f64 as their signature
+   * says: the raw slot's 64 bits carry each of them (little-endian), so
+   * no per-call look at the signature is needed. */
   wasmtime_val_t args[PX__WASM_MAX_ARGS];
-  for (size_t i = 0; i < np && i < n; i++) {
-    args[i].kind = p[i] == WASM_I64 ? WASMTIME_I64
-                 : p[i] == WASM_F64 ? WASMTIME_F64 : WASMTIME_I32;
-    if (p[i] == WASM_I64) args[i].of.i64 = raw[i].i64;
-    else if (p[i] == WASM_F64) args[i].of.f64 = raw[i].f64;
-    else args[i].of.i32 = raw[i].i32;
+  for (size_t i = 0; i < n && i < PX__WASM_MAX_ARGS; i++) {
+    args[i].kind = WASMTIME_I64;
+    args[i].of.i64 = raw[i].i64;
   }
   wasmtime_val_t ret = {.kind = WASMTIME_I32};
   imp->exec(in, ctx, args, &ret);
-  if (nr) {
-    if (ret.kind == WASMTIME_I64) raw[0].i64 = ret.of.i64;
-    else raw[0].i32 = ret.of.i32;
-  }
+  raw[0].i64 = ret.of.i64; /* every import has one result */
   return NULL;
 }
 

@@ -95,9 +95,7 @@ OP(spawn) {
       return ret_i32(r, PX__W_INVALID);
     }
   }
-  const px__wasm_type *self = in->type;
-  const px_gen_server *gs =
-      px__wasm_actor_type(self->mod, role, role, self->links, self->nlinks);
+  const px_gen_server *gs = px__wasm_sibling_type(in->type, role);
   px_ref ref;
   px_gen_start_opts o = {.timeout_ms = 30000};
   int rc;
@@ -296,14 +294,7 @@ OP(kv_ttl) {
 
 static int32_t space(px__wasm_inst *in, px_space **out) {
   if (!in->space) {
-    bool durable = px__wasm.o.store != NULL;
-    int rc = px_space_open(in->tenant, in->ns, "default",
-                           durable ? PX_SPACE_DURABLE : PX_SPACE_MEMORY,
-                           &in->space);
-    if (rc == PX_EEXIST)
-      rc = px_space_open(in->tenant, in->ns, "default",
-                         durable ? PX_SPACE_MEMORY : PX_SPACE_DURABLE,
-                         &in->space);
+    int rc = px_space_attach(in->tenant, in->ns, "default", &in->space);
     if (rc) return px__wasm_status(rc);
   }
   *out = in->space;
@@ -358,15 +349,21 @@ OP(ts_count) {
   ret_i64(r, rc ? px__wasm_status(rc) : (int64_t)n);
 }
 
+/* The space, a template and a tuple: both values or neither. */
+static int32_t space_tmpl_tuple(px__wasm_inst *in, wasmtime_context_t *ctx,
+                                const wasmtime_val_t *a, px_space **s,
+                                px_val *tmpl, px_val *tuple) {
+  int32_t st = space_val(in, ctx, a, s, tmpl);
+  if (st) return st;
+  if ((st = px__wasm_arg_val(in, ctx, a + 2, tuple))) px_val_release(*tmpl);
+  return st;
+}
+
 OP(ts_write_if_absent) {
   px_space *s = NULL;
   px_val t, tuple;
-  int32_t st = space_val(in, ctx, a, &s, &t);
+  int32_t st = space_tmpl_tuple(in, ctx, a, &s, &t, &tuple);
   if (st) return ret_i32(r, st);
-  if ((st = px__wasm_arg_val(in, ctx, a + 2, &tuple))) {
-    px_val_release(t);
-    return ret_i32(r, st);
-  }
   ret_i32(r, px__wasm_status(px_ts_write_if_absent(s, t, tuple,
                                                    a[4].of.i64)));
 }
@@ -374,12 +371,8 @@ OP(ts_write_if_absent) {
 OP(ts_replace) {
   px_space *s = NULL;
   px_val t, tuple, old;
-  int32_t st = space_val(in, ctx, a, &s, &t);
+  int32_t st = space_tmpl_tuple(in, ctx, a, &s, &t, &tuple);
   if (st) return ret_i32(r, st);
-  if ((st = px__wasm_arg_val(in, ctx, a + 2, &tuple))) {
-    px_val_release(t);
-    return ret_i32(r, st);
-  }
   int rc = px_ts_replace(s, t, tuple, a[4].of.i64, &old);
   ret_i32(r, rc ? px__wasm_status(rc) : px__wasm_set_result_val(in, old));
 }

@@ -182,11 +182,10 @@ static void pretty(const char *sig, char *out, size_t cap) {
   /* "ii:i" -> "(i32, i32) -> i32" for messages people read */
   size_t n = 0;
   n += (size_t)snprintf(out + n, cap - n, "(");
-  bool first = true, res = false;
+  bool first = true;
   for (const char *c = sig; *c && n < cap; c++) {
     if (*c == ':') {
       n += (size_t)snprintf(out + n, cap - n, ")%s", c[1] ? " -> " : "");
-      res = true;
       first = true;
       continue;
     }
@@ -195,7 +194,25 @@ static void pretty(const char *sig, char *out, size_t cap) {
     n += (size_t)snprintf(out + n, cap - n, "%s%s", first ? "" : ", ", t);
     first = false;
   }
-  (void)res;
+}
+
+static bool name_is(const wasm_name_t *n, const char *s) {
+  size_t len = strlen(s);
+  return n->size == len && !memcmp(n->data, s, len);
+}
+
+/* Whether extern type et is not a function of signature `want`; if so,
+ * both are spelled out for the message (want_txt, got_txt: 80 bytes). */
+static bool sig_differs(const wasm_externtype_t *et, const char *want,
+                        char *want_txt, char *got_txt) {
+  const wasm_functype_t *ft = wasm_externtype_as_functype_const(et);
+  char got[32] = "";
+  if (ft) sig_of(ft, got, sizeof got);
+  if (ft && !strcmp(got, want)) return false;
+  pretty(want, want_txt, 80);
+  if (ft) pretty(got, got_txt, 80);
+  else snprintf(got_txt, 80, "something that is not a function");
+  return true;
 }
 
 static int check_exports(wasmtime_module_t *m, bool *has_initialize,
@@ -208,21 +225,12 @@ static int check_exports(wasmtime_module_t *m, bool *has_initialize,
     const want *x = &exports[w];
     bool found = false;
     for (size_t i = 0; i < ex.size && !found; i++) {
-      const wasm_name_t *n = wasm_exporttype_name(ex.data[i]);
-      if (n->size != strlen(x->name) || memcmp(n->data, x->name, n->size))
-        continue;
+      if (!name_is(wasm_exporttype_name(ex.data[i]), x->name)) continue;
       found = true;
-      const wasm_externtype_t *et = wasm_exporttype_type(ex.data[i]);
-      const wasm_functype_t *ft =
-          wasm_externtype_as_functype_const(et);
-      char got[32] = "", a[80], b[80];
-      if (ft) sig_of(ft, got, sizeof got);
-      if (!ft || strcmp(got, x->sig)) {
-        pretty(x->sig, a, sizeof a);
-        pretty(got, b, sizeof b);
+      char a[80], b[80];
+      if (sig_differs(wasm_exporttype_type(ex.data[i]), x->sig, a, b)) {
         snprintf(err, errcap, "export %s has the wrong type: the ABI wants "
-                 "a function %s, the module has %s", x->name, a,
-                 ft ? b : "something that is not a function");
+                 "a function %s, the module has %s", x->name, a, b);
         rc = PX_EINVAL;
       }
     }
@@ -235,9 +243,8 @@ static int check_exports(wasmtime_module_t *m, bool *has_initialize,
   }
   for (size_t i = 0; i < ex.size; i++) {
     const wasm_name_t *n = wasm_exporttype_name(ex.data[i]);
-    if (n->size == 11 && !memcmp(n->data, "_initialize", 11))
-      *has_initialize = true;
-    if (n->size == 6 && !memcmp(n->data, "memory", 6) &&
+    if (name_is(n, "_initialize")) *has_initialize = true;
+    if (name_is(n, "memory") &&
         wasm_externtype_kind(wasm_exporttype_type(ex.data[i])) ==
             WASM_EXTERN_MEMORY)
       memory = true;
@@ -260,13 +267,12 @@ static int check_imports(wasmtime_module_t *m, bool *needs_wasi, char *err,
     const wasm_name_t *mod = wasm_importtype_module(im.data[i]);
     const wasm_name_t *name = wasm_importtype_name(im.data[i]);
     int ml = (int)mod->size, nl = (int)name->size;
-    if (mod->size == 22 && !memcmp(mod->data, "wasi_snapshot_preview1", 22)) {
+    if (name_is(mod, "wasi_snapshot_preview1")) {
       /* the linker names any WASI function it lacks */
-      if (name->size != 8 || memcmp(name->data, "fd_write", 8))
-        *needs_wasi = true;
+      if (!name_is(name, "fd_write")) *needs_wasi = true;
       continue;
     }
-    if (mod->size != 10 || memcmp(mod->data, "plexspaces", 10)) {
+    if (!name_is(mod, "plexspaces")) {
       snprintf(err, errcap, "the module imports %.*s.%.*s: only "
                "\"plexspaces\" and \"wasi_snapshot_preview1\" functions "
                "are provided", ml, mod->data, nl, name->data);
@@ -282,16 +288,10 @@ static int check_imports(wasmtime_module_t *m, bool *needs_wasi, char *err,
       rc = PX_EINVAL;
       break;
     }
-    const wasm_functype_t *ft =
-        wasm_externtype_as_functype_const(wasm_importtype_type(im.data[i]));
-    char got[32] = "", a[80], b[80];
-    if (ft) sig_of(ft, got, sizeof got);
-    if (!ft || strcmp(got, imp->sig)) {
-      pretty(imp->sig, a, sizeof a);
-      pretty(got, b, sizeof b);
+    char a[80], b[80];
+    if (sig_differs(wasm_importtype_type(im.data[i]), imp->sig, a, b)) {
       snprintf(err, errcap, "import plexspaces.%s has the wrong type: the "
-               "host provides %s, the module expects %s", imp->name, a,
-               ft ? b : "something that is not a function");
+               "host provides %s, the module expects %s", imp->name, a, b);
       rc = PX_EINVAL;
     }
   }
@@ -323,6 +323,31 @@ static int check_header(const unsigned char *b, size_t len, char *err,
     return PX_EINVAL;
   }
   return 0;
+}
+
+void px__wasm_module_free(px__wasm_module *m) {
+  wasmtime_instance_pre_delete(m->pre);
+  wasmtime_module_delete(m->module);
+  free(m);
+}
+
+/* Asks a throwaway instance (a type without an actor_type: started,
+ * asked, never given px_init) its ABI version. */
+static int check_abi(px__wasm_module *mod, char *err, size_t errcap) {
+  px__wasm_type probe = {.mod = mod};
+  px__wasm_inst *in = NULL;
+  px_val reason = px_nil();
+  int rc = px__wasm_inst_new(&probe, px_nil(), &in, &reason);
+  if (!rc) {
+    px__wasm_inst_free(in);
+    return 0;
+  }
+  char why[512] = "";
+  if (!px_is_nil(reason)) px_val_format(reason, why, sizeof why);
+  snprintf(err, errcap, "the module failed to start: %s",
+           *why ? why : px_strerror(rc));
+  px_val_release(reason);
+  return PX_EINVAL;
 }
 
 static px__wasm_module *find_loaded(const char *hexsum) {
@@ -403,31 +428,17 @@ int px__wasm_module_load(const void *bytes, size_t len,
   mod->pre = pre;
   mod->has_initialize = has_initialize;
   mod->needs_wasi = needs_wasi;
-  /* The ABI version is asked of a throwaway instance (a type without an
-   * actor_type: started, asked, never given px_init). */
-  px__wasm_type probe = {.mod = mod};
-  px__wasm_inst *in = NULL;
-  px_val reason = px_nil();
-  rc = px__wasm_inst_new(&probe, px_nil(), &in, &reason);
-  if (rc) {
-    char why[512] = "";
-    if (!px_is_nil(reason)) px_val_format(reason, why, sizeof why);
-    snprintf(err, errcap, "the module failed to start: %s",
-             *why ? why : px_strerror(rc));
-    px_val_release(reason);
-    wasmtime_instance_pre_delete(pre);
-    wasmtime_module_delete(m);
-    free(mod);
-    return PX_EINVAL;
+  /* A module reloaded from the cache passed this when it was compiled
+   * (it is kept only then), so only a fresh compile is asked. */
+  if (compiled && (rc = check_abi(mod, err, errcap))) {
+    px__wasm_module_free(mod);
+    return rc;
   }
-  px__wasm_inst_free(in);
   if (compiled && px__wasm.o.cache_dir) cache_store(path, m);
   pthread_mutex_lock(&px__wasm.mu);
   if ((have = find_loaded(hexsum))) { /* a concurrent deploy won */
     pthread_mutex_unlock(&px__wasm.mu);
-    wasmtime_instance_pre_delete(pre);
-    wasmtime_module_delete(m);
-    free(mod);
+    px__wasm_module_free(mod);
     *out = have;
     return 0;
   }

@@ -108,6 +108,8 @@ struct px__wasm_module {
   struct px__wasm_module *next;
 };
 
+void px__wasm_module_free(px__wasm_module *m);
+
 /* ---- the import table (host.c) ------------------------------------------- */
 
 typedef struct px__wasm_inst px__wasm_inst;
@@ -160,6 +162,11 @@ struct px__wasm_type {
   bool owns_links;    /* spawned types share their parent type's links */
   px__wasm_type *next;
 };
+
+/* The type running `role` of the same module, app and links as `like`
+ * (what spawn starts). */
+const px_gen_server *px__wasm_sibling_type(const px__wasm_type *like,
+                                           const char *role);
 
 struct px__wasm_inst {
   const px__wasm_type *type;
