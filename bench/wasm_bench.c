@@ -10,6 +10,11 @@
  *   wasm_ask          ask round trip from a driver actor to a WASM counter
  *                     ("add" {"n": 1} -> {"count": c}) against the same
  *                     GenServer in C, same run, same payloads.
+ *   wasm_call         where a message's time goes, on one instance without
+ *                     an actor, through the export loop: px_free(NULL, 0)
+ *                     (value: the loop's own round trip, an empty guest
+ *                     call), px_handle of a cast "add", and of a call "add"
+ *                     (which replies through the reply import).
  *   wasm_compile      compile time of each example module (no cache), and
  *                     the time to load one back from the compiled cache.
  *
@@ -106,7 +111,7 @@ static const px_gen_server c_counter = {.name = "c_counter",
 /* ---- the driver ---------------------------------------------------------- */
 
 typedef struct job {
-  int mode; /* 0 asks, 1 starts, 2 bare instances */
+  int mode; /* 0 asks, 1 starts, 2 bare instances, 3 guest calls */
   const px_gen_server *gs;
   long n;
   uint64_t *samples;
@@ -157,6 +162,45 @@ static void drive_bare(job *j) {
   }
 }
 
+/* ns per call of fn(args) through the export loop, over n calls; a reply
+ * the guest gives is dropped each time. */
+static uint64_t loop_ns(px__wasm_inst *in, int fn, const int32_t *args,
+                        int nargs, long n) {
+  px_val reason;
+  uint64_t t0 = px_now_ns();
+  for (long i = 0; i < n; i++) {
+    if (px__wasm_run(in, fn, args, nargs, &reason))
+      bench_fail("wasm_call", "guest call");
+    px_val_release(in->reply);
+    in->reply = px_nil();
+  }
+  return (px_now_ns() - t0) / (uint64_t)n;
+}
+
+/* Guest calls on one instance, without an actor around them. */
+static void drive_calls(job *j) {
+  const px__wasm_type *t = (const px__wasm_type *)j->gs;
+  px__wasm_inst *in;
+  px_val reason;
+  if (px__wasm_inst_new(t, px_nil(), &in, &reason))
+    bench_fail("wasm_call", "instance");
+  static const int32_t none[2] = {0, 0}; /* px_free(NULL, 0) */
+  j->samples[0] = loop_ns(in, PX__FN_FREE, none, 2, j->n);
+  static const uint8_t add[] = {0x81, 0xa1, 'n', 0x01}; /* {"n": 1} */
+  uint8_t *host;
+  uint32_t at;
+  if (px__wasm_reserve(in, 7, &host, &at, &reason))
+    bench_fail("wasm_call", "reserve");
+  memcpy(host, "add", 3);
+  memcpy(host + 3, add, 4);
+  int32_t a[7] = {2, (int32_t)at, 0, (int32_t)at, 3, (int32_t)at + 3, 4};
+  j->samples[1] = loop_ns(in, PX__FN_HANDLE, a, 7, j->n); /* a cast */
+  a[0] = 1; /* a call: the guest replies through the reply import */
+  in->in_call = true;
+  j->samples[2] = loop_ns(in, PX__FN_HANDLE, a, 7, j->n);
+  px__wasm_inst_free(in);
+}
+
 static int d_init(px_val args, void **state) {
   *state = (void *)(intptr_t)args.u.i;
   return 0;
@@ -167,6 +211,7 @@ static void d_handle(void *state, const px_message *m) {
   if (m->type != A_GO) return;
   if (j->mode == 0) drive_asks(j);
   else if (j->mode == 1) drive_starts(j);
+  else if (j->mode == 3) drive_calls(j);
   else drive_bare(j);
   px_send(j->main, A_DONE, px_nil());
 }
@@ -220,6 +265,22 @@ static int bench_ask(void) {
            (unsigned long)wp99, (unsigned long)cp50, (unsigned long)cp99,
            (double)wp50 / (double)cp50, n);
   bench_report("wasm_ask", (double)wp50, "ns", extra);
+  px_runtime_stop();
+  px__wasm_stop();
+  return 0;
+}
+
+static int bench_call(void) {
+  runtime_up();
+  host_start(NULL);
+  job w = {.mode = 3, .gs = wasm_counter("c"), .n = scaled(200000)};
+  run_job(&w);
+  char extra[128];
+  snprintf(extra, sizeof extra, "\"handle_cast_ns\":%lu,"
+           "\"handle_call_ns\":%lu",
+           (unsigned long)w.samples[1], (unsigned long)w.samples[2]);
+  bench_report("wasm_call", (double)w.samples[0], "ns", extra);
+  free(w.samples);
   px_runtime_stop();
   px__wasm_stop();
   return 0;
@@ -301,11 +362,12 @@ static int bench_compile(void) {
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: px_bench_wasm wasm_instantiate|wasm_ask|"
-            "wasm_compile\n");
+            "wasm_call|wasm_compile\n");
     return 2;
   }
   px_log_set_level(PX_LOG_WARN);
   if (!strcmp(argv[1], "wasm_ask")) return bench_ask();
+  if (!strcmp(argv[1], "wasm_call")) return bench_call();
   if (!strcmp(argv[1], "wasm_instantiate")) return bench_instantiate();
   if (!strcmp(argv[1], "wasm_compile")) return bench_compile();
   fprintf(stderr, "px_bench_wasm: unknown benchmark %s\n", argv[1]);

@@ -435,8 +435,12 @@ static inline px_val px_map_getn(px_val map, const char *key, size_t len) {
   for (uint64_t i = 0; i < h.n; i++) {
     px__head_t kh;
     size_t kk = px__head(map.ptr + pos, map.len - pos, &kh);
-    size_t ks = px__skip(map.ptr + pos, map.len - pos);
-    if (!kk || !ks) return PX_NONE;
+    if (!kk) return PX_NONE;
+    /* A string key's size is in its head (px__head checked its bytes are
+     * there); only other keys need a walk. */
+    size_t ks = kh.t == PX_T_STR ? kk + (size_t)kh.n
+                                 : px__skip(map.ptr + pos, map.len - pos);
+    if (!ks) return PX_NONE;
     bool hit = kh.t == PX_T_STR && kh.n == len &&
                !memcmp(map.ptr + pos + kk, key, len);
     pos += ks;

@@ -81,7 +81,7 @@ static int run(px__wasm_inst *in, int kind, const char *type, size_t tlen,
   in->reply = px_nil();
   in->has_reply = false;
   in->in_call = kind == KIND_CALL;
-  rc = px__wasm_call(in, &in->f_handle, PX_SIG_I7_I, a, reason);
+  rc = px__wasm_run(in, PX__FN_HANDLE, a, 7, reason);
   in->in_call = false;
   if (rc) return rc;
   *ret = (int32_t)in->ret;
@@ -179,10 +179,7 @@ static void w_free(void *state) { px__wasm_inst_free(state); }
 px_val px__wasm_encode_state(const void *state) {
   px__wasm_inst *in = (px__wasm_inst *)state;
   px_val reason = px_nil();
-  const wasmtime_func_t *f = px__wasm_export(in, "px_get_state",
-                                             &in->f_get_state,
-                                             &in->have_get_state);
-  if (!f || px__wasm_call(in, f, PX_SIG_V_L, NULL, &reason)) {
+  if (px__wasm_run(in, PX__FN_GET_STATE, NULL, 0, &reason)) {
     px_val_release(reason);
     return px_nil();
   }
@@ -210,10 +207,7 @@ int px__wasm_decode_state(px_val saved, void *state) {
   int rc = px__wasm_put(in, parts, &len, 1, &ptr, &reason);
   free(enc);
   int32_t a[2] = {(int32_t)ptr, (int32_t)len};
-  const wasmtime_func_t *f = px__wasm_export(in, "px_set_state",
-                                             &in->f_set_state,
-                                             &in->have_set_state);
-  if (!rc) rc = f ? px__wasm_call(in, f, PX_SIG_II_I, a, &reason) : PX_EINVAL;
+  if (!rc) rc = px__wasm_run(in, PX__FN_SET_STATE, a, 2, &reason);
   px_val_release(reason);
   if (rc) return rc;
   return (int32_t)in->ret == 0 ? 0 : PX_EINVAL;

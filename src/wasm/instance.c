@@ -8,7 +8,10 @@
  *   - the time slice ran out (epoch deadline): yield the worker to the
  *     actors queued behind this one, then poll again.
  * Time spent parked does not count against max_run_ms; time in the guest
- * (and in host calls made on its fiber) does. */
+ * (and in host calls made on its fiber) does. It is counted in slices,
+ * not read from a clock: two clock reads per message were a tenth of a
+ * WASM ask. After a park or a yield the deadline starts afresh, so each
+ * epoch callback marks one slice of running. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +41,9 @@ static wasmtime_error_t *on_epoch(wasmtime_context_t *ctx, void *data,
                                   wasmtime_update_deadline_kind_t *kind) {
   (void)ctx;
   px__wasm_inst *in = data;
-  uint64_t ran = in->run_ns + (px_now_ns() - in->poll_t0);
-  if (ran > px__wasm.max_run_ns) {
+  in->slices++;
+  if ((uint64_t)in->slices * (uint64_t)px__wasm.o.time_slice_ms >
+      (uint64_t)px__wasm.o.max_run_ms) {
     in->cpu_exceeded = true;
     return wasmtime_error_new("the message ran past max_run_ms");
   }
@@ -48,21 +52,25 @@ static wasmtime_error_t *on_epoch(wasmtime_context_t *ctx, void *data,
   return NULL;
 }
 
-static void drive(px__wasm_inst *in) {
+/* Polls the call in progress until it is over (true), or, in the export
+ * loop, until the loop has served the request (false). */
+static bool drive(px__wasm_inst *in) {
   for (;;) {
-    in->poll_t0 = px_now_ns();
-    bool done = in->call ? px_wasm_call_poll(in->call)
-                         : wasmtime_call_future_poll(in->fut);
-    if (done) return; /* the CPU time of a finished call is not needed */
-    in->run_ns += px_now_ns() - in->poll_t0;
+    bool done = in->in_loop  ? px_wasm_call_poll(in->loop)
+                : in->call   ? px_wasm_call_poll(in->call)
+                             : wasmtime_call_future_poll(in->fut);
+    if (done) return true;
     if (in->op.pending && !in->op.done) {
       in->op.imp->exec(in, in->ctx, in->op.args, &in->op.ret);
       in->op.done = true;
-      continue;
+    } else if (in->in_loop && in->io.finished) {
+      return false;
+    } else {
+      /* The slice is over. Outside a handler (a deploy check) this
+       * returns at once and the guest simply goes on. A kill lands here. */
+      px__yield_slow(true);
     }
-    /* The slice is over. Outside a handler (a deploy check) this returns
-     * at once and the guest simply goes on. A kill lands here. */
-    px__yield_slow(true);
+    wasmtime_context_set_epoch_deadline(in->ctx, px__wasm.slice_ticks);
   }
 }
 
@@ -130,16 +138,19 @@ static void call_begin(px__wasm_inst *in) {
   in->trap = NULL;
   in->error = NULL;
   in->trap_code = -1;
-  in->run_ns = 0;
+  in->slices = 0;
   in->cpu_exceeded = false;
   wasmtime_context_set_epoch_deadline(in->ctx, px__wasm.slice_ticks);
   if (px__wasm.o.fuel) wasmtime_context_set_fuel(in->ctx, px__wasm.o.fuel);
 }
 
-static int call_end(px__wasm_inst *in, px_val *reason) {
-  if (in->call) {
-    px_wasm_call_delete(in->call);
-    in->call = NULL;
+/* The end of a call: of *slot (an export's call, or the loop), or of the
+ * instantiation future. 0, or PX_EFAILED with the crash reason. */
+static int call_end(px__wasm_inst *in, px_wasm_call_t **slot,
+                    px_val *reason) {
+  if (slot) {
+    px_wasm_call_delete(*slot);
+    *slot = NULL;
     in->error = in->cres.error;
     in->cres.error = NULL;
     if (in->cres.status == 1) in->trap_code = in->cres.trap_code;
@@ -163,21 +174,52 @@ int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f, uint32_t sig,
   in->call = px_wasm_call_start(in->ctx, f, sig, args, &in->cres);
   if (!in->call) return PX_EINVAL;
   drive(in);
-  int rc = call_end(in, reason);
+  int rc = call_end(in, &in->call, reason);
   in->ret = in->cres.ret;
   return rc;
 }
 
-/* ---- inputs -------------------------------------------------------------- */
-
-static int call_i32(px__wasm_inst *in, const wasmtime_func_t *f,
-                    uint32_t sig, const int32_t *args, int32_t *out,
-                    px_val *reason) {
-  int rc = px__wasm_call(in, f, sig, args, reason);
-  if (rc) return rc;
-  *out = (int32_t)in->ret;
-  return 0;
+int px__wasm_run(px__wasm_inst *in, int fn, const int32_t *args, int nargs,
+                 px_val *reason) {
+  in->io.req[0] = fn;
+  for (int i = 0; i < nargs; i++) in->io.req[1 + i] = args[i];
+  in->io.has_req = true;
+  in->io.finished = false;
+  call_begin(in);
+  if (!in->loop) {
+    in->cres = (px_wasm_call_out){0};
+    in->loop = px_wasm_loop_start(in->ctx, px__wasm.loop_module,
+                                  &in->instance, &in->io, &in->cres);
+  }
+  in->in_loop = true;
+  bool ended = drive(in);
+  in->in_loop = false;
+  if (!ended) {
+    in->ret = in->io.ret;
+    return 0;
+  }
+  /* The loop is over: the guest trapped or exited (a later call starts
+   * a new loop). An end with neither is a request for an unknown fn. */
+  int rc = call_end(in, &in->loop, reason);
+  return rc ? rc : PX_EINVAL;
 }
+
+/* Ends an idle loop the way it was meant to end (the loop returns),
+ * which is cheaper than dropping it suspended (unwound by a trap). */
+static void loop_end(px__wasm_inst *in) {
+  if (!in->loop) return;
+  if (in->io.finished) {
+    in->io.req[0] = PX__FN_END;
+    in->io.has_req = true;
+    wasmtime_context_set_epoch_deadline(in->ctx, UINT64_MAX / 2);
+    for (int i = 0; i < 4 && !px_wasm_call_poll(in->loop); i++) {
+    }
+  }
+  px_wasm_call_delete(in->loop);
+  in->loop = NULL;
+}
+
+/* ---- inputs -------------------------------------------------------------- */
 
 int px__wasm_reserve(px__wasm_inst *in, size_t total, uint8_t **host,
                      uint32_t *guest, px_val *reason) {
@@ -187,15 +229,14 @@ int px__wasm_reserve(px__wasm_inst *in, size_t total, uint8_t **host,
     while (cap < total) cap *= 2;
     if (in->scratch) {
       int32_t fa[2] = {(int32_t)in->scratch, (int32_t)in->scratch_cap};
-      const wasmtime_func_t *f =
-          px__wasm_export(in, "px_free", &in->f_free, &in->have_free);
-      int rc = f ? px__wasm_call(in, f, PX_SIG_II_V, fa, reason) : PX_EINVAL;
+      int rc = px__wasm_run(in, PX__FN_FREE, fa, 2, reason);
       in->scratch = in->scratch_cap = 0;
       if (rc) return rc;
     }
-    int32_t a = (int32_t)cap, p;
-    int rc = call_i32(in, &in->f_alloc, PX_SIG_I_I, &a, &p, reason);
+    int32_t a = (int32_t)cap;
+    int rc = px__wasm_run(in, PX__FN_ALLOC, &a, 1, reason);
     if (rc) return rc;
+    int32_t p = (int32_t)in->ret;
     if (!p) {
       *reason = tagged("wasm_trap", px_atomv(px_atom_of("out_of_memory")));
       return PX_EFAILED;
@@ -244,12 +285,6 @@ static bool export_func(px__wasm_inst *in, const char *name,
   }
   *out = e.of.func;
   return true;
-}
-
-const wasmtime_func_t *px__wasm_export(px__wasm_inst *in, const char *name,
-                                       wasmtime_func_t *slot, bool *have) {
-  if (!*have) *have = export_func(in, name, slot);
-  return *have ? slot : NULL;
 }
 
 static px_val init_map(px__wasm_inst *in, px_val args) {
@@ -314,7 +349,7 @@ static int start(px__wasm_inst *in, px_val args, px_val *reason) {
   in->fut = wasmtime_instance_pre_instantiate_async(
       t->mod->pre, in->ctx, &in->instance, &in->trap, &in->error);
   drive(in);
-  int rc = call_end(in, reason);
+  int rc = call_end(in, NULL, reason);
   if (rc) return rc;
   wasmtime_extern_t mem;
   if (!wasmtime_instance_export_get(in->ctx, &in->instance, "memory", 6,
@@ -324,24 +359,19 @@ static int start(px__wasm_inst *in, px_val args, px_val *reason) {
     return PX_EFAILED;
   }
   in->memory = mem.of.memory;
+  /* The other exports were checked at deploy; the loop finds them. */
   wasmtime_func_t fi, fv;
-  if (!export_func(in, "px_alloc", &in->f_alloc) ||
-      !export_func(in, "px_init", &in->f_init) ||
-      !export_func(in, "px_handle", &in->f_handle)) {
-    *reason = px_str("the module lacks an export the ABI requires");
-    return PX_EFAILED;
-  }
   if (t->mod->has_initialize && export_func(in, "_initialize", &fi) &&
       (rc = px__wasm_call(in, &fi, PX_SIG_V_V, NULL, reason)))
     return rc;
   if (!t->actor_type[0]) {
     /* the deploy check: only the ABI version */
-    int32_t v;
     if (!export_func(in, "px_abi_version", &fv)) {
       *reason = px_str("the module does not export px_abi_version");
       return PX_EINVAL;
     }
-    if ((rc = call_i32(in, &fv, PX_SIG_V_I, NULL, &v, reason))) return rc;
+    if ((rc = px__wasm_call(in, &fv, PX_SIG_V_I, NULL, reason))) return rc;
+    int32_t v = (int32_t)in->ret;
     if (v != PX__WASM_ABI_VERSION) {
       char m[160];
       snprintf(m, sizeof m, "the module was built for plexspaces WASM ABI "
@@ -362,9 +392,9 @@ static int start(px__wasm_inst *in, px_val args, px_val *reason) {
   rc = px__wasm_put(in, parts, &len, 1, &ptr, reason);
   free(enc);
   if (rc) return rc;
-  int32_t a[2] = {(int32_t)ptr, (int32_t)len}, st;
-  if ((rc = call_i32(in, &in->f_init, PX_SIG_II_I, a, &st, reason)))
-    return rc;
+  int32_t a[2] = {(int32_t)ptr, (int32_t)len};
+  if ((rc = px__wasm_run(in, PX__FN_INIT, a, 2, reason))) return rc;
+  int32_t st = (int32_t)in->ret;
   if (st != 0) {
     *reason = tagged("wasm_init_failed", px_int(st));
     return PX_EFAILED;
@@ -379,6 +409,7 @@ void px__wasm_inst_free(px__wasm_inst *in) {
    * slices): dropping the future unwinds its fiber. */
   if (in->fut) wasmtime_call_future_delete(in->fut);
   if (in->call) px_wasm_call_delete(in->call);
+  loop_end(in);
   if (in->cres.error) wasmtime_error_delete(in->cres.error);
   if (in->trap) wasm_trap_delete(in->trap);
   if (in->error) wasmtime_error_delete(in->error);

@@ -13,9 +13,12 @@
  * Why guests run on wasmtime fibers (its async support): an actor parks on
  * its coroutine and may resume on another worker thread, but wasmtime
  * keeps per-thread state for guest frames that are live, in LIFO order. So
- * a guest must never be on the stack when its actor parks. Each guest call
- * runs on a fiber of its own; a host call that would block records what
- * it wants (`op`) and suspends the fiber, which hands control back to the
+ * a guest must never be on the stack when its actor parks. Guest calls
+ * run on a fiber: after start-up all of an actor's calls go through one
+ * long call (the export loop of lib.rs) that waits between messages
+ * suspended on its fiber, so a message costs a resume of that fiber
+ * rather than a fiber of its own. A host call that would block records
+ * what it wants (`op`) and suspends the fiber, which hands control back to the
  * driver on the coroutine with wasmtime's thread state restored. The driver
  * does the work there (parking if it must), then resumes the fiber. An
  * epoch deadline suspends the fiber the same way, and the driver yields
@@ -60,6 +63,36 @@ px_wasm_call_t *px_wasm_call_start(wasmtime_context_t *store,
 bool px_wasm_call_poll(px_wasm_call_t *c);
 void px_wasm_call_delete(px_wasm_call_t *c);
 
+/* The export loop of lib.rs (px_wasm_loop_start): after start-up an
+ * actor's exports are called through one long call of a loop module,
+ * a message being one resume of its fiber instead of a fiber of its own.
+ * The exports it serves, by number (the loop module's import order): */
+enum {
+  PX__FN_ALLOC = 0,     /* (size) -> ptr */
+  PX__FN_FREE = 1,      /* (ptr, size) */
+  PX__FN_INIT = 2,      /* (ptr, len) -> status */
+  PX__FN_HANDLE = 3,    /* (kind, from, from_len, type, type_len,
+                           payload, payload_len) -> status */
+  PX__FN_GET_STATE = 4, /* () -> ptr << 32 | len */
+  PX__FN_SET_STATE = 5, /* (ptr, len) -> status */
+  PX__FN_END = 6,       /* ends the loop */
+};
+typedef struct px_wasm_loop_io {
+  int32_t req[8]; /* PX__FN_*, then its arguments */
+  bool has_req;   /* set by the host, cleared when the loop takes it */
+  bool finished;  /* the loop served the request: its result is in ret */
+  int64_t ret;
+} px_wasm_loop_io;
+typedef struct px_wasm_loop_module px_wasm_loop_module_t;
+px_wasm_loop_module_t *px_wasm_loop_module_new(wasmtime_context_t *store,
+                                     wasmtime_error_t **err);
+void px_wasm_loop_module_delete(px_wasm_loop_module_t *d);
+px_wasm_call_t *px_wasm_loop_start(wasmtime_context_t *store,
+                                   const px_wasm_loop_module_t *lm,
+                                   const wasmtime_instance_t *guest,
+                                   px_wasm_loop_io *io,
+                                   px_wasm_call_out *out);
+
 /* The envelope of a send_after timer: [type, payload]. */
 #define PX__WASM_TIMER "__wasm_timer__"
 
@@ -70,9 +103,10 @@ typedef struct px__wasm_type px__wasm_type;
 typedef struct px__wasm_engine {
   wasm_engine_t *engine;
   wasmtime_linker_t *linker;
+  px_wasm_loop_module_t *loop_module; /* compiled at start */
+  bool static_bounds;     /* 4 GiB per memory, no bounds checks */
   px__wasm_opts o;        /* defaults filled in; cache_dir owned */
   uint64_t slice_ticks;   /* epoch ticks per time slice */
-  uint64_t max_run_ns;
   char settings[160];     /* what a compiled artifact must match */
   pthread_t ticker;
   pthread_mutex_t mu;     /* modules, types, ticker sleep */
@@ -176,22 +210,21 @@ struct px__wasm_inst {
   wasmtime_memory_t memory;
   uint8_t *mem_base;  /* cached by px__wasm_mem */
   size_t mem_size;
-  wasmtime_func_t f_alloc, f_init, f_handle;
-  /* looked up on first use (instantiation is on every actor's start) */
-  wasmtime_func_t f_free, f_get_state, f_set_state;
-  bool have_free, have_get_state, have_set_state;
   uint32_t scratch, scratch_cap; /* a guest buffer for inputs */
   /* the guest call in progress (fields, not locals: a kill may abandon
    * the driver's stack, and free_state must still find them) */
   wasmtime_call_future_t *fut; /* instantiation */
-  px_wasm_call_t *call;        /* a call of an export */
+  px_wasm_call_t *call;        /* a call of an export before the loop */
   px_wasm_call_out cres;
+  px_wasm_call_t *loop;        /* the export loop, from the first run */
+  px_wasm_loop_io io;
+  bool in_loop;                /* drive() is serving a loop request */
   int64_t ret;                 /* the export's result */
   wasm_trap_t *trap;
   wasmtime_error_t *error;
   int32_t trap_code;           /* from cres, -1 = none */
   px__wasm_op op;
-  uint64_t run_ns, poll_t0; /* CPU time of this message so far */
+  uint32_t slices;     /* time slices this message has run */
   bool cpu_exceeded;
   bool started;
   /* the message in progress */
@@ -222,10 +255,16 @@ int px__wasm_inst_new(const px__wasm_type *t, px_val args,
                       px__wasm_inst **out, px_val *reason);
 void px__wasm_inst_free(px__wasm_inst *in);
 /* Runs an export of type sig (PX_SIG_*) to completion on the calling
- * coroutine; its result is then in in->ret. 0, or PX_EFAILED with the
- * crash reason ({wasm_trap, CODE} or {wasm_exit, CODE}). */
+ * coroutine, on a fiber of its own; its result is then in in->ret. 0, or
+ * PX_EFAILED with the crash reason ({wasm_trap, CODE} or
+ * {wasm_exit, CODE}). For the exports called before the loop's
+ * (_initialize, px_abi_version). */
 int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f, uint32_t sig,
                   const int32_t *args, px_val *reason);
+/* The same for fn (PX__FN_*) with nargs arguments, through the export
+ * loop (started by the first run). */
+int px__wasm_run(px__wasm_inst *in, int fn, const int32_t *args, int nargs,
+                 px_val *reason);
 /* Room for total bytes of input in the guest (the px_alloc'd scratch,
  * grown as needed): *host to write them, *guest to name them there. Valid
  * until the next guest call. */
@@ -236,9 +275,6 @@ int px__wasm_reserve(px__wasm_inst *in, size_t total, uint8_t **host,
 int px__wasm_put(px__wasm_inst *in, const void *const *parts,
                  const size_t *lens, size_t n, uint32_t *ptrs,
                  px_val *reason);
-/* An export the deploy check proved is there, looked up once. */
-const wasmtime_func_t *px__wasm_export(px__wasm_inst *in, const char *name,
-                                       wasmtime_func_t *slot, bool *have);
 /* Guest memory [ptr, ptr + len) or NULL when any of it is outside. */
 uint8_t *px__wasm_mem(px__wasm_inst *in, wasmtime_context_t *ctx,
                       uint32_t ptr, uint32_t len);
