@@ -179,8 +179,34 @@ int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f, uint32_t sig,
   return rc;
 }
 
+static bool export_func(px__wasm_inst *in, const char *name,
+                        wasmtime_func_t *out);
+
+/* fn called on a fiber of its own, for the calls before the first
+ * message: the loop starts with the first px_handle, so that an actor's
+ * start (px_init and the allocations it needs) does not pay for it. */
+static int run_once(px__wasm_inst *in, int fn, const int32_t *args,
+                    px_val *reason) {
+  static const struct {
+    const char *name;
+    uint32_t sig;
+  } fns[] = {
+      [PX__FN_ALLOC] = {"px_alloc", PX_SIG_I_I},
+      [PX__FN_FREE] = {"px_free", PX_SIG_II_V},
+      [PX__FN_INIT] = {"px_init", PX_SIG_II_I},
+      [PX__FN_HANDLE] = {"px_handle", PX_SIG_I7_I},
+      [PX__FN_GET_STATE] = {"px_get_state", PX_SIG_V_L},
+      [PX__FN_SET_STATE] = {"px_set_state", PX_SIG_II_I},
+  };
+  wasmtime_func_t f;
+  if (fn < 0 || fn >= PX__FN_END || !export_func(in, fns[fn].name, &f))
+    return PX_EINVAL;
+  return px__wasm_call(in, &f, fns[fn].sig, args, reason);
+}
+
 int px__wasm_run(px__wasm_inst *in, int fn, const int32_t *args, int nargs,
                  px_val *reason) {
+  if (!in->loop && fn != PX__FN_HANDLE) return run_once(in, fn, args, reason);
   in->io.req[0] = fn;
   for (int i = 0; i < nargs; i++) in->io.req[1 + i] = args[i];
   in->io.has_req = true;

@@ -14,15 +14,16 @@
  * its coroutine and may resume on another worker thread, but wasmtime
  * keeps per-thread state for guest frames that are live, in LIFO order. So
  * a guest must never be on the stack when its actor parks. Guest calls
- * run on a fiber: after start-up all of an actor's calls go through one
- * long call (the export loop of lib.rs) that waits between messages
- * suspended on its fiber, so a message costs a resume of that fiber
- * rather than a fiber of its own. A host call that would block records
- * what it wants (`op`) and suspends the fiber, which hands control back to the
- * driver on the coroutine with wasmtime's thread state restored. The driver
- * does the work there (parking if it must), then resumes the fiber. An
- * epoch deadline suspends the fiber the same way, and the driver yields
- * the worker to other actors before resuming it: that is preemption. */
+ * run on a fiber: from its first message on, all of an actor's calls go
+ * through one long call (the export loop of lib.rs) that waits between
+ * messages suspended on its fiber, so a message costs a resume of that
+ * fiber rather than a fiber of its own. A host call that would block
+ * records what it wants (`op`) and suspends the fiber, which hands
+ * control back to the driver on the coroutine with wasmtime's thread
+ * state restored. The driver does the work there (parking if it must),
+ * then resumes the fiber. An epoch deadline suspends the fiber the same
+ * way, and the driver yields the worker to other actors before resuming
+ * it: that is preemption. */
 #ifndef PX_WASM_INTERNAL_H
 #define PX_WASM_INTERNAL_H
 
@@ -257,12 +258,12 @@ void px__wasm_inst_free(px__wasm_inst *in);
 /* Runs an export of type sig (PX_SIG_*) to completion on the calling
  * coroutine, on a fiber of its own; its result is then in in->ret. 0, or
  * PX_EFAILED with the crash reason ({wasm_trap, CODE} or
- * {wasm_exit, CODE}). For the exports called before the loop's
- * (_initialize, px_abi_version). */
+ * {wasm_exit, CODE}). */
 int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f, uint32_t sig,
                   const int32_t *args, px_val *reason);
-/* The same for fn (PX__FN_*) with nargs arguments, through the export
- * loop (started by the first run). */
+/* The same for fn (PX__FN_*) with nargs arguments: through the export
+ * loop, which the first px_handle starts (the calls of an actor's start
+ * run once each, so a start does not pay for the loop). */
 int px__wasm_run(px__wasm_inst *in, int fn, const int32_t *args, int nargs,
                  px_val *reason);
 /* Room for total bytes of input in the guest (the px_alloc'd scratch,
