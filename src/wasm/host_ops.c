@@ -489,7 +489,7 @@ OP(http_fetch) {
   if (!link) return ret_i32(r, PX__W_NOT_PERMITTED);
   for (char *m = method; *m; m++)
     if (*m < 'A' || *m > 'Z') return ret_i32(r, PX__W_INVALID);
-  size_t plen, blen;
+  size_t plen = 0, blen = 0;
   char *path = dup_arg(in, ctx, a + 4, 8192, &plen);
   char *body = dup_arg(in, ctx, a + 6, 16u << 20, &blen);
   /* The path stays under the link's base: no scheme, host or "..". */
