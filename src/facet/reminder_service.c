@@ -161,12 +161,23 @@ static void schedule(svc *sv) {
   sv->gen++;
   sv->armed = true;
   sv->armed_due = min;
-  int64_t delay = min - px__reminder_now();
-  if (delay <= 0) /* due already: no timer (a virtual clock would wait) */
-    px_send(px_self(), px__rem_tick, px_int((int64_t)sv->gen));
-  else
+  /* The timer counts from the timer clock's "now" when it is added: if
+   * the reminder clock moved between reading it and adding the timer (a
+   * test's virtual clock jumps), the timer would be late by that much, so
+   * it is armed again from the new "now". */
+  for (;;) {
+    int64_t now = px__reminder_now();
+    int64_t delay = min - now;
+    if (delay <= 0) { /* due already: no timer (a virtual clock would wait) */
+      px_send(px_self(), px__rem_tick, px_int((int64_t)sv->gen));
+      return;
+    }
     sv->timer = px_send_after(delay, px_self(), px__rem_tick,
                               px_int((int64_t)sv->gen));
+    if (px__reminder_now() == now) return;
+    (void)px_cancel_timer(sv->timer);
+    sv->timer = 0;
+  }
 }
 
 /* ---- loading ---------------------------------------------------------------- */
