@@ -203,21 +203,6 @@ int px__wasm_start(const px__wasm_opts *opts, char *err, size_t errcap) {
     goto fail;
   }
   px__wasm.linker = wasmtime_linker_new(px__wasm.engine);
-  /* The export loop's module: compiled with a store of its own, for the
-   * engine (the API hands the engine to Rust through a store). */
-  wasmtime_store_t *s = wasmtime_store_new(px__wasm.engine, NULL, NULL);
-  wasmtime_error_t *le = NULL;
-  px__wasm.loop_module =
-      s ? px_wasm_loop_module_new(wasmtime_store_context(s), &le) : NULL;
-  if (s) wasmtime_store_delete(s);
-  if (!px__wasm.loop_module) {
-    char *m = le ? px__wasm_error_text(le) : NULL;
-    snprintf(err, errcap, "cannot compile the export loop: %s",
-             m ? m : "out of memory");
-    free(m);
-    rc = PX_EFAILED;
-    goto fail;
-  }
   if ((rc = px__wasm_define_imports(px__wasm.linker, err, errcap)))
     goto fail;
   pthread_mutex_init(&px__wasm.mu, NULL);
@@ -232,7 +217,6 @@ int px__wasm_start(const px__wasm_opts *opts, char *err, size_t errcap) {
   started = true;
   return 0;
 fail:
-  px_wasm_loop_module_delete(px__wasm.loop_module);
   if (px__wasm.linker) wasmtime_linker_delete(px__wasm.linker);
   if (px__wasm.engine) wasm_engine_delete(px__wasm.engine);
   free((char *)px__wasm.o.cache_dir);
@@ -241,6 +225,29 @@ fail:
 }
 
 bool px__wasm_running(void) { return started; }
+
+/* The export loop's module (lib.rs) is compiled with the first guest
+ * module, not at start: about 5 ms that a node without WASM apps need not
+ * pay. Compiled with a store of its own (the API hands the engine to Rust
+ * through a store). */
+int px__wasm_loop_module_ready(char *err, size_t errcap) {
+  pthread_mutex_lock(&px__wasm.mu);
+  wasmtime_error_t *e = NULL;
+  if (!px__wasm.loop_module) {
+    wasmtime_store_t *s = wasmtime_store_new(px__wasm.engine, NULL, NULL);
+    px__wasm.loop_module =
+        s ? px_wasm_loop_module_new(wasmtime_store_context(s), &e) : NULL;
+    if (s) wasmtime_store_delete(s);
+  }
+  bool ok = px__wasm.loop_module != NULL;
+  pthread_mutex_unlock(&px__wasm.mu);
+  if (ok) return 0;
+  char *m = e ? px__wasm_error_text(e) : NULL;
+  snprintf(err, errcap, "cannot compile the export loop: %s",
+           m ? m : "out of memory");
+  free(m);
+  return PX_EFAILED;
+}
 
 void px__wasm_stop(void) {
   if (!started) return;

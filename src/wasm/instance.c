@@ -52,18 +52,17 @@ static wasmtime_error_t *on_epoch(wasmtime_context_t *ctx, void *data,
   return NULL;
 }
 
-/* Polls the call in progress until it is over (true), or, in the export
- * loop, until the loop has served the request (false). */
-static bool drive(px__wasm_inst *in) {
+/* Polls c (an export's call or the loop; NULL: the instantiation future)
+ * until it is over (true), or, for the loop, until it has served the
+ * request (false). */
+static bool drive(px__wasm_inst *in, px_wasm_call_t *c) {
   for (;;) {
-    bool done = in->in_loop  ? px_wasm_call_poll(in->loop)
-                : in->call   ? px_wasm_call_poll(in->call)
-                             : wasmtime_call_future_poll(in->fut);
+    bool done = c ? px_wasm_call_poll(c) : wasmtime_call_future_poll(in->fut);
     if (done) return true;
     if (in->op.pending && !in->op.done) {
       in->op.imp->exec(in, in->ctx, in->op.args, &in->op.ret);
       in->op.done = true;
-    } else if (in->in_loop && in->io.finished) {
+    } else if (c && c == in->loop && in->io.finished) {
       return false;
     } else {
       /* The slice is over. Outside a handler (a deploy check) this
@@ -173,18 +172,30 @@ int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f, uint32_t sig,
   in->cres = (px_wasm_call_out){0};
   in->call = px_wasm_call_start(in->ctx, f, sig, args, &in->cres);
   if (!in->call) return PX_EINVAL;
-  drive(in);
+  drive(in, in->call);
   int rc = call_end(in, &in->call, reason);
   in->ret = in->cres.ret;
   return rc;
 }
 
 static bool export_func(px__wasm_inst *in, const char *name,
-                        wasmtime_func_t *out);
+                        wasmtime_func_t *out) {
+  wasmtime_extern_t e;
+  if (!wasmtime_instance_export_get(in->ctx, &in->instance, name,
+                                    strlen(name), &e))
+    return false;
+  if (e.kind != WASMTIME_EXTERN_FUNC) {
+    wasmtime_extern_delete(&e);
+    return false;
+  }
+  *out = e.of.func;
+  return true;
+}
 
 /* fn called on a fiber of its own, for the calls before the first
- * message: the loop starts with the first px_handle, so that an actor's
- * start (px_init and the allocations it needs) does not pay for it. */
+ * message (px_handle always goes through the loop): the loop starts with
+ * the first px_handle, so that an actor's start (px_init and the
+ * allocations it needs) does not pay for it. */
 static int run_once(px__wasm_inst *in, int fn, const int32_t *args,
                     px_val *reason) {
   static const struct {
@@ -194,12 +205,12 @@ static int run_once(px__wasm_inst *in, int fn, const int32_t *args,
       [PX__FN_ALLOC] = {"px_alloc", PX_SIG_I_I},
       [PX__FN_FREE] = {"px_free", PX_SIG_II_V},
       [PX__FN_INIT] = {"px_init", PX_SIG_II_I},
-      [PX__FN_HANDLE] = {"px_handle", PX_SIG_I7_I},
       [PX__FN_GET_STATE] = {"px_get_state", PX_SIG_V_L},
       [PX__FN_SET_STATE] = {"px_set_state", PX_SIG_II_I},
   };
   wasmtime_func_t f;
-  if (fn < 0 || fn >= PX__FN_END || !export_func(in, fns[fn].name, &f))
+  if (fn < 0 || fn >= PX__FN_END || !fns[fn].name ||
+      !export_func(in, fns[fn].name, &f))
     return PX_EINVAL;
   return px__wasm_call(in, &f, fns[fn].sig, args, reason);
 }
@@ -217,10 +228,7 @@ int px__wasm_run(px__wasm_inst *in, int fn, const int32_t *args, int nargs,
     in->loop = px_wasm_loop_start(in->ctx, px__wasm.loop_module,
                                   &in->instance, &in->io, &in->cres);
   }
-  in->in_loop = true;
-  bool ended = drive(in);
-  in->in_loop = false;
-  if (!ended) {
+  if (!drive(in, in->loop)) {
     in->ret = in->io.ret;
     return 0;
   }
@@ -299,19 +307,6 @@ int px__wasm_put(px__wasm_inst *in, const void *const *parts,
 
 /* ---- life ---------------------------------------------------------------- */
 
-static bool export_func(px__wasm_inst *in, const char *name,
-                        wasmtime_func_t *out) {
-  wasmtime_extern_t e;
-  if (!wasmtime_instance_export_get(in->ctx, &in->instance, name,
-                                    strlen(name), &e))
-    return false;
-  if (e.kind != WASMTIME_EXTERN_FUNC) {
-    wasmtime_extern_delete(&e);
-    return false;
-  }
-  *out = e.of.func;
-  return true;
-}
 
 static px_val init_map(px__wasm_inst *in, px_val args) {
   char id[64];
@@ -374,7 +369,7 @@ static int start(px__wasm_inst *in, px_val args, px_val *reason) {
   call_begin(in);
   in->fut = wasmtime_instance_pre_instantiate_async(
       t->mod->pre, in->ctx, &in->instance, &in->trap, &in->error);
-  drive(in);
+  drive(in, NULL);
   int rc = call_end(in, NULL, reason);
   if (rc) return rc;
   wasmtime_extern_t mem;

@@ -48,7 +48,6 @@ enum {
   PX_SIG_I_I = 3,  /* (i32) -> i32 */
   PX_SIG_II_V = 4, /* (i32, i32) -> () */
   PX_SIG_II_I = 5, /* (i32, i32) -> i32 */
-  PX_SIG_I7_I = 6, /* (i32 x 7) -> i32 */
 };
 typedef struct px_wasm_call_out {
   int32_t status;    /* 0 returned, 1 trapped, 2 failed otherwise */
@@ -104,7 +103,9 @@ typedef struct px__wasm_type px__wasm_type;
 typedef struct px__wasm_engine {
   wasm_engine_t *engine;
   wasmtime_linker_t *linker;
-  px_wasm_loop_module_t *loop_module; /* compiled at start */
+  /* the export loop's module: set (under mu) before the first guest
+   * module is handed out, so before any instance can read it */
+  px_wasm_loop_module_t *loop_module;
   bool static_bounds;     /* 4 GiB per memory, no bounds checks */
   px__wasm_opts o;        /* defaults filled in; cache_dir owned */
   uint64_t slice_ticks;   /* epoch ticks per time slice */
@@ -129,6 +130,8 @@ char *px__wasm_vec_text(wasm_byte_vec_t *v);
 char *px__wasm_error_text(wasmtime_error_t *err);
 char *px__wasm_error_message(const wasmtime_error_t *err);
 char *px__wasm_trap_text(wasm_trap_t *trap);
+/* Compiles the export loop's module once; 0 or an error in err. */
+int px__wasm_loop_module_ready(char *err, size_t errcap);
 /* The ticker is woken when the first instance appears. */
 void px__wasm_instances_changed(int delta);
 
@@ -217,9 +220,8 @@ struct px__wasm_inst {
   wasmtime_call_future_t *fut; /* instantiation */
   px_wasm_call_t *call;        /* a call of an export before the loop */
   px_wasm_call_out cres;
-  px_wasm_call_t *loop;        /* the export loop, from the first run */
+  px_wasm_call_t *loop;        /* the export loop, from the first message */
   px_wasm_loop_io io;
-  bool in_loop;                /* drive() is serving a loop request */
   int64_t ret;                 /* the export's result */
   wasm_trap_t *trap;
   wasmtime_error_t *error;

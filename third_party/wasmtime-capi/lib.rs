@@ -25,7 +25,6 @@ pub const PX_SIG_V_L: u32 = 2; // () -> i64
 pub const PX_SIG_I_I: u32 = 3; // (i32) -> i32
 pub const PX_SIG_II_V: u32 = 4; // (i32, i32) -> ()
 pub const PX_SIG_II_I: u32 = 5; // (i32, i32) -> i32
-pub const PX_SIG_I7_I: u32 = 6; // (i32 x 7) -> i32
 
 /// Where a call's outcome lands: status 0 = returned (ret holds the
 /// result), 1 = trapped (trap_code is wasmtime_trap_code_t), 2 = failed
@@ -84,12 +83,6 @@ pub unsafe extern "C" fn px_wasm_call_start<'a>(
             PX_SIG_II_I => {
                 let t = TypedFunc::<(i32, i32), i32>::new_unchecked(&store, f);
                 let p = (a(0), a(1));
-                Box::pin(async move { finish(t.call_async(&mut store, p).await.map(i64::from), out) })
-            }
-            PX_SIG_I7_I => {
-                type P = (i32, i32, i32, i32, i32, i32, i32);
-                let t = TypedFunc::<P, i32>::new_unchecked(&store, f);
-                let p = (a(0), a(1), a(2), a(3), a(4), a(5), a(6));
                 Box::pin(async move { finish(t.call_async(&mut store, p).await.map(i64::from), out) })
             }
             _ => return None,
