@@ -22,7 +22,10 @@
  * looks for an actor
  * that has sat in a next slot through one turn for LONG_TURN_NS, marks it
  * stuck and wakes an idle worker, which takes it (and wakes one for a
- * queue that waits behind a long turn, which it may steal anyway).
+ * queue that waits behind a long turn, which it may steal anyway). It
+ * also wakes one for an inject queue that stays non-empty that long:
+ * wake_one skips the wake while a worker spins, and a spinner takes only
+ * one actor, then may start a long turn of its own.
  *
  * Taking from a next slot keeps the owner's per-message cost at plain
  * loads and stores with an asymmetric Dekker handshake: the owner stores
@@ -278,9 +281,11 @@ static void sleeping_dec(void) {
 }
 
 static void wake_one(px__worker *self) {
-  /* seq_cst: pairs with the sleeper's seq_cst increment before its final
-   * check for work (Dekker), so either we see it asleep or it sees our
-   * work. */
+  /* Pairs with the sleeper's seq_cst increment before its final check for
+   * work (Dekker), so either we see it asleep or it sees our work. The
+   * work was published by a release store (a ring's tail), which a later
+   * load may pass without a full fence. */
+  atomic_thread_fence(memory_order_seq_cst);
   if (atomic_load_explicit(&S.sleeping, memory_order_seq_cst) == 0) return;
   if (atomic_load_explicit(&S.spinning, memory_order_seq_cst) > 0) return;
   for (int i = 0; i < S.n; i++) {
@@ -654,6 +659,7 @@ static void *watchdog_main(void *arg) {
     struct px__actor *next;
     uint64_t next_since, queue_since;
   } *seen = px__xcalloc((size_t)S.n, sizeof *seen);
+  uint64_t inject_since = 0; /* the inject queue non-empty since (0: not) */
   while (!atomic_load_explicit(&S.stopping, memory_order_acquire)) {
     int sl = atomic_load_explicit(&S.sleeping, memory_order_seq_cst);
     if (sl == 0 || sl == S.n) {
@@ -664,6 +670,7 @@ static void *watchdog_main(void *arg) {
         px__futex_wait(&S.watch_sleeping, 1, NULL);
       atomic_store_explicit(&S.watch_sleeping, 0, memory_order_seq_cst);
       memset(seen, 0, (size_t)S.n * sizeof *seen);
+      inject_since = 0;
       continue;
     }
     struct timespec ts = {0, WATCH_PERIOD_NS};
@@ -700,6 +707,12 @@ static void *watchdog_main(void *arg) {
         wake = true;
       }
     }
+    if (!atomic_load_explicit(&S.inject.count, memory_order_relaxed))
+      inject_since = 0;
+    else if (!inject_since)
+      inject_since = now;
+    else if (now - inject_since >= LONG_TURN_NS)
+      wake = true;
     if (atomic_load_explicit(&S.stuck, memory_order_relaxed) != stuck)
       atomic_store_explicit(&S.stuck, stuck, memory_order_relaxed);
     if (wake) wake_one(NULL);
