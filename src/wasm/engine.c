@@ -1,8 +1,7 @@
 /* The wasmtime engine: one per process, shared by every app.
  *
  * Settings: epoch interruption (preemption, cheap checks at loop heads and
- * calls), async support (guests on fibers, see wasm_internal.h), the
- * pooling allocator (an instance is a few memory-mapping tricks on
+ * calls), the pooling allocator (an instance is a few memory-mapping tricks on
  * pre-reserved slots, not fresh mmaps), optional fuel. A ticker thread
  * advances the epoch every millisecond while any instance exists; a
  * store's deadline is a time slice of ticks. */
@@ -14,6 +13,7 @@
 
 #include "plexspaces/core.h"
 #include "plexspaces/error.h"
+#include "runtime/sched.h"
 #include "wasm/wasm_internal.h"
 
 #ifndef PX_SANITIZE_THREAD
@@ -110,6 +110,19 @@ static bool static_bounds(const px__wasm_opts *o) {
   return true;
 }
 
+/* Half of a handler's stack (the runtime's default), within 32..512 KiB:
+ * a guest on the default 128 KiB stack gets 64 KiB of frames, which are
+ * small (C, Go and AssemblyScript keep their own stacks in linear memory),
+ * and the host keeps 64 KiB for the frames under the guest and the host
+ * calls it makes. */
+static size_t px__wasm_max_stack(void) {
+  size_t ss = px__sched_default_stack();
+  size_t m = (ss ? ss : 128u << 10) / 2;
+  if (m < (32u << 10)) m = 32u << 10;
+  if (m > (512u << 10)) m = 512u << 10;
+  return m;
+}
+
 static wasm_config_t *make_config(const px__wasm_opts *o) {
   wasm_config_t *c = wasm_config_new();
   if (!c) return NULL;
@@ -121,11 +134,11 @@ static wasm_config_t *make_config(const px__wasm_opts *o) {
   const char *pm = getenv("PX_WASM_PERFMAP");
   if (pm && *pm == '1')
     wasmtime_config_profiler_set(c, WASMTIME_PROFILING_STRATEGY_PERFMAP);
-  /* Guest stacks: the wasm stack is capped below the fiber's size, so a
-   * runaway recursion traps (stack_overflow) before it reaches the host
-   * frames that share the fiber. */
-  wasmtime_config_max_wasm_stack_set(c, 512u << 10);
-  wasmtime_config_async_stack_size_set(c, 1u << 20);
+  /* The guest's frames share its actor's coroutine stack with the host's
+   * (below them: the handler; above them: host calls). The wasm stack is
+   * capped well below that stack's size, so a runaway recursion traps
+   * (stack_overflow) with room left for the host. */
+  wasmtime_config_max_wasm_stack_set(c, px__wasm_max_stack());
 #if PX_SANITIZE_THREAD
   /* rayon's work stealing is invisible to TSan and reads as races; and a
    * trap taken as a signal leaves the handler by unwinding, which TSan
@@ -151,26 +164,22 @@ static wasm_config_t *make_config(const px__wasm_opts *o) {
   wasmtime_config_memory_may_move_set(c, false);
   wasmtime_pooling_allocation_config_t *p =
       wasmtime_pooling_allocation_config_new();
-  /* Two instances per actor: the guest and its export loop (lib.rs). */
   wasmtime_pooling_allocation_config_total_core_instances_set(
-      p, 2 * o->max_instances);
+      p, o->max_instances);
   wasmtime_pooling_allocation_config_total_memories_set(p, o->max_instances);
   wasmtime_pooling_allocation_config_total_tables_set(p, o->max_instances);
-  wasmtime_pooling_allocation_config_total_stacks_set(p, o->max_instances);
+  wasmtime_pooling_allocation_config_total_stacks_set(p, 0);
   wasmtime_pooling_allocation_config_max_memory_size_set(p, limit);
   /* Go's runtime needs a large function table; C and AssemblyScript
    * small ones. */
   wasmtime_pooling_allocation_config_table_elements_set(p, 1u << 16);
   wasmtime_pooling_allocation_config_max_core_instance_size_set(p, 1u << 20);
-  /* A slot handed back keeps this much of its memory, table and fiber
-   * stack mapped (zeroed with memset, not returned to the kernel), so the
+  /* A slot handed back keeps this much of its memory and table mapped (zeroed with memset, not returned to the kernel), so the
    * next actor in that slot takes no page faults there: the difference
    * between ~50 us and a few us per instantiation and per call. */
   wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(
       p, 1u << 20);
   wasmtime_pooling_allocation_config_table_keep_resident_set(p, 64u << 10);
-  wasmtime_pooling_allocation_config_async_stack_keep_resident_set(
-      p, 128u << 10);
   wasmtime_pooling_allocation_strategy_set(c, p);
   wasmtime_pooling_allocation_config_delete(p);
   return c;
@@ -226,29 +235,6 @@ fail:
 
 bool px__wasm_running(void) { return started; }
 
-/* The export loop's module (lib.rs) is compiled with the first guest
- * module, not at start: about 5 ms that a node without WASM apps need not
- * pay. Compiled with a store of its own (the API hands the engine to Rust
- * through a store). */
-int px__wasm_loop_module_ready(char *err, size_t errcap) {
-  pthread_mutex_lock(&px__wasm.mu);
-  wasmtime_error_t *e = NULL;
-  if (!px__wasm.loop_module) {
-    wasmtime_store_t *s = wasmtime_store_new(px__wasm.engine, NULL, NULL);
-    px__wasm.loop_module =
-        s ? px_wasm_loop_module_new(wasmtime_store_context(s), &e) : NULL;
-    if (s) wasmtime_store_delete(s);
-  }
-  bool ok = px__wasm.loop_module != NULL;
-  pthread_mutex_unlock(&px__wasm.mu);
-  if (ok) return 0;
-  char *m = e ? px__wasm_error_text(e) : NULL;
-  snprintf(err, errcap, "cannot compile the export loop: %s",
-           m ? m : "out of memory");
-  free(m);
-  return PX_EFAILED;
-}
-
 void px__wasm_stop(void) {
   if (!started) return;
   pthread_mutex_lock(&px__wasm.mu);
@@ -269,7 +255,6 @@ void px__wasm_stop(void) {
     n = m->next;
     px__wasm_module_free(m);
   }
-  px_wasm_loop_module_delete(px__wasm.loop_module);
   wasmtime_linker_delete(px__wasm.linker);
   wasm_engine_delete(px__wasm.engine);
   pthread_mutex_destroy(&px__wasm.mu);

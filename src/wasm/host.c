@@ -1,6 +1,6 @@
 /* The host side of docs/wasm-abi.md: the import table, how imports are
- * bound in the linker, and the imports that never block (they run right
- * on the guest's fiber). The others are in host_ops.c. */
+ * bound in the linker, and the imports that never block. The others are
+ * in host_ops.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 #include "plexspaces/core.h"
 #include "plexspaces/error.h"
 #include "plexspaces/metrics.h"
+#include "wasm/tls.h"
 #include "wasm/wasm_internal.h"
 
 /* ---- statuses and results ------------------------------------------------ */
@@ -339,7 +340,7 @@ static wasm_functype_t *functype(const char *sig) {
   return wasm_functype_new(&pv, &rv);
 }
 
-/* A call that never blocks: right here, on the guest's fiber. Bound
+/* A call that never blocks: right here, under the guest's frames. Bound
  * unchecked (raw values, no per-call vectors): the signature was checked
  * when the module was linked, and these run on every message. */
 static wasm_trap_t *sync_cb(void *env, wasmtime_caller_t *caller,
@@ -361,33 +362,27 @@ static wasm_trap_t *sync_cb(void *env, wasmtime_caller_t *caller,
   return NULL;
 }
 
-/* A deferred call: hand it to the driver and suspend until it is done. */
-static bool op_ready(void *env) {
-  px__wasm_inst *in = env;
-  if (!in->op.done) return false;
-  in->op.results[0] = in->op.ret;
-  in->op.pending = in->op.done = false;
-  return true;
-}
-
-static void deferred_cb(void *env, wasmtime_caller_t *caller,
-                        const wasmtime_val_t *args, size_t nargs,
-                        wasmtime_val_t *results, size_t nresults,
-                        wasm_trap_t **trap,
-                        wasmtime_async_continuation_t *cont) {
-  (void)trap, (void)nresults;
+/* A call that may park the actor (an ask, a take, a sleep) or touch the
+ * runtime: run right here too, on the actor's coroutine under the guest's
+ * frames, with wasmtime's thread-local taken off the thread meanwhile
+ * (tls.h), since the worker runs other guests while this one is parked
+ * and the actor may resume on another thread. */
+static wasm_trap_t *parking_cb(void *env, wasmtime_caller_t *caller,
+                               wasmtime_val_raw_t *raw, size_t n) {
+  const px__wasm_import *imp = env;
   px__wasm_inst *in =
       wasmtime_context_get_data(wasmtime_caller_context(caller));
-  in->op.imp = env;
-  memcpy(in->op.args, args, nargs * sizeof *args);
-  in->op.results = results;
-  in->op.ret.kind = WASMTIME_I32;
-  in->op.ret.of.i64 = 0;
-  in->op.done = false;
-  in->op.pending = true;
-  cont->callback = op_ready;
-  cont->env = in;
-  cont->finalizer = NULL;
+  wasmtime_val_t args[PX__WASM_MAX_ARGS];
+  for (size_t i = 0; i < n && i < PX__WASM_MAX_ARGS; i++) {
+    args[i].kind = WASMTIME_I64;
+    args[i].of.i64 = raw[i].i64;
+  }
+  wasmtime_val_t ret = {.kind = WASMTIME_I32};
+  uintptr_t t = px__wasm_tls_leave();
+  imp->exec(in, in->ctx, args, &ret);
+  px__wasm_tls_enter(t);
+  raw[0].i64 = ret.of.i64;
+  return NULL;
 }
 
 int px__wasm_define_imports(wasmtime_linker_t *l, char *err, size_t errcap) {
@@ -398,14 +393,9 @@ int px__wasm_define_imports(wasmtime_linker_t *l, char *err, size_t errcap) {
       snprintf(err, errcap, "bad signature for %s", imp->name);
       return PX_EINVAL;
     }
-    wasmtime_error_t *e =
-        imp->deferred
-            ? wasmtime_linker_define_async_func(
-                  l, "plexspaces", 10, imp->name, strlen(imp->name), ft,
-                  deferred_cb, (void *)imp, NULL)
-            : wasmtime_linker_define_func_unchecked(
-                  l, "plexspaces", 10, imp->name, strlen(imp->name), ft,
-                  sync_cb, (void *)imp, NULL);
+    wasmtime_error_t *e = wasmtime_linker_define_func_unchecked(
+        l, "plexspaces", 10, imp->name, strlen(imp->name), ft,
+        imp->deferred ? parking_cb : sync_cb, (void *)imp, NULL);
     wasm_functype_delete(ft);
     if (e) {
       char *s = px__wasm_error_text(e);

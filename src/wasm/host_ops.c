@@ -1,9 +1,10 @@
 /* The imports that may park the actor or act on the runtime: actors, the
- * key-value store, the tuple space, service links. They are run by the
- * driver (instance.c) on the actor's coroutine, never on the guest's
- * fiber, so they may block like any handler code: px_ask, px_ts_take and
- * px_sleep park the actor, not the worker. Guest memory is reached
- * through the store's context meanwhile (the guest is suspended). */
+ * key-value store, the tuple space, service links. They run on the
+ * actor's coroutine right under the guest's frames, with wasmtime's
+ * thread-local taken off the thread (host.c parking_cb, tls.h), so they
+ * may block like any handler code: px_ask, px_ts_take and px_sleep park
+ * the actor, not the worker. Guest memory is reached through the store's
+ * context. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -1,17 +1,17 @@
-/* One instance per actor, and the driver that runs its guest calls.
+/* One instance per actor, and the calls into its guest.
  *
- * Every call into the guest (instantiation included) is a wasmtime call
- * future polled here, on the actor's coroutine. The guest runs on its own
- * fiber; the poll returns "not yet" in two cases, told apart by in->op:
- *   - a deferred host call (host_ops.c) is waiting: run it here, where the
- *     actor may park (an ask, a take, a sleep), then poll again;
- *   - the time slice ran out (epoch deadline): yield the worker to the
- *     actors queued behind this one, then poll again.
- * Time spent parked does not count against max_run_ms; time in the guest
- * (and in host calls made on its fiber) does. It is counted in slices,
- * not read from a clock: two clock reads per message were a tenth of a
- * WASM ask. After a park or a yield the deadline starts afresh, so each
- * epoch callback marks one slice of running. */
+ * Every guest call is a plain synchronous wasmtime call made on the
+ * actor's coroutine, so the guest's frames sit on that coroutine's stack
+ * under the host's. A host call that may park (host.c) and the end of a
+ * time slice (the epoch callback below) park that coroutine in the middle
+ * of the guest, with wasmtime's thread-local carried along (tls.h); the
+ * worker goes on with other actors. Time spent parked does not count
+ * against max_run_ms; time in the guest (and in host calls) does. It is
+ * counted in slices, not read from a clock (two clock reads per message
+ * were a tenth of a WASM ask): after a park or a yield the deadline starts
+ * afresh, so each epoch callback marks one slice of running. A kill while
+ * parked abandons the coroutine, guest frames and all (as for any actor);
+ * the store is deleted with the actor's state. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +20,7 @@
 #include "plexspaces/core.h"
 #include "plexspaces/error.h"
 #include "runtime/sched.h"
+#include "wasm/tls.h"
 #include "wasm/wasm_internal.h"
 
 /* The memory's base and size are cached: the engine never moves a
@@ -36,6 +37,9 @@ uint8_t *px__wasm_mem(px__wasm_inst *in, wasmtime_context_t *ctx,
 
 /* ---- preemption ---------------------------------------------------------- */
 
+/* The slice is over: trap past max_run_ms, else yield the worker to the
+ * actors queued behind this one (outside a handler, a deploy check, the
+ * yield returns at once). A kill lands in the yield. */
 static wasmtime_error_t *on_epoch(wasmtime_context_t *ctx, void *data,
                                   uint64_t *delta,
                                   wasmtime_update_deadline_kind_t *kind) {
@@ -47,30 +51,13 @@ static wasmtime_error_t *on_epoch(wasmtime_context_t *ctx, void *data,
     in->cpu_exceeded = true;
     return wasmtime_error_new("the message ran past max_run_ms");
   }
+  uintptr_t t = px__wasm_tls_leave();
+  px__yield_slow(true);
+  px__wasm_tls_enter(t);
+  /* the deadline counts from now, after the yield */
   *delta = px__wasm.slice_ticks;
-  *kind = WASMTIME_UPDATE_DEADLINE_YIELD;
+  *kind = WASMTIME_UPDATE_DEADLINE_CONTINUE;
   return NULL;
-}
-
-/* Polls c (an export's call or the loop; NULL: the instantiation future)
- * until it is over (true), or, for the loop, until it has served the
- * request (false). */
-static bool drive(px__wasm_inst *in, px_wasm_call_t *c) {
-  for (;;) {
-    bool done = c ? px_wasm_call_poll(c) : wasmtime_call_future_poll(in->fut);
-    if (done) return true;
-    if (in->op.pending && !in->op.done) {
-      in->op.imp->exec(in, in->ctx, in->op.args, &in->op.ret);
-      in->op.done = true;
-    } else if (c && c == in->loop && in->io.finished) {
-      return false;
-    } else {
-      /* The slice is over. Outside a handler (a deploy check) this
-       * returns at once and the guest simply goes on. A kill lands here. */
-      px__yield_slow(true);
-    }
-    wasmtime_context_set_epoch_deadline(in->ctx, px__wasm.slice_ticks);
-  }
 }
 
 /* ---- crash reasons ------------------------------------------------------- */
@@ -119,10 +106,7 @@ static px_val crash_reason(px__wasm_inst *in) {
   wasmtime_trap_code_t code;
   if (in->error) {
     s = px__wasm_error_message(in->error);
-    if (in->trap_code >= 0)
-      name = trap_code_name((wasmtime_trap_code_t)in->trap_code);
-    else if (in->cpu_exceeded)
-      name = "cpu_limit";
+    if (in->cpu_exceeded) name = "cpu_limit";
   } else {
     if (wasmtime_trap_code(in->trap, &code)) name = trap_code_name(code);
     s = px__wasm_trap_text(in->trap);
@@ -136,27 +120,15 @@ static px_val crash_reason(px__wasm_inst *in) {
 static void call_begin(px__wasm_inst *in) {
   in->trap = NULL;
   in->error = NULL;
-  in->trap_code = -1;
   in->slices = 0;
   in->cpu_exceeded = false;
   wasmtime_context_set_epoch_deadline(in->ctx, px__wasm.slice_ticks);
   if (px__wasm.o.fuel) wasmtime_context_set_fuel(in->ctx, px__wasm.o.fuel);
 }
 
-/* The end of a call: of *slot (an export's call, or the loop), or of the
- * instantiation future. 0, or PX_EFAILED with the crash reason. */
-static int call_end(px__wasm_inst *in, px_wasm_call_t **slot,
-                    px_val *reason) {
-  if (slot) {
-    px_wasm_call_delete(*slot);
-    *slot = NULL;
-    in->error = in->cres.error;
-    in->cres.error = NULL;
-    if (in->cres.status == 1) in->trap_code = in->cres.trap_code;
-  } else {
-    wasmtime_call_future_delete(in->fut);
-    in->fut = NULL;
-  }
+/* The end of a call whose outcome is in in->trap / in->error: 0, or
+ * PX_EFAILED with the crash reason. */
+static int call_end(px__wasm_inst *in, px_val *reason) {
   if (!in->trap && !in->error) return 0;
   *reason = crash_reason(in);
   if (in->error) wasmtime_error_delete(in->error);
@@ -166,16 +138,28 @@ static int call_end(px__wasm_inst *in, px_wasm_call_t **slot,
   return PX_EFAILED;
 }
 
+/* Calls f with nargs i32 arguments; its one result (if any) lands in
+ * in->ret, widened to 64 bits. */
+static int call(px__wasm_inst *in, const wasmtime_func_t *f,
+                const int32_t *args, int nargs, bool i64_result,
+                px_val *reason) {
+  wasmtime_val_raw_t v[PX__WASM_MAX_ARGS];
+  for (int i = 0; i < nargs; i++) v[i].i32 = args[i];
+  if (nargs == 0) v[0].i64 = 0;
+  call_begin(in);
+  in->error = wasmtime_func_call_unchecked(
+      in->ctx, f, v, nargs > 0 ? (size_t)nargs : 1, &in->trap);
+  in->ret = i64_result ? v[0].i64 : (int64_t)v[0].i32;
+  return call_end(in, reason);
+}
+
 int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f, uint32_t sig,
                   const int32_t *args, px_val *reason) {
-  call_begin(in);
-  in->cres = (px_wasm_call_out){0};
-  in->call = px_wasm_call_start(in->ctx, f, sig, args, &in->cres);
-  if (!in->call) return PX_EINVAL;
-  drive(in, in->call);
-  int rc = call_end(in, &in->call, reason);
-  in->ret = in->cres.ret;
-  return rc;
+  static const int nargs[] = {[PX_SIG_V_V] = 0, [PX_SIG_V_I] = 0,
+                              [PX_SIG_V_L] = 0, [PX_SIG_I_I] = 1,
+                              [PX_SIG_II_V] = 2, [PX_SIG_II_I] = 2};
+  if (sig > PX_SIG_II_I) return PX_EINVAL;
+  return call(in, f, args, nargs[sig], sig == PX_SIG_V_L, reason);
 }
 
 static bool export_func(px__wasm_inst *in, const char *name,
@@ -192,65 +176,17 @@ static bool export_func(px__wasm_inst *in, const char *name,
   return true;
 }
 
-/* fn called on a fiber of its own, for the calls before the first
- * message (px_handle always goes through the loop): the loop starts with
- * the first px_handle, so that an actor's start (px_init and the
- * allocations it needs) does not pay for it. */
-static int run_once(px__wasm_inst *in, int fn, const int32_t *args,
-                    px_val *reason) {
-  static const struct {
-    const char *name;
-    uint32_t sig;
-  } fns[] = {
-      [PX__FN_ALLOC] = {"px_alloc", PX_SIG_I_I},
-      [PX__FN_FREE] = {"px_free", PX_SIG_II_V},
-      [PX__FN_INIT] = {"px_init", PX_SIG_II_I},
-      [PX__FN_GET_STATE] = {"px_get_state", PX_SIG_V_L},
-      [PX__FN_SET_STATE] = {"px_set_state", PX_SIG_II_I},
-  };
-  wasmtime_func_t f;
-  if (fn < 0 || fn >= PX__FN_END || !fns[fn].name ||
-      !export_func(in, fns[fn].name, &f))
-    return PX_EINVAL;
-  return px__wasm_call(in, &f, fns[fn].sig, args, reason);
-}
+/* The exports px__wasm_run calls, by PX__FN_* (checked at deploy). */
+static const char *const fn_names[PX__FN_END] = {
+    [PX__FN_ALLOC] = "px_alloc",         [PX__FN_FREE] = "px_free",
+    [PX__FN_INIT] = "px_init",           [PX__FN_HANDLE] = "px_handle",
+    [PX__FN_GET_STATE] = "px_get_state", [PX__FN_SET_STATE] = "px_set_state",
+};
 
 int px__wasm_run(px__wasm_inst *in, int fn, const int32_t *args, int nargs,
                  px_val *reason) {
-  if (!in->loop && fn != PX__FN_HANDLE) return run_once(in, fn, args, reason);
-  in->io.req[0] = fn;
-  for (int i = 0; i < nargs; i++) in->io.req[1 + i] = args[i];
-  in->io.has_req = true;
-  in->io.finished = false;
-  call_begin(in);
-  if (!in->loop) {
-    in->cres = (px_wasm_call_out){0};
-    in->loop = px_wasm_loop_start(in->ctx, px__wasm.loop_module,
-                                  &in->instance, &in->io, &in->cres);
-  }
-  if (!drive(in, in->loop)) {
-    in->ret = in->io.ret;
-    return 0;
-  }
-  /* The loop is over: the guest trapped or exited (a later call starts
-   * a new loop). An end with neither is a request for an unknown fn. */
-  int rc = call_end(in, &in->loop, reason);
-  return rc ? rc : PX_EINVAL;
-}
-
-/* Ends an idle loop the way it was meant to end (the loop returns),
- * which is cheaper than dropping it suspended (unwound by a trap). */
-static void loop_end(px__wasm_inst *in) {
-  if (!in->loop) return;
-  if (in->io.finished) {
-    in->io.req[0] = PX__FN_END;
-    in->io.has_req = true;
-    wasmtime_context_set_epoch_deadline(in->ctx, UINT64_MAX / 2);
-    for (int i = 0; i < 4 && !px_wasm_call_poll(in->loop); i++) {
-    }
-  }
-  px_wasm_call_delete(in->loop);
-  in->loop = NULL;
+  if (fn < 0 || fn >= PX__FN_END || !in->has_fn[fn]) return PX_EINVAL;
+  return call(in, &in->fn[fn], args, nargs, fn == PX__FN_GET_STATE, reason);
 }
 
 /* ---- inputs -------------------------------------------------------------- */
@@ -367,11 +303,12 @@ static int start(px__wasm_inst *in, px_val args, px_val *reason) {
     return PX_EFAILED;
   }
   call_begin(in);
-  in->fut = wasmtime_instance_pre_instantiate_async(
-      t->mod->pre, in->ctx, &in->instance, &in->trap, &in->error);
-  drive(in, NULL);
-  int rc = call_end(in, NULL, reason);
+  in->error = wasmtime_instance_pre_instantiate(t->mod->pre, in->ctx,
+                                                &in->instance, &in->trap);
+  int rc = call_end(in, reason);
   if (rc) return rc;
+  for (int i = 0; i < PX__FN_END; i++)
+    in->has_fn[i] = export_func(in, fn_names[i], &in->fn[i]);
   wasmtime_extern_t mem;
   if (!wasmtime_instance_export_get(in->ctx, &in->instance, "memory", 6,
                                     &mem) ||
@@ -426,12 +363,6 @@ static int start(px__wasm_inst *in, px_val args, px_val *reason) {
 
 void px__wasm_inst_free(px__wasm_inst *in) {
   if (!in) return;
-  /* A guest call cut short (the actor was killed while parked or between
-   * slices): dropping the future unwinds its fiber. */
-  if (in->fut) wasmtime_call_future_delete(in->fut);
-  if (in->call) px_wasm_call_delete(in->call);
-  loop_end(in);
-  if (in->cres.error) wasmtime_error_delete(in->cres.error);
   if (in->trap) wasm_trap_delete(in->trap);
   if (in->error) wasmtime_error_delete(in->error);
   px_val_release(in->reply);

@@ -2,28 +2,25 @@
  *
  *   engine.c    the wasmtime engine, its settings, the epoch ticker
  *   module.c    compiling, caching and checking modules
- *   instance.c  one store per actor, and the driver that runs guest calls
- *               on the actor's coroutine
+ *   instance.c  one store per actor, and the calls into its guest
  *   host.c      the import table (docs/wasm-abi.md) and the calls that
  *               never block
  *   host_ops.c  the calls that may park the actor (ask, sleep, ts_take..)
- *               or touch the runtime, run by the driver
+ *               or touch the runtime
  *   actor.c     the GenServer whose callbacks run the guest
+ *   tls.h       wasmtime's thread-local, carried across a park
  *
- * Why guests run on wasmtime fibers (its async support): an actor parks on
- * its coroutine and may resume on another worker thread, but wasmtime
- * keeps per-thread state for guest frames that are live, in LIFO order. So
- * a guest must never be on the stack when its actor parks. Guest calls
- * run on a fiber: from its first message on, all of an actor's calls go
- * through one long call (the export loop of lib.rs) that waits between
- * messages suspended on its fiber, so a message costs a resume of that
- * fiber rather than a fiber of its own. A host call that would block
- * records what it wants (`op`) and suspends the fiber, which hands
- * control back to the driver on the coroutine with wasmtime's thread
- * state restored. The driver does the work there (parking if it must),
- * then resumes the fiber. An epoch deadline suspends the fiber the same
- * way, and the driver yields the worker to other actors before resuming
- * it: that is preemption. */
+ * Guests run on their actors' coroutines, called synchronously: a
+ * message is one plain call into the guest. A host call may park the
+ * actor in the middle of the guest (an ask, a take, a sleep), and so may
+ * the end of a time slice (the epoch callback yields the worker to other
+ * actors: that is preemption). The actor may then resume on another
+ * worker thread. wasmtime keeps the guest calls under way on a thread in
+ * one thread-local pointer, which tls.h takes off the thread before such
+ * a park and puts back after it, wherever the actor resumed. (Earlier the
+ * guests ran on wasmtime's own fibers through its async support, which
+ * saves and restores the same state; a resume and suspend of such a
+ * fiber cost about 0.5 us per message, most of a WASM ask's overhead.) */
 #ifndef PX_WASM_INTERNAL_H
 #define PX_WASM_INTERNAL_H
 
@@ -49,24 +46,6 @@ enum {
   PX_SIG_II_V = 4, /* (i32, i32) -> () */
   PX_SIG_II_I = 5, /* (i32, i32) -> i32 */
 };
-typedef struct px_wasm_call_out {
-  int32_t status;    /* 0 returned, 1 trapped, 2 failed otherwise */
-  int32_t trap_code; /* wasmtime_trap_code_t, with status 1 */
-  int64_t ret;
-  wasmtime_error_t *error; /* status 1 and 2; ours to delete */
-} px_wasm_call_out;
-typedef struct px_wasm_call px_wasm_call_t;
-px_wasm_call_t *px_wasm_call_start(wasmtime_context_t *store,
-                                   const wasmtime_func_t *func, uint32_t sig,
-                                   const int32_t *args,
-                                   px_wasm_call_out *out);
-bool px_wasm_call_poll(px_wasm_call_t *c);
-void px_wasm_call_delete(px_wasm_call_t *c);
-
-/* The export loop of lib.rs (px_wasm_loop_start): after start-up an
- * actor's exports are called through one long call of a loop module,
- * a message being one resume of its fiber instead of a fiber of its own.
- * The exports it serves, by number (the loop module's import order): */
 enum {
   PX__FN_ALLOC = 0,     /* (size) -> ptr */
   PX__FN_FREE = 1,      /* (ptr, size) */
@@ -75,24 +54,8 @@ enum {
                            payload, payload_len) -> status */
   PX__FN_GET_STATE = 4, /* () -> ptr << 32 | len */
   PX__FN_SET_STATE = 5, /* (ptr, len) -> status */
-  PX__FN_END = 6,       /* ends the loop */
+  PX__FN_END = 6,
 };
-typedef struct px_wasm_loop_io {
-  int32_t req[8]; /* PX__FN_*, then its arguments */
-  bool has_req;   /* set by the host, cleared when the loop takes it */
-  bool finished;  /* the loop served the request: its result is in ret */
-  int64_t ret;
-} px_wasm_loop_io;
-typedef struct px_wasm_loop_module px_wasm_loop_module_t;
-px_wasm_loop_module_t *px_wasm_loop_module_new(wasmtime_context_t *store,
-                                     wasmtime_error_t **err);
-void px_wasm_loop_module_delete(px_wasm_loop_module_t *d);
-px_wasm_call_t *px_wasm_loop_start(wasmtime_context_t *store,
-                                   const px_wasm_loop_module_t *lm,
-                                   const wasmtime_instance_t *guest,
-                                   px_wasm_loop_io *io,
-                                   px_wasm_call_out *out);
-
 /* The envelope of a send_after timer: [type, payload]. */
 #define PX__WASM_TIMER "__wasm_timer__"
 
@@ -103,9 +66,6 @@ typedef struct px__wasm_type px__wasm_type;
 typedef struct px__wasm_engine {
   wasm_engine_t *engine;
   wasmtime_linker_t *linker;
-  /* the export loop's module: set (under mu) before the first guest
-   * module is handed out, so before any instance can read it */
-  px_wasm_loop_module_t *loop_module;
   bool static_bounds;     /* 4 GiB per memory, no bounds checks */
   px__wasm_opts o;        /* defaults filled in; cache_dir owned */
   uint64_t slice_ticks;   /* epoch ticks per time slice */
@@ -130,8 +90,6 @@ char *px__wasm_vec_text(wasm_byte_vec_t *v);
 char *px__wasm_error_text(wasmtime_error_t *err);
 char *px__wasm_error_message(const wasmtime_error_t *err);
 char *px__wasm_trap_text(wasm_trap_t *trap);
-/* Compiles the export loop's module once; 0 or an error in err. */
-int px__wasm_loop_module_ready(char *err, size_t errcap);
 /* The ticker is woken when the first instance appears. */
 void px__wasm_instances_changed(int delta);
 
@@ -152,9 +110,9 @@ void px__wasm_module_free(px__wasm_module *m);
 
 typedef struct px__wasm_inst px__wasm_inst;
 
-/* Every import runs as exec(inst, ctx, args, ret): with ctx the caller's
- * context (calls that never block, run on the guest's fiber) or the
- * store's (deferred calls, run by the driver on the coroutine). */
+/* Every import runs as exec(inst, ctx, args, ret), right under the
+ * guest's frames: with ctx the caller's context (calls that never block)
+ * or the store's (calls that may park). */
 typedef void (*px__wasm_exec_fn)(px__wasm_inst *in, wasmtime_context_t *ctx,
                                  const wasmtime_val_t *args,
                                  wasmtime_val_t *ret);
@@ -162,7 +120,7 @@ typedef void (*px__wasm_exec_fn)(px__wasm_inst *in, wasmtime_context_t *ctx,
 typedef struct px__wasm_import {
   const char *name;
   const char *sig;    /* params ':' result, i = i32, I = i64, F = f64 */
-  bool deferred;      /* run by the driver: may park or touch the runtime */
+  bool deferred;      /* may park or touch the runtime (tls.h) */
   px__wasm_exec_fn exec;
 } px__wasm_import;
 
@@ -182,13 +140,6 @@ extern const size_t px__wasm_nimports;
 
 #define PX__WASM_MAX_ARGS 8
 
-typedef struct px__wasm_op {
-  const px__wasm_import *imp;
-  wasmtime_val_t args[PX__WASM_MAX_ARGS];
-  wasmtime_val_t ret;
-  wasmtime_val_t *results; /* where the fiber wants the result */
-  bool pending, done;
-} px__wasm_op;
 
 struct px__wasm_type {
   px_gen_server gs; /* first: the def the GenServer hands back */
@@ -215,18 +166,12 @@ struct px__wasm_inst {
   uint8_t *mem_base;  /* cached by px__wasm_mem */
   size_t mem_size;
   uint32_t scratch, scratch_cap; /* a guest buffer for inputs */
-  /* the guest call in progress (fields, not locals: a kill may abandon
-   * the driver's stack, and free_state must still find them) */
-  wasmtime_call_future_t *fut; /* instantiation */
-  px_wasm_call_t *call;        /* a call of an export before the loop */
-  px_wasm_call_out cres;
-  px_wasm_call_t *loop;        /* the export loop, from the first message */
-  px_wasm_loop_io io;
+  wasmtime_func_t fn[PX__FN_END]; /* the exports px__wasm_run calls */
+  bool has_fn[PX__FN_END];
+  /* the outcome of the latest guest call */
   int64_t ret;                 /* the export's result */
   wasm_trap_t *trap;
   wasmtime_error_t *error;
-  int32_t trap_code;           /* from cres, -1 = none */
-  px__wasm_op op;
   uint32_t slices;     /* time slices this message has run */
   bool cpu_exceeded;
   bool started;
@@ -258,14 +203,12 @@ int px__wasm_inst_new(const px__wasm_type *t, px_val args,
                       px__wasm_inst **out, px_val *reason);
 void px__wasm_inst_free(px__wasm_inst *in);
 /* Runs an export of type sig (PX_SIG_*) to completion on the calling
- * coroutine, on a fiber of its own; its result is then in in->ret. 0, or
+ * coroutine; its result is then in in->ret. 0, or
  * PX_EFAILED with the crash reason ({wasm_trap, CODE} or
  * {wasm_exit, CODE}). */
 int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f, uint32_t sig,
                   const int32_t *args, px_val *reason);
-/* The same for fn (PX__FN_*) with nargs arguments: through the export
- * loop, which the first px_handle starts (the calls of an actor's start
- * run once each, so a start does not pay for the loop). */
+/* The same for the export fn (PX__FN_*) with nargs arguments. */
 int px__wasm_run(px__wasm_inst *in, int fn, const int32_t *args, int nargs,
                  px_val *reason);
 /* Room for total bytes of input in the guest (the px_alloc'd scratch,
