@@ -106,6 +106,28 @@ void px__yield_slow(bool may_die) {
   a->wait_ready = 0;
 }
 
+bool px__yield_doomed(px_val *reason) {
+  px__worker *w = px__sched_worker();
+  if (!w) return false;
+  w->reductions = 0;
+  px__actor *a = w->running ? w->current : NULL;
+  if (!a || !a->in_handle || a->wait != PX__W_NONE) return false;
+  if (px__drain(a, reason)) return true;
+  a->wait_ready = 1;
+  px__sched_park(a);
+  a->wait_ready = 0;
+  return px__drain(a, reason) != 0;
+}
+
+void px__die_doomed(px_val reason) {
+  px__actor *a = px__current_handler();
+  if (!a) {
+    px_val_release(reason);
+    return;
+  }
+  px__die_now(a, reason);
+}
+
 void px__actor_died(px__worker *w, px__actor *a, bool overflow) {
   (void)w;
   if (overflow) {

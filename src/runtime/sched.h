@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "plexspaces/val.h"
 #include "runtime/coro.h"
 
 struct px__actor;
@@ -155,6 +156,13 @@ void px__sched_requeue_quiet(px__worker *w, struct px__actor *a);
  * abandoned stack would leak. */
 #define PX__REDUCTIONS 64
 void px__yield_slow(bool may_die);
+/* A yield for a caller with frames of its own to unwind before its actor
+ * may die (a WASM guest mid-call): never a kill point. True, with the
+ * reason, when the actor was told to die (before or during the yield):
+ * the caller unwinds and then calls px__die_doomed(reason), which does
+ * not return in a handler. */
+bool px__yield_doomed(px_val *reason);
+void px__die_doomed(px_val reason);
 static inline void px__reduce(bool may_die) {
   px__worker *w = px__tls_worker;
   if (w && ++w->reductions >= PX__REDUCTIONS) px__yield_slow(may_die);

@@ -46,7 +46,6 @@ static px_gs_result w_init(px_val args, void **state, px_gs_out *out) {
   return PX_GS_OK;
 }
 
-/* Runs px_handle for one message; *ret is the guest's return code. */
 /* Runs px_handle for one message; *ret is the guest's return code. The
  * sender's id, the type and the payload go into the guest's scratch, the
  * payload encoded in place. */

@@ -39,7 +39,11 @@ uint8_t *px__wasm_mem(px__wasm_inst *in, wasmtime_context_t *ctx,
 
 /* The slice is over: trap past max_run_ms, else yield the worker to the
  * actors queued behind this one (outside a handler, a deploy check, the
- * yield returns at once). A kill lands in the yield. */
+ * yield returns at once). A kill noticed at the yield ends the call with
+ * an error, and the actor dies once wasmtime has unwound the guest (call
+ * below): dying right here would abandon wasmtime's frames, and with them
+ * what they hold (the callback itself, which wasmtime takes out of the
+ * store while it runs). */
 static wasmtime_error_t *on_epoch(wasmtime_context_t *ctx, void *data,
                                   uint64_t *delta,
                                   wasmtime_update_deadline_kind_t *kind) {
@@ -52,8 +56,12 @@ static wasmtime_error_t *on_epoch(wasmtime_context_t *ctx, void *data,
     return wasmtime_error_new("the message ran past max_run_ms");
   }
   uintptr_t t = px__wasm_tls_leave();
-  px__yield_slow(true);
+  bool doomed = px__yield_doomed(&in->doom);
   px__wasm_tls_enter(t);
+  if (doomed) {
+    in->doomed = true;
+    return wasmtime_error_new("killed");
+  }
   /* the deadline counts from now, after the yield */
   *delta = px__wasm.slice_ticks;
   *kind = WASMTIME_UPDATE_DEADLINE_CONTINUE;
@@ -150,6 +158,19 @@ static int call(px__wasm_inst *in, const wasmtime_func_t *f,
   in->error = wasmtime_func_call_unchecked(
       in->ctx, f, v, nargs > 0 ? (size_t)nargs : 1, &in->trap);
   in->ret = i64_result ? v[0].i64 : (int64_t)v[0].i32;
+  if (in->doomed) {
+    /* killed at a yield (on_epoch), now that the guest is unwound */
+    px_val doom = in->doom;
+    in->doom = px_nil();
+    in->doomed = false;
+    if (in->error) wasmtime_error_delete(in->error);
+    if (in->trap) wasm_trap_delete(in->trap);
+    in->error = NULL;
+    in->trap = NULL;
+    px__die_doomed(doom);
+    *reason = px_atomv(px_atom_of("killed"));
+    return PX_EFAILED; /* not reached in a handler */
+  }
   return call_end(in, reason);
 }
 
@@ -263,6 +284,7 @@ int px__wasm_inst_new(const px__wasm_type *t, px_val args,
   if (!in) return PX_ENOMEM;
   in->type = t;
   in->reply = px_nil();
+  in->doom = px_nil();
   in->self = px_in_actor() ? px_self() : px_ref_nil();
   snprintf(in->tenant, sizeof in->tenant, "%s",
            px_self_tenant() ? px_self_tenant() : "default");
@@ -366,6 +388,7 @@ void px__wasm_inst_free(px__wasm_inst *in) {
   if (in->trap) wasm_trap_delete(in->trap);
   if (in->error) wasmtime_error_delete(in->error);
   px_val_release(in->reply);
+  px_val_release(in->doom);
   free(in->result);
   px_kv_close(in->kv);
   if (in->space) px_space_close(in->space);

@@ -173,6 +173,8 @@ struct px__wasm_inst {
   wasm_trap_t *trap;
   wasmtime_error_t *error;
   uint32_t slices;     /* time slices this message has run */
+  bool doomed;         /* told to die at a yield: doom is the reason */
+  px_val doom;
   bool cpu_exceeded;
   bool started;
   /* the message in progress */

@@ -4,8 +4,10 @@
  * actor) and resuming on whichever worker is free; a spinning guest that
  * must not starve the others on a single worker; kills that land while a
  * guest is parked or between slices; bad modules refused. Run under
- * ThreadSanitizer and ASan by the suite: the point of the async design
- * (src/wasm/wasm_internal.h) is that none of this trips them. */
+ * ThreadSanitizer and ASan by the suite: the point of the design (guests
+ * parked mid-call on actor coroutines, wasmtime's thread-local carried
+ * along: src/wasm/wasm_internal.h, tls.h) is that none of this trips
+ * them. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
