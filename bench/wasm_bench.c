@@ -11,10 +11,10 @@
  *                     ("add" {"n": 1} -> {"count": c}) against the same
  *                     GenServer in C, same run, same payloads.
  *   wasm_call         where a message's time goes, on one instance without
- *                     an actor, through the export loop: px_free(NULL, 0)
- *                     (value: the loop's own round trip, an empty guest
- *                     call), px_handle of a cast "add", and of a call "add"
- *                     (which replies through the reply import).
+ *                     an actor: px_free(NULL, 0) (value: the cost of
+ *                     entering the guest, an empty call), px_handle of a
+ *                     cast "add", and of a call "add" (which replies
+ *                     through the reply import).
  *   wasm_compile      compile time of each example module (no cache), and
  *                     the time to load one back from the compiled cache.
  *
@@ -162,9 +162,9 @@ static void drive_bare(job *j) {
   }
 }
 
-/* ns per call of fn(args) through the export loop, over n calls; a reply
- * the guest gives is dropped each time. */
-static uint64_t loop_ns(px__wasm_inst *in, int fn, const int32_t *args,
+/* ns per call of fn(args), over n calls; a reply the guest gives is
+ * dropped each time. */
+static uint64_t call_ns(px__wasm_inst *in, int fn, const int32_t *args,
                         int nargs, long n) {
   px_val reason;
   uint64_t t0 = px_now_ns();
@@ -192,13 +192,13 @@ static void drive_calls(job *j) {
   memcpy(host, "add", 3);
   memcpy(host + 3, add, 4);
   int32_t a[7] = {2, (int32_t)at, 0, (int32_t)at, 3, (int32_t)at + 3, 4};
-  /* a cast; the first px_handle starts the loop */
-  j->samples[1] = loop_ns(in, PX__FN_HANDLE, a, 7, j->n);
+  /* a cast */
+  j->samples[1] = call_ns(in, PX__FN_HANDLE, a, 7, j->n);
   static const int32_t none[2] = {0, 0}; /* px_free(NULL, 0) */
-  j->samples[0] = loop_ns(in, PX__FN_FREE, none, 2, j->n);
+  j->samples[0] = call_ns(in, PX__FN_FREE, none, 2, j->n);
   a[0] = 1; /* a call: the guest replies through the reply import */
   in->in_call = true;
-  j->samples[2] = loop_ns(in, PX__FN_HANDLE, a, 7, j->n);
+  j->samples[2] = call_ns(in, PX__FN_HANDLE, a, 7, j->n);
   px__wasm_inst_free(in);
 }
 

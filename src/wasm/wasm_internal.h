@@ -35,9 +35,8 @@
 
 #define PX__WASM_ABI_VERSION 1
 
-/* The typed async call of third_party/wasmtime-capi/lib.rs (a leaner
- * wasmtime_func_call_async for the exports whose types the deploy check
- * proved), by signature. */
+/* The signatures of the exports the host calls (px__wasm_call), which
+ * the deploy check proved. */
 enum {
   PX_SIG_V_V = 0,  /* () -> () */
   PX_SIG_V_I = 1,  /* () -> i32 */
@@ -46,6 +45,7 @@ enum {
   PX_SIG_II_V = 4, /* (i32, i32) -> () */
   PX_SIG_II_I = 5, /* (i32, i32) -> i32 */
 };
+/* The exports px__wasm_run calls, by number. */
 enum {
   PX__FN_ALLOC = 0,     /* (size) -> ptr */
   PX__FN_FREE = 1,      /* (ptr, size) */
