@@ -168,7 +168,6 @@ static wasm_config_t *make_config(const px__wasm_opts *o) {
       p, o->max_instances);
   wasmtime_pooling_allocation_config_total_memories_set(p, o->max_instances);
   wasmtime_pooling_allocation_config_total_tables_set(p, o->max_instances);
-  wasmtime_pooling_allocation_config_total_stacks_set(p, 0);
   wasmtime_pooling_allocation_config_max_memory_size_set(p, limit);
   /* Go's runtime needs a large function table; C and AssemblyScript
    * small ones. */
