@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/msgpack_internal.h"
 #include "core/val_internal.h"
 #include "plexspaces/core.h"
 #include "plexspaces/error.h"
@@ -168,6 +169,10 @@ static void pack_exact(px_val v, char *buf, size_t n) {
   /* The size pass and the packer disagreeing is a bug, not bad input. */
   if (pack(&pk, v) != 0 || w.len != n)
     px_panic("msgpack size pass out of step with the packer");
+}
+
+void px__msgpack_pack_sized(px_val v, void *buf, size_t n) {
+  pack_exact(v, buf, n);
 }
 
 int px_msgpack_encode_into(px_val v, void *buf, size_t cap, size_t *len) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/msgpack_internal.h"
 #include "behavior/beh.h"
 #include "plexspaces/actor.h"
 #include "plexspaces/core.h"
@@ -70,8 +71,7 @@ static int run(px__wasm_inst *in, int kind, const char *type, size_t tlen,
     return rc;
   memcpy(host, in->from_id, flen);
   memcpy(host + flen, type, tlen);
-  size_t wrote;
-  px_msgpack_encode_into(payload, host + flen + tlen, plen, &wrote);
+  px__msgpack_pack_sized(payload, host + flen + tlen, plen);
   int32_t a[7] = {kind,
                   (int32_t)at, (int32_t)flen,
                   (int32_t)(at + flen), (int32_t)tlen,

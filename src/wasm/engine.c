@@ -67,19 +67,35 @@ void px__wasm_instances_changed(int delta) {
 }
 
 /* Advances the epoch every tick while instances exist, and sleeps on the
- * condition otherwise, so an idle node without WASM actors pays nothing. */
+ * condition otherwise, so an idle node without WASM actors pays nothing.
+ * The epoch follows the clock, not the count of wake-ups: on a loaded
+ * machine this thread may wake several milliseconds late, and a slice
+ * (and max_run_ms, counted in slices) must not stretch with it. */
 static void *ticker_main(void *arg) {
   (void)arg;
+  const uint64_t tick_ns = PX__WASM_TICK_MS * 1000000ull;
+  uint64_t last = 0; /* when the epoch was last advanced (0: idle) */
   pthread_mutex_lock(&px__wasm.mu);
   while (!px__wasm.stopping) {
     if (atomic_load(&px__wasm.instances) == 0) {
+      last = 0;
       pthread_cond_wait(&px__wasm.cv, &px__wasm.mu);
       continue;
     }
     pthread_mutex_unlock(&px__wasm.mu);
-    struct timespec ts = {0, PX__WASM_TICK_MS * 1000000L};
+    struct timespec ts = {0, (long)tick_ns};
     nanosleep(&ts, NULL);
-    wasmtime_engine_increment_epoch(px__wasm.engine);
+    uint64_t now = px_now_ns();
+    if (!last) last = now - tick_ns; /* the first tick after idling */
+    uint64_t n = (now - last) / tick_ns;
+    if (n > 1000) { /* after a suspend: at most a second's worth */
+      n = 1000;
+      last = now;
+    } else {
+      last += n * tick_ns;
+    }
+    for (uint64_t i = 0; i < n; i++)
+      wasmtime_engine_increment_epoch(px__wasm.engine);
     pthread_mutex_lock(&px__wasm.mu);
   }
   pthread_mutex_unlock(&px__wasm.mu);
