@@ -174,10 +174,40 @@ static inline uint64_t px__be(const uint8_t *p, int bytes) {
   return v;
 }
 
+static inline size_t px__head_slow(const uint8_t *p, size_t n, px__head_t *h);
+
 /* Parses the header of the object at p (n bytes available). Returns the
  * header's size (the whole object for scalars; STR/BIN/EXT data follows),
- * or 0 when it is truncated or malformed. */
+ * or 0 when it is truncated or malformed. The one-byte heads that small
+ * payloads are made of (positive fixints, fixmaps, fixstrs) are read
+ * inline; the rest in a call, which keeps this small enough to inline. */
 static inline size_t px__head(const uint8_t *p, size_t n, px__head_t *h) {
+  if (n && p) {
+    uint8_t c = p[0];
+    h->neg = false;
+    h->u = h->n = 0;
+    if (c <= 0x7f) {
+      h->t = PX_T_INT;
+      h->u = c;
+      return 1;
+    }
+    if ((c & 0xf0) == 0x80) {
+      h->t = PX_T_MAP;
+      h->n = c & 0x0f;
+      return 1;
+    }
+    if ((c & 0xe0) == 0xa0 && n - 1 >= (size_t)(c & 0x1f)) {
+      h->t = PX_T_STR;
+      h->n = c & 0x1f;
+      return 1;
+    }
+  }
+  return px__head_slow(p, n, h);
+}
+
+__attribute__((noinline)) static inline size_t px__head_slow(const uint8_t *p,
+                                                        size_t n,
+                                                        px__head_t *h) {
   if (!n || !p) return 0;
   uint8_t c = p[0];
   size_t k = 1;
