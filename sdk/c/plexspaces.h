@@ -212,25 +212,14 @@ __attribute__((noinline)) static inline size_t px__head_slow(const uint8_t *p,
   uint8_t c = p[0];
   size_t k = 1;
   int len_bytes = 0;
-  h->neg = false;
-  h->u = h->n = 0;
-  if (c <= 0x7f) {
-    h->t = PX_T_INT;
-    h->u = c;
-    return 1;
-  }
+  /* px__head took positive fixints and fixmaps (and h is reset). */
   if (c >= 0xe0) {
     h->t = PX_T_INT;
     h->u = (uint64_t)(int64_t)(int8_t)c;
     h->neg = true;
     return 1;
   }
-  if (c <= 0x8f) {
-    h->t = PX_T_MAP;
-    h->n = c & 0x0f;
-    return 1;
-  }
-  if (c <= 0x9f) {
+  if (c >= 0x90 && c <= 0x9f) {
     h->t = PX_T_ARRAY;
     h->n = c & 0x0f;
     return 1;
