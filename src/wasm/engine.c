@@ -1,10 +1,10 @@
 /* The wasmtime engine: one per process, shared by every app.
  *
  * Settings: epoch interruption (preemption, cheap checks at loop heads and
- * calls), the pooling allocator (an instance is a few memory-mapping tricks on
- * pre-reserved slots, not fresh mmaps), optional fuel. A ticker thread
- * advances the epoch every millisecond while any instance exists; a
- * store's deadline is a time slice of ticks. */
+ * calls), the pooling allocator (an instance is a few memory-mapping
+ * tricks on pre-reserved slots, not fresh mmaps), optional fuel. A ticker
+ * thread advances the epoch every millisecond while any instance exists;
+ * a store's deadline is a time slice of ticks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,9 +189,10 @@ static wasm_config_t *make_config(const px__wasm_opts *o) {
    * small ones. */
   wasmtime_pooling_allocation_config_table_elements_set(p, 1u << 16);
   wasmtime_pooling_allocation_config_max_core_instance_size_set(p, 1u << 20);
-  /* A slot handed back keeps this much of its memory and table mapped (zeroed with memset, not returned to the kernel), so the
-   * next actor in that slot takes no page faults there: the difference
-   * between ~50 us and a few us per instantiation and per call. */
+  /* A slot handed back keeps this much of its memory and table mapped
+   * (zeroed with memset, not returned to the kernel), so the next actor in
+   * that slot takes no page faults there: the difference between ~50 us
+   * and a few us per instantiation and per call. */
   wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(
       p, 1u << 20);
   wasmtime_pooling_allocation_config_table_keep_resident_set(p, 64u << 10);
