@@ -14,6 +14,7 @@
 #include "plexspaces/core.h"
 #include "plexspaces/error.h"
 #include "runtime/sched.h"
+#include "wasm/tls.h"
 #include "wasm/wasm_internal.h"
 
 #ifndef PX_SANITIZE_THREAD
@@ -250,6 +251,22 @@ fail:
 }
 
 bool px__wasm_running(void) { return started; }
+
+/* The thread-local check (tls.c) runs with the first module loaded, not
+ * at start: a few milliseconds of compiling that a node without WASM apps
+ * need not pay. Its outcome is kept. */
+int px__wasm_tls_ready(char *err, size_t errcap) {
+  pthread_mutex_lock(&px__wasm.mu);
+  if (!px__wasm.tls_state)
+    px__wasm.tls_state =
+        px__wasm_tls_check(px__wasm.tls_error, sizeof px__wasm.tls_error)
+            ? -1 : 1;
+  int st = px__wasm.tls_state;
+  pthread_mutex_unlock(&px__wasm.mu);
+  if (st > 0) return 0;
+  snprintf(err, errcap, "%s", px__wasm.tls_error);
+  return PX_EFAILED;
+}
 
 void px__wasm_stop(void) {
   if (!started) return;

@@ -363,6 +363,7 @@ int px__wasm_module_load(const void *bytes, size_t len,
     return PX_ENOTSUP;
   }
   int rc = check_header(bytes, len, err, errcap);
+  if (!rc) rc = px__wasm_tls_ready(err, errcap);
   if (rc) return rc;
   unsigned char sum[32];
   char hexsum[65];

@@ -18,6 +18,7 @@
 #ifndef PX_WASM_TLS_H
 #define PX_WASM_TLS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Takes the guest's activations off this thread (before a park) and
@@ -26,5 +27,9 @@ uintptr_t px__wasm_tls_leave(void);
 /* Puts them back on the thread we resumed on, keeping that thread's own
  * setup bit (if unset, wasmtime does the setup at its next change). */
 void px__wasm_tls_enter(uintptr_t t);
+/* Checks, with a guest call of its own, that the variable is what the two
+ * above assume (set during a guest call, clear outside, cleared by
+ * leave): 0, or PX_EFAILED with the reason in err. */
+int px__wasm_tls_check(char *err, size_t errcap);
 
 #endif

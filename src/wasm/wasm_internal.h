@@ -67,6 +67,8 @@ typedef struct px__wasm_engine {
   wasm_engine_t *engine;
   wasmtime_linker_t *linker;
   bool static_bounds;     /* 4 GiB per memory, no bounds checks */
+  int tls_state;          /* the tls.c check: 0 not run, 1 ok, -1 failed */
+  char tls_error[160];
   px__wasm_opts o;        /* defaults filled in; cache_dir owned */
   uint64_t slice_ticks;   /* epoch ticks per time slice */
   char settings[160];     /* what a compiled artifact must match */
@@ -90,6 +92,8 @@ char *px__wasm_vec_text(wasm_byte_vec_t *v);
 char *px__wasm_error_text(wasmtime_error_t *err);
 char *px__wasm_error_message(const wasmtime_error_t *err);
 char *px__wasm_trap_text(wasm_trap_t *trap);
+/* The tls.c check, run once (with the first module): 0 or PX_EFAILED. */
+int px__wasm_tls_ready(char *err, size_t errcap);
 /* The ticker is woken when the first instance appears. */
 void px__wasm_instances_changed(int delta);
 
