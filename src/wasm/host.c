@@ -340,11 +340,16 @@ static wasm_functype_t *functype(const char *sig) {
   return wasm_functype_new(&pv, &rv);
 }
 
-/* A call that never blocks: right here, under the guest's frames. Bound
- * unchecked (raw values, no per-call vectors): the signature was checked
- * when the module was linked, and these run on every message. */
-static wasm_trap_t *sync_cb(void *env, wasmtime_caller_t *caller,
-                            wasmtime_val_raw_t *raw, size_t n) {
+/* An import, run right here on the actor's coroutine under the guest's
+ * frames. Bound unchecked (raw values, no per-call vectors): the
+ * signature was checked when the module was linked, and these run on
+ * every message. One that may park the actor (an ask, a take, a sleep) or
+ * touch the runtime runs with wasmtime's thread-local taken off the
+ * thread (tls.h), since the worker runs other guests while this one is
+ * parked and the actor may resume on another thread; it reaches guest
+ * memory through the store's context. */
+static wasm_trap_t *import_cb(void *env, wasmtime_caller_t *caller,
+                              wasmtime_val_raw_t *raw, size_t n) {
   const px__wasm_import *imp = env;
   wasmtime_context_t *ctx = wasmtime_caller_context(caller);
   px__wasm_inst *in = wasmtime_context_get_data(ctx);
@@ -357,31 +362,14 @@ static wasm_trap_t *sync_cb(void *env, wasmtime_caller_t *caller,
     args[i].of.i64 = raw[i].i64;
   }
   wasmtime_val_t ret = {.kind = WASMTIME_I32};
-  imp->exec(in, ctx, args, &ret);
-  raw[0].i64 = ret.of.i64; /* every import has one result */
-  return NULL;
-}
-
-/* A call that may park the actor (an ask, a take, a sleep) or touch the
- * runtime: run right here too, on the actor's coroutine under the guest's
- * frames, with wasmtime's thread-local taken off the thread meanwhile
- * (tls.h), since the worker runs other guests while this one is parked
- * and the actor may resume on another thread. */
-static wasm_trap_t *parking_cb(void *env, wasmtime_caller_t *caller,
-                               wasmtime_val_raw_t *raw, size_t n) {
-  const px__wasm_import *imp = env;
-  px__wasm_inst *in =
-      wasmtime_context_get_data(wasmtime_caller_context(caller));
-  wasmtime_val_t args[PX__WASM_MAX_ARGS];
-  for (size_t i = 0; i < n && i < PX__WASM_MAX_ARGS; i++) {
-    args[i].kind = WASMTIME_I64;
-    args[i].of.i64 = raw[i].i64;
+  if (imp->deferred) {
+    uintptr_t t = px__wasm_tls_leave();
+    imp->exec(in, in->ctx, args, &ret);
+    px__wasm_tls_enter(t);
+  } else {
+    imp->exec(in, ctx, args, &ret);
   }
-  wasmtime_val_t ret = {.kind = WASMTIME_I32};
-  uintptr_t t = px__wasm_tls_leave();
-  imp->exec(in, in->ctx, args, &ret);
-  px__wasm_tls_enter(t);
-  raw[0].i64 = ret.of.i64;
+  raw[0].i64 = ret.of.i64; /* every import has one result */
   return NULL;
 }
 
@@ -395,7 +383,7 @@ int px__wasm_define_imports(wasmtime_linker_t *l, char *err, size_t errcap) {
     }
     wasmtime_error_t *e = wasmtime_linker_define_func_unchecked(
         l, "plexspaces", 10, imp->name, strlen(imp->name), ft,
-        imp->deferred ? parking_cb : sync_cb, (void *)imp, NULL);
+        import_cb, (void *)imp, NULL);
     wasm_functype_delete(ft);
     if (e) {
       char *s = px__wasm_error_text(e);
@@ -410,7 +398,7 @@ int px__wasm_define_imports(wasmtime_linker_t *l, char *err, size_t errcap) {
     wasmtime_linker_allow_shadowing(l, true);
     wasm_functype_t *ft = functype(wasi_fd_write.sig);
     e = wasmtime_linker_define_func_unchecked(
-        l, "wasi_snapshot_preview1", 22, "fd_write", 8, ft, sync_cb,
+        l, "wasi_snapshot_preview1", 22, "fd_write", 8, ft, import_cb,
         (void *)&wasi_fd_write, NULL);
     wasm_functype_delete(ft);
     wasmtime_linker_allow_shadowing(l, false);

@@ -1,7 +1,7 @@
 /* The imports that may park the actor or act on the runtime: actors, the
  * key-value store, the tuple space, service links. They run on the
  * actor's coroutine right under the guest's frames, with wasmtime's
- * thread-local taken off the thread (host.c parking_cb, tls.h), so they
+ * thread-local taken off the thread (host.c import_cb, tls.h), so they
  * may block like any handler code: px_ask, px_ts_take and px_sleep park
  * the actor, not the worker. Guest memory is reached through the store's
  * context. */

@@ -146,8 +146,10 @@ static int call_end(px__wasm_inst *in, px_val *reason) {
   return PX_EFAILED;
 }
 
-/* Calls f with nargs i32 arguments; its one result (if any) lands in
- * in->ret, widened to 64 bits. */
+/* Runs the export f with nargs i32 arguments to completion on the calling
+ * coroutine; its one result (if any) lands in in->ret, widened to 64
+ * bits. 0, or PX_EFAILED with the crash reason ({wasm_trap, CODE} or
+ * {wasm_exit, CODE}). */
 static int call(px__wasm_inst *in, const wasmtime_func_t *f,
                 const int32_t *args, int nargs, bool i64_result,
                 px_val *reason) {
@@ -172,15 +174,6 @@ static int call(px__wasm_inst *in, const wasmtime_func_t *f,
     return PX_EFAILED; /* not reached in a handler */
   }
   return call_end(in, reason);
-}
-
-int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f, uint32_t sig,
-                  const int32_t *args, px_val *reason) {
-  static const int nargs[] = {[PX_SIG_V_V] = 0, [PX_SIG_V_I] = 0,
-                              [PX_SIG_V_L] = 0, [PX_SIG_I_I] = 1,
-                              [PX_SIG_II_V] = 2, [PX_SIG_II_I] = 2};
-  if (sig > PX_SIG_II_I) return PX_EINVAL;
-  return call(in, f, args, nargs[sig], sig == PX_SIG_V_L, reason);
 }
 
 static bool export_func(px__wasm_inst *in, const char *name,
@@ -342,7 +335,7 @@ static int start(px__wasm_inst *in, px_val args, px_val *reason) {
   /* The other exports were checked at deploy; the loop finds them. */
   wasmtime_func_t fi, fv;
   if (t->mod->has_initialize && export_func(in, "_initialize", &fi) &&
-      (rc = px__wasm_call(in, &fi, PX_SIG_V_V, NULL, reason)))
+      (rc = call(in, &fi, NULL, 0, false, reason)))
     return rc;
   if (!t->actor_type[0]) {
     /* the deploy check: only the ABI version */
@@ -350,7 +343,7 @@ static int start(px__wasm_inst *in, px_val args, px_val *reason) {
       *reason = px_str("the module does not export px_abi_version");
       return PX_EINVAL;
     }
-    if ((rc = px__wasm_call(in, &fv, PX_SIG_V_I, NULL, reason))) return rc;
+    if ((rc = call(in, &fv, NULL, 0, false, reason))) return rc;
     int32_t v = (int32_t)in->ret;
     if (v != PX__WASM_ABI_VERSION) {
       char m[160];

@@ -35,16 +35,6 @@
 
 #define PX__WASM_ABI_VERSION 1
 
-/* The signatures of the exports the host calls (px__wasm_call), which
- * the deploy check proved. */
-enum {
-  PX_SIG_V_V = 0,  /* () -> () */
-  PX_SIG_V_I = 1,  /* () -> i32 */
-  PX_SIG_V_L = 2,  /* () -> i64 */
-  PX_SIG_I_I = 3,  /* (i32) -> i32 */
-  PX_SIG_II_V = 4, /* (i32, i32) -> () */
-  PX_SIG_II_I = 5, /* (i32, i32) -> i32 */
-};
 /* The exports px__wasm_run calls, by number. */
 enum {
   PX__FN_ALLOC = 0,     /* (size) -> ptr */
@@ -208,13 +198,9 @@ struct px__wasm_inst {
 int px__wasm_inst_new(const px__wasm_type *t, px_val args,
                       px__wasm_inst **out, px_val *reason);
 void px__wasm_inst_free(px__wasm_inst *in);
-/* Runs an export of type sig (PX_SIG_*) to completion on the calling
- * coroutine; its result is then in in->ret. 0, or
- * PX_EFAILED with the crash reason ({wasm_trap, CODE} or
- * {wasm_exit, CODE}). */
-int px__wasm_call(px__wasm_inst *in, const wasmtime_func_t *f, uint32_t sig,
-                  const int32_t *args, px_val *reason);
-/* The same for the export fn (PX__FN_*) with nargs arguments. */
+/* Runs the export fn (PX__FN_*) with nargs arguments to completion on
+ * the calling coroutine; its result is then in in->ret. 0, or PX_EFAILED
+ * with the crash reason ({wasm_trap, CODE} or {wasm_exit, CODE}). */
 int px__wasm_run(px__wasm_inst *in, int fn, const int32_t *args, int nargs,
                  px_val *reason);
 /* Room for total bytes of input in the guest (the px_alloc'd scratch,
